@@ -1,0 +1,214 @@
+"""Compiled row kernels: one pass over ``pred_probs`` each, no (N, K) temporaries.
+
+Every kernel works in the dtype of its input (float32 stays float32) and reproduces the
+rounding of the equivalent numpy expression, so results are bit-identical to the plain
+numpy formulation of the same definition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_OPTS = {"cache": True, "nogil": True}
+
+
+@nb.njit(parallel=True, **_OPTS)
+def row_checks(pred_probs):
+    """Per row: sum (float64), min, max and whether every value is finite."""
+    n, k = pred_probs.shape
+    sums = np.empty(n, np.float64)
+    mins = np.empty(n, np.float64)
+    maxs = np.empty(n, np.float64)
+    finite = np.empty(n, np.bool_)
+    for i in nb.prange(n):
+        s = 0.0
+        lo = np.inf
+        hi = -np.inf
+        ok = True
+        for j in range(k):
+            v = np.float64(pred_probs[i, j])
+            if not np.isfinite(v):
+                ok = False
+            s += v
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        sums[i] = s
+        mins[i] = lo
+        maxs[i] = hi
+        finite[i] = ok
+    return sums, mins, maxs, finite
+
+
+@nb.njit(parallel=True, **_OPTS)
+def confident_guess(pred_probs, thresholds):
+    """Estimated true class of each row, or -1 when no class reaches its threshold.
+
+    A class is *confident* for a row when its probability is at or above the class threshold.
+    With one confident class that class is the guess; with several, the row's arg-max class.
+    """
+    n, k = pred_probs.shape
+    out = np.empty(n, np.int64)
+    for i in nb.prange(n):
+        best = pred_probs[i, 0]
+        arg = 0
+        first = -1
+        count = 0
+        for j in range(k):
+            v = pred_probs[i, j]
+            if v > best:
+                best = v
+                arg = j
+            if v >= thresholds[j]:
+                count += 1
+                if first < 0:
+                    first = j
+        if count == 0:
+            out[i] = -1
+        elif count == 1:
+            out[i] = first
+        else:
+            out[i] = arg
+    return out
+
+
+@nb.njit(parallel=True, **_OPTS)
+def row_facts(pred_probs, labels, eps):
+    """Arg-max class, largest probability among the other classes, and whether the given label
+    wins the arg-max once ``eps`` is added to its probability (in the input dtype)."""
+    n, k = pred_probs.shape
+    argmax = np.empty(n, np.int64)
+    max_other = np.empty(n, pred_probs.dtype)
+    label_wins = np.empty(n, np.bool_)
+    for i in nb.prange(n):
+        lab = labels[i]
+        bumped = pred_probs[i, lab] + eps
+        best = pred_probs[i, 0]
+        arg = 0
+        other = -np.inf
+        wins = True
+        for j in range(k):
+            v = pred_probs[i, j]
+            if v > best:
+                best = v
+                arg = j
+            if j != lab:
+                if v > other:
+                    other = v
+                # arg-max returns the first maximum: earlier classes win ties
+                if (j < lab and v >= bumped) or (j > lab and v > bumped):
+                    wins = False
+        argmax[i] = arg
+        max_other[i] = other
+        label_wins[i] = wins
+    return argmax, max_other, label_wins
+
+
+@nb.njit(**_OPTS)
+def _block_sum(a, lo, n):
+    # one leaf of numpy's pairwise summation: 8 accumulators over a block of <= 128 values
+    if n < 8:
+        res = a[lo] - a[lo]
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    m = n - (n % 8)
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@nb.njit(**_OPTS)
+def _pairwise_sum(a):
+    """numpy's pairwise summation of a 1-D array (blocks of 128 halved on multiples of 8),
+    so that the sum has the bits of ``np.sum(x, axis=1)`` on a C-contiguous row.
+
+    Written with an explicit stack: recursive functions do not survive numba's disk cache.
+    """
+    n = a.size
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    task_lo = np.empty(128, np.int64)
+    task_n = np.empty(128, np.int64)
+    task_combine = np.empty(128, np.bool_)
+    results = np.empty(128, a.dtype)
+    sp = 0
+    rp = 0
+    task_lo[0] = 0
+    task_n[0] = n
+    task_combine[0] = False
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        lo = task_lo[sp]
+        m = task_n[sp]
+        if task_combine[sp]:
+            results[rp - 2] = results[rp - 2] + results[rp - 1]
+            rp -= 1
+        elif m <= 128:
+            results[rp] = _block_sum(a, lo, m)
+            rp += 1
+        else:
+            half = m // 2
+            half -= half % 8
+            task_lo[sp], task_n[sp], task_combine[sp] = lo, m, True
+            task_lo[sp + 1], task_n[sp + 1], task_combine[sp + 1] = lo + half, m - half, False
+            task_lo[sp + 2], task_n[sp + 2], task_combine[sp + 2] = lo, half, False
+            sp += 3
+    return results[0]
+
+
+@nb.njit(parallel=True, **_OPTS)
+def row_xlogx_sum(pred_probs):
+    """``sum_j p_ij * log(p_ij)`` per row (0 log 0 = 0), in the input dtype."""
+    n, k = pred_probs.shape
+    out = np.empty(n, pred_probs.dtype)
+    for i in nb.prange(n):
+        buf = np.empty(k, pred_probs.dtype)
+        for j in range(k):
+            v = pred_probs[i, j]
+            buf[j] = v * math.log(v) if v != 0 else v - v
+        out[i] = _pairwise_sum(buf)
+    return out
+
+
+@nb.njit(**_OPTS)
+def group_by_label(labels, counts):
+    """Row indices sorted by label, stable within a label (a counting sort)."""
+    starts = np.empty(counts.size, np.int64)
+    total = 0
+    for c in range(counts.size):
+        starts[c] = total
+        total += counts[c]
+    pos = starts.copy()
+    order = np.empty(labels.size, np.int64)
+    for i in range(labels.size):
+        lab = labels[i]
+        order[pos[lab]] = i
+        pos[lab] += 1
+    return order, starts

@@ -1,0 +1,115 @@
+"""Input validation at the public edge: clear ``ValueError`` messages that say where."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis import _kernels
+
+#: Rounding tolerated in real files: row sums within this of 1, values this far outside [0, 1].
+PROB_TOLERANCE = 1e-3
+
+
+def describe_rows(rows: np.ndarray, limit: int = 5) -> str:
+    """``"rows 3, 17 and 42"`` / ``"rows 3, 17, 42, 50, 51 (and 12 more)"`` (0-based)."""
+    rows = np.asarray(rows).ravel()
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    word = "row" if rows.size == 1 else "rows"
+    more = f" (and {rows.size - limit} more)" if rows.size > limit else ""
+    return f"{word} {shown}{more}"
+
+
+def check_labels(labels, *, name: str = "labels") -> np.ndarray:
+    """Return ``labels`` as a 1-D int64 array, or raise ``ValueError`` saying what is wrong."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per row), got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: there is nothing to analyse.")
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
+        if bad.size:
+            raise ValueError(
+                f"{name} must be integer class indices 0..K-1; {describe_rows(bad)} hold "
+                f"{arr[bad[0]]!r}."
+            )
+        return arr.astype(np.int64)
+    raise ValueError(
+        f"{name} must be integer class indices 0..K-1, got dtype {arr.dtype} "
+        f"(first value {arr[0]!r}); encode class names first, e.g. with analysis.data.Dataset."
+    )
+
+
+def check_inputs(
+    labels, pred_probs, *, require_two_classes: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``labels`` (N,) and ``pred_probs`` (N, K) together.
+
+    Returns int64 labels and a C-contiguous float32/float64 ``pred_probs`` (no copy when the
+    input already is one). Raises ``ValueError`` naming the offending rows or classes.
+    """
+    labels = check_labels(labels)
+    probs = np.asarray(pred_probs)
+    if probs.ndim != 2:
+        raise ValueError(
+            f"pred_probs must be 2-D (rows x classes), got shape {probs.shape}."
+        )
+    n, k = probs.shape
+    if n != labels.size:
+        raise ValueError(
+            f"labels has {labels.size} rows but pred_probs has {n}: they must be the same rows."
+        )
+    if k < 2:
+        raise ValueError(
+            f"pred_probs has {k} column(s): label noise needs at least 2 classes."
+        )
+    if probs.dtype not in (np.float32, np.float64):
+        if probs.dtype.kind not in "iubf":
+            raise ValueError(f"pred_probs must be numeric, got dtype {probs.dtype}.")
+        probs = probs.astype(np.float32 if probs.dtype == np.float16 else np.float64)
+    probs = np.ascontiguousarray(probs)
+
+    bad = np.flatnonzero((labels < 0) | (labels >= k))
+    if bad.size:
+        raise ValueError(
+            f"labels must be class indices 0..{k - 1} (pred_probs has {k} columns); "
+            f"{describe_rows(bad)} hold {labels[bad[0]]}."
+        )
+    if require_two_classes:
+        present = np.flatnonzero(np.bincount(labels, minlength=k))
+        if present.size < 2:
+            raise ValueError(
+                f"every row is given class {present[0]}: label noise needs at least 2 classes "
+                "among the given labels."
+            )
+
+    sums, mins, maxs, finite = _kernels.row_checks(probs)
+    bad = np.flatnonzero(~finite)
+    if bad.size:
+        raise ValueError(
+            f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."
+        )
+    tol = PROB_TOLERANCE
+    for values, limit, what in (
+        (-mins, tol, "a negative probability"),
+        (maxs - 1.0, tol, "a probability above 1"),
+    ):
+        bad = np.flatnonzero(values > limit)
+        if bad.size:
+            worst = bad[np.argmax(values[bad])]
+            value = mins[worst] if what.startswith("a neg") else maxs[worst]
+            raise ValueError(
+                f"pred_probs must lie in [0, 1]: {describe_rows(bad)} hold {what} "
+                f"(worst: row {worst}, value {value:.6g})."
+            )
+    off = np.abs(sums - 1.0)
+    bad = np.flatnonzero(off > tol)
+    if bad.size:
+        worst = bad[np.argmax(off[bad])]
+        raise ValueError(
+            f"each row of pred_probs must sum to 1 (within {tol:g}); {describe_rows(bad)} do "
+            f"not (worst: row {worst} sums to {sums[worst]:.6g})."
+        )
+    return labels, probs

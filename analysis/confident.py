@@ -1,0 +1,306 @@
+"""Confident learning: thresholds, the confident joint, calibration and the noise matrices.
+
+Definitions follow Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in
+Dataset Labels" (JAIR 2021), section 3, with the conventions of its reference implementation
+(cleanlab 2.x) so that numbers can be compared one to one:
+
+* the threshold of class j is the mean self-confidence ``p(j | x)`` of the rows given j;
+* a row counts for the class whose probability is at or above its threshold (the arg-max of
+  the row when several classes are), rows with no such class are not counted;
+* ``confident_joint[i, j]`` counts rows given label i whose estimated true label is j, with at
+  least one count on every diagonal entry;
+* calibration rescales each row to the number of rows given that label and the whole matrix to
+  N, then rounds each row to integers that keep its total (largest remainders first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from analysis import _kernels
+from analysis._validation import check_inputs
+
+#: Tolerance of the threshold comparison and of the "label still wins" test.
+EPS = 1e-6
+#: Threshold given to a class no row is labelled with: no probability reaches it.
+ABSENT_CLASS_THRESHOLD = 2
+_MIN_THRESHOLD = 2 * EPS
+_TINY = 1e-100
+
+
+class Evidence:
+    """Validated inputs and the per-row facts every estimate is built from, computed once.
+
+    Internal: the public functions build one and read what they need from it.
+    """
+
+    def __init__(self, labels, pred_probs, *, require_two_classes: bool = True):
+        self.labels, self.pred_probs = check_inputs(
+            labels, pred_probs, require_two_classes=require_two_classes
+        )
+        self.n, self.k = self.pred_probs.shape
+
+    @cached_property
+    def label_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.k)
+
+    @cached_property
+    def groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices sorted by given label (stable) and each label's start in that order."""
+        return _kernels.group_by_label(self.labels, self.label_counts)
+
+    def rows_of(self, k: int) -> np.ndarray:
+        """Indices (ascending) of the rows given class ``k``."""
+        order, starts = self.groups
+        return order[starts[k] : starts[k] + self.label_counts[k]]
+
+    @cached_property
+    def self_confidence(self) -> np.ndarray:
+        return self.pred_probs[np.arange(self.n), self.labels]
+
+    @cached_property
+    def thresholds(self) -> np.ndarray:
+        order, starts = self.groups
+        grouped = self.self_confidence[order]
+        means = [
+            np.mean(grouped[s : s + c]) if c else ABSENT_CLASS_THRESHOLD
+            for s, c in zip(starts, self.label_counts, strict=True)
+        ]
+        return np.clip(means, a_min=_MIN_THRESHOLD, a_max=None)
+
+    @cached_property
+    def guess(self) -> np.ndarray:
+        """Estimated true class per row (-1: no class reached its threshold)."""
+        return _kernels.confident_guess(self.pred_probs, self.thresholds - EPS)
+
+    @cached_property
+    def _facts(self):
+        eps = self.pred_probs.dtype.type(EPS)
+        return _kernels.row_facts(self.pred_probs, self.labels, eps)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Arg-max class per row."""
+        return self._facts[0]
+
+    @property
+    def max_other(self) -> np.ndarray:
+        """Largest probability among the classes other than the given one."""
+        return self._facts[1]
+
+    @property
+    def label_wins(self) -> np.ndarray:
+        """True where the given label is (within 1e-6) the most probable class."""
+        return self._facts[2]
+
+    @cached_property
+    def raw_confident_joint(self) -> np.ndarray:
+        counted = self.guess >= 0
+        # built as (true, given) and transposed: the Fortran-ordered layout of the reference,
+        # which decides the summation order, hence the rounding ties, of the calibration
+        flat = self.guess[counted] * self.k + self.labels[counted]
+        cj = np.bincount(flat, minlength=self.k * self.k).reshape(self.k, self.k).T
+        np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
+        return cj
+
+    @cached_property
+    def confident_joint(self) -> np.ndarray:
+        return calibrate_confident_joint(self.raw_confident_joint, self.label_counts)
+
+    @cached_property
+    def off_diagonal(self) -> np.ndarray:
+        """Rows counted off the diagonal of the confident joint."""
+        return (self.guess >= 0) & (self.guess != self.labels)
+
+
+def round_preserving_sum(values: np.ndarray) -> np.ndarray:
+    """Round to integers whose total is the rounded total of ``values``.
+
+    Each value is rounded; while the totals differ, the values that lost most (or gained most)
+    to rounding move by one.
+    """
+    values = np.asarray(values, dtype=float)
+    ints = values.round()
+    target = values.sum().round()
+    gap = target - ints.sum().round()
+    while abs(gap) > EPS:
+        step = 1 if gap > 0 else -1
+        count = min(int(abs(gap)), values.size)
+        order = np.argsort(values - ints)
+        chosen = (order[::-1] if step > 0 else order)[:count]
+        ints[chosen] += step
+        gap = target - ints.sum().round()
+    return ints.astype(int)
+
+
+def round_preserving_row_totals(matrix: np.ndarray) -> np.ndarray:
+    """:func:`round_preserving_sum` applied to each row."""
+    return np.array([round_preserving_sum(row) for row in np.asarray(matrix)], dtype=int)
+
+
+def calibrate_confident_joint(cj: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
+    """Rescale rows of a confident joint to the given-label counts and the total to N.
+
+    Parameters
+    ----------
+    cj : ndarray of shape (K, K)
+        Confident joint, rows = given label.
+    label_counts : ndarray of shape (K,)
+        Number of rows given each label.
+
+    Returns
+    -------
+    ndarray of shape (K, K), int
+        Calibrated counts: row i sums to ``label_counts[i]`` (up to rounding), total N.
+    """
+    label_counts = np.asarray(label_counts)
+    row_sums = np.clip(cj.sum(axis=1), a_min=_TINY, a_max=None)
+    calibrated = cj / row_sums[:, None] * label_counts[:, None]
+    total = np.clip(np.sum(calibrated), a_min=_TINY, a_max=None)
+    calibrated = calibrated / total * int(label_counts.sum())
+    return round_preserving_row_totals(calibrated)
+
+
+def confident_thresholds(labels, pred_probs) -> np.ndarray:
+    """Per-class thresholds: mean ``pred_probs[:, j]`` over the rows given class j.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Given labels, integers 0..K-1.
+    pred_probs : array-like of shape (N, K)
+        Out-of-fold predicted probabilities.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Thresholds (2 for a class no row is given: nothing reaches it).
+    """
+    return Evidence(labels, pred_probs).thresholds
+
+
+def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray:
+    """Count rows by (given label, confidently estimated true label).
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Given labels, integers 0..K-1.
+    pred_probs : array-like of shape (N, K)
+        Out-of-fold predicted probabilities, rows summing to 1 (within 1e-3).
+    calibrate : bool, default=True
+        Rescale rows to the given-label counts and the total to N (integers kept).
+
+    Returns
+    -------
+    ndarray of shape (K, K), int
+        ``cj[i, j]`` = rows given label i whose true label is estimated to be j.
+
+    Raises
+    ------
+    ValueError
+        On malformed inputs; the message names the offending rows.
+    """
+    ev = Evidence(labels, pred_probs)
+    return ev.confident_joint if calibrate else ev.raw_confident_joint
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """Everything confident learning estimates about the label noise of a dataset.
+
+    Attributes
+    ----------
+    confident_joint : ndarray of shape (K, K), int
+        Calibrated confident joint, rows = given label, columns = estimated true label.
+    joint : ndarray of shape (K, K)
+        ``confident_joint / N``: estimate of P(given = i, true = j).
+    noise_matrix : ndarray of shape (K, K)
+        P(given = i | true = j); columns sum to 1.
+    inverse_noise_matrix : ndarray of shape (K, K)
+        P(true = i | given = j); columns sum to 1.
+    prior_true : ndarray of shape (K,)
+        Estimated distribution of the true labels.
+    noise_rate : ndarray of shape (K,)
+        Per given class j: P(true != j | given = j).
+    num_issues : int
+        Rows counted off the diagonal whose given label is not the model's prediction.
+    label_counts : ndarray of shape (K,)
+        Rows given each class.
+    """
+
+    confident_joint: np.ndarray
+    joint: np.ndarray
+    noise_matrix: np.ndarray
+    inverse_noise_matrix: np.ndarray
+    prior_true: np.ndarray
+    noise_rate: np.ndarray
+    num_issues: int
+    label_counts: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_counts)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.label_counts.sum())
+
+    @property
+    def estimated_error_fraction(self) -> float:
+        """Estimated share of wrong labels: 1 - trace(joint)."""
+        return float(1.0 - np.trace(self.joint))
+
+
+def _clip_noise_rates(matrix: np.ndarray) -> np.ndarray:
+    # off-diagonal rates below 1, diagonal kept, columns renormalised to 1
+    clipped = np.clip(matrix, 0, 0.9999)
+    np.fill_diagonal(clipped, np.diagonal(matrix))
+    return clipped / np.clip(clipped.sum(axis=0), a_min=_TINY, a_max=None)
+
+
+def noise_estimate_from(ev: Evidence) -> NoiseEstimate:
+    """Build a :class:`NoiseEstimate` from already computed evidence."""
+    cj = ev.confident_joint
+    counts = ev.label_counts
+    joint = cj / np.clip(float(np.sum(cj)), a_min=_TINY, a_max=None)
+    given_counts = cj.sum(axis=1).astype(float)
+    true_counts = cj.sum(axis=0).astype(float)
+    noise = cj / np.clip(true_counts, a_min=_TINY, a_max=None)
+    inverse = cj.T / np.clip(given_counts, a_min=_TINY, a_max=None)
+    prior = inverse.diagonal() / np.clip(noise.diagonal(), a_min=_TINY, a_max=None)
+    prior = np.clip(prior * (counts / float(ev.n)), EPS, 1.0)
+    prior = prior / np.clip(np.sum(prior), a_min=_TINY, a_max=None)
+    inverse = _clip_noise_rates(inverse)
+    return NoiseEstimate(
+        confident_joint=cj,
+        joint=joint,
+        noise_matrix=_clip_noise_rates(noise),
+        inverse_noise_matrix=inverse,
+        prior_true=prior,
+        noise_rate=1.0 - inverse.diagonal(),
+        num_issues=int(np.count_nonzero(ev.off_diagonal & ~ev.label_wins)),
+        label_counts=counts,
+    )
+
+
+def estimate_noise(labels, pred_probs) -> NoiseEstimate:
+    """Estimate the joint of given and true labels and the noise matrices.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Given labels, integers 0..K-1.
+    pred_probs : array-like of shape (N, K)
+        Out-of-fold predicted probabilities.
+
+    Returns
+    -------
+    NoiseEstimate
+        Confident joint, joint, P(given | true), P(true | given), true prior, per-class noise
+        rates and the number of label issues.
+    """
+    return noise_estimate_from(Evidence(labels, pred_probs))
