@@ -15,97 +15,108 @@ import numpy as np
 _OPTS = {"cache": True, "nogil": True}
 
 
-@nb.njit(parallel=True, **_OPTS)
+@nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
 def row_checks(pred_probs):
-    """Per row: sum (float64), min, max and whether every value is finite."""
+    """Per row: sum, min and max. A row holds NaN or infinity exactly when its sum is not
+    finite (probabilities cannot overflow)."""
     n, k = pred_probs.shape
     sums = np.empty(n, np.float64)
     mins = np.empty(n, np.float64)
     maxs = np.empty(n, np.float64)
-    finite = np.empty(n, np.bool_)
     for i in nb.prange(n):
-        s = 0.0
-        lo = np.inf
-        hi = -np.inf
-        ok = True
+        row = pred_probs[i]
+        s = row[0] - row[0]
+        lo = row[0]
+        hi = row[0]
         for j in range(k):
-            v = np.float64(pred_probs[i, j])
-            if not np.isfinite(v):
-                ok = False
+            v = row[j]
             s += v
-            if v < lo:
-                lo = v
-            if v > hi:
-                hi = v
+            lo = min(lo, v)
+            hi = max(hi, v)
         sums[i] = s
         mins[i] = lo
         maxs[i] = hi
-        finite[i] = ok
-    return sums, mins, maxs, finite
+    return sums, mins, maxs
 
 
-@nb.njit(parallel=True, **_OPTS)
+# The kernels below run on validated, finite input: max/min reductions may vectorise.
+_FINITE = {"nnan", "ninf", "nsz", "reassoc"}
+
+
+@nb.njit(inline="always", **_OPTS)
+def _max(row, lo, hi):
+    m = -np.inf
+    for j in range(lo, hi):
+        m = max(m, row[j])
+    return m
+
+
+@nb.njit(inline="always", **_OPTS)
+def _first_equal(row, value):
+    for j in range(row.size):
+        if row[j] == value:
+            return j
+    return -1
+
+
+@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
 def confident_guess(pred_probs, thresholds):
     """Estimated true class of each row, or -1 when no class reaches its threshold.
 
     A class is *confident* for a row when its probability is at or above the class threshold.
-    With one confident class that class is the guess; with several, the row's arg-max class.
+    With one confident class that class is the guess; with several, the row's arg-max class
+    (the first maximum).
     """
     n, k = pred_probs.shape
     out = np.empty(n, np.int64)
     for i in nb.prange(n):
-        best = pred_probs[i, 0]
-        arg = 0
-        first = -1
+        row = pred_probs[i]
         count = 0
         for j in range(k):
-            v = pred_probs[i, j]
-            if v > best:
-                best = v
-                arg = j
-            if v >= thresholds[j]:
-                count += 1
-                if first < 0:
-                    first = j
+            count += row[j] >= thresholds[j]
         if count == 0:
             out[i] = -1
         elif count == 1:
-            out[i] = first
+            for j in range(k):
+                if row[j] >= thresholds[j]:
+                    out[i] = j
+                    break
         else:
-            out[i] = arg
+            out[i] = _first_equal(row, _max(row, 0, k))
     return out
 
 
-@nb.njit(parallel=True, **_OPTS)
+@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
 def row_facts(pred_probs, labels, eps):
-    """Arg-max class, largest probability among the other classes, and whether the given label
-    wins the arg-max once ``eps`` is added to its probability (in the input dtype)."""
+    """Arg-max class (first maximum), largest probability among the other classes, and
+    whether the given label is the arg-max once ``eps`` is added to its probability (in the
+    input dtype; earlier classes win ties, as arg-max returns the first maximum)."""
     n, k = pred_probs.shape
     argmax = np.empty(n, np.int64)
     max_other = np.empty(n, pred_probs.dtype)
     label_wins = np.empty(n, np.bool_)
     for i in nb.prange(n):
+        row = pred_probs[i]
         lab = labels[i]
-        bumped = pred_probs[i, lab] + eps
-        best = pred_probs[i, 0]
-        arg = 0
-        other = -np.inf
-        wins = True
-        for j in range(k):
-            v = pred_probs[i, j]
-            if v > best:
-                best = v
-                arg = j
-            if j != lab:
-                if v > other:
-                    other = v
-                # arg-max returns the first maximum: earlier classes win ties
-                if (j < lab and v >= bumped) or (j > lab and v > bumped):
-                    wins = False
-        argmax[i] = arg
+        before = _max(row, 0, lab)
+        after = _max(row, lab + 1, k)
+        other = max(before, after)
+        own = row[lab]
+        argmax[i] = _first_equal(row, max(other, own))
         max_other[i] = other
-        label_wins[i] = wins
+        bumped = own + eps
+        label_wins[i] = before < bumped and after <= bumped
     return argmax, max_other, label_wins
+
+
+@nb.njit(parallel=True, **_OPTS)
+def gather(pred_probs, labels):
+    """``pred_probs[i, labels[i]]`` for every row."""
+    n = labels.size
+    out = np.empty(n, pred_probs.dtype)
+    for i in nb.prange(n):
+        out[i] = pred_probs[i, labels[i]]
+    return out
 
 
 @nb.njit(**_OPTS)
@@ -188,12 +199,14 @@ def row_xlogx_sum(pred_probs):
     """``sum_j p_ij * log(p_ij)`` per row (0 log 0 = 0), in the input dtype."""
     n, k = pred_probs.shape
     out = np.empty(n, pred_probs.dtype)
-    for i in nb.prange(n):
+    chunk = 4096
+    for c in nb.prange((n + chunk - 1) // chunk):
         buf = np.empty(k, pred_probs.dtype)
-        for j in range(k):
-            v = pred_probs[i, j]
-            buf[j] = v * math.log(v) if v != 0 else v - v
-        out[i] = _pairwise_sum(buf)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            for j in range(k):
+                v = pred_probs[i, j]
+                buf[j] = v * math.log(v) if v != 0 else v - v
+            out[i] = _pairwise_sum(buf)
     return out
 
 

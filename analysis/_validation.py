@@ -85,8 +85,8 @@ def check_inputs(
                 "among the given labels."
             )
 
-    sums, mins, maxs, finite = _kernels.row_checks(probs)
-    bad = np.flatnonzero(~finite)
+    sums, mins, maxs = _kernels.row_checks(probs)
+    bad = np.flatnonzero(~np.isfinite(sums))
     if bad.size:
         raise ValueError(
             f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."

@@ -59,7 +59,7 @@ class Evidence:
 
     @cached_property
     def self_confidence(self) -> np.ndarray:
-        return self.pred_probs[np.arange(self.n), self.labels]
+        return _kernels.gather(self.pred_probs, self.labels)
 
     @cached_property
     def thresholds(self) -> np.ndarray:
