@@ -100,7 +100,8 @@ def num_label_issues(labels, pred_probs, *, estimation_method: str = "off_diagon
     -------
     int
     """
-    _check_choice(estimation_method, ("off_diagonal", "off_diagonal_calibrated"), "estimation_method")
+    methods = ("off_diagonal", "off_diagonal_calibrated")
+    _check_choice(estimation_method, methods, "estimation_method")
     ev = Evidence(labels, pred_probs)
     if estimation_method == "off_diagonal":
         return _num_off_diagonal(ev)
