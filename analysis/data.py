@@ -131,7 +131,7 @@ def _encode_labels(
 ) -> tuple[np.ndarray, list[str]]:
     missing = values.isna().to_numpy()
     if values.dtype == object or pd.api.types.is_string_dtype(values):
-        missing |= values.astype(str).str.strip().eq("").to_numpy()
+        missing = missing | values.astype(str).str.strip().eq("").to_numpy()
     if missing.any():
         raise _fail(
             source,
@@ -158,6 +158,19 @@ def _encode_labels(
             )
     codes = pd.Categorical(values, categories=names).codes.astype(np.int64)
     return codes, [str(n) for n in names]
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as the strings class names are stored as (3.0 -> "3" for integral floats)."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            return values.astype("Int64").astype(str)
+    return values.astype(str)
 
 
 def _check_ids(ids: pd.Series, source: str, column: str) -> None:
@@ -330,9 +343,7 @@ def from_frame(
 
     id_column = need(id_column, "id")
     if id_column is None:
-        guess = _find(columns, ID_NAMES)
-        if guess is not None and not frame[guess].duplicated().any() and frame[guess].notna().all():
-            id_column = guess
+        id_column = _find(columns, ID_NAMES)
     if id_column is not None:
         _check_ids(frame[id_column], source, id_column)
         ids = frame[id_column].to_numpy()
@@ -344,7 +355,10 @@ def from_frame(
     if true_label_column is not None:
         tl = frame[true_label_column]
         known = tl.notna().to_numpy()
-        unknown = known & ~tl.isin(names).to_numpy()
+        as_text = _as_text(tl)
+        index = {name: i for i, name in enumerate(names)}
+        codes = as_text.map(index)
+        unknown = known & codes.isna().to_numpy()
         if unknown.any():
             rows = np.flatnonzero(unknown)
             raise _fail(
@@ -353,7 +367,7 @@ def from_frame(
                 f"labels ({tl.iloc[rows[0]]!r} in {describe_rows(rows)}).",
             )
         true_labels = np.full(len(frame), -1, dtype=np.int64)
-        true_labels[known] = pd.Categorical(tl[known], categories=names).codes
+        true_labels[known] = codes[known].astype(np.int64).to_numpy()
 
     if annotator_columns is None:
         annotator_columns = [c for c in columns if c.lower().startswith("annotator")]
@@ -394,7 +408,7 @@ def from_frame(
     base = Path(base_dir) if base_dir is not None else None
     if image_column is None and base is not None:
         image_column = next((c for c in columns if c not in reserved
-                             and frame[c].dtype == object and _is_image_column(frame[c])), None)
+                             and _is_text(frame[c]) and _is_image_column(frame[c])), None)
     need(image_column, "image")
     if image_column is not None:
         if base is None:
@@ -403,7 +417,7 @@ def from_frame(
         reserved.add(image_column)
     if text_column is None:
         text_column = next(
-            (c for c in columns if c not in reserved and frame[c].dtype == object
+            (c for c in columns if c not in reserved and _is_text(frame[c])
              and frame[c].astype(str).str.len().mean() > 30),
             None,
         )
