@@ -17,8 +17,7 @@ _OPTS = {"cache": True, "nogil": True}
 
 @nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
 def row_checks(pred_probs):
-    """Per row: sum, min and max. A row holds NaN or infinity exactly when its sum is not
-    finite (probabilities cannot overflow)."""
+    """Per row: sum, min and max (NaN shows in the sum, infinity in the min or max)."""
     n, k = pred_probs.shape
     sums = np.empty(n, np.float64)
     mins = np.empty(n, np.float64)
@@ -205,7 +204,8 @@ def row_xlogx_sum(pred_probs):
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             for j in range(k):
                 v = pred_probs[i, j]
-                buf[j] = v * math.log(v) if v != 0 else v - v
+                # 0 log 0 = 0; tolerated rounding below 0 counts as 0 too
+                buf[j] = v * math.log(v) if v > 0 else v - v
             out[i] = _pairwise_sum(buf)
     return out
 

@@ -33,7 +33,7 @@ def check_labels(labels, *, name: str = "labels") -> np.ndarray:
         if bad.size:
             raise ValueError(
                 f"{name} must be integer class indices 0..K-1; {describe_rows(bad)} hold "
-                f"{arr[bad[0]]!r}."
+                f"{arr[bad[0]].item()!r}."
             )
         return arr.astype(np.int64)
     raise ValueError(
@@ -86,7 +86,9 @@ def check_inputs(
             )
 
     sums, mins, maxs = _kernels.row_checks(probs)
-    bad = np.flatnonzero(~np.isfinite(sums))
+    # NaN makes the sum NaN; infinity shows in the min or max. A sum that overflowed on
+    # huge finite values is caught below as a value above 1.
+    bad = np.flatnonzero(np.isnan(sums) | ~np.isfinite(mins) | ~np.isfinite(maxs))
     if bad.size:
         raise ValueError(
             f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."

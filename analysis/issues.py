@@ -53,6 +53,8 @@ def scores_from(ev: Evidence, method: str) -> np.ndarray:
         one = ev.pred_probs.dtype.type(1)
         return (sc - ev.max_other + one) / ev.pred_probs.dtype.type(2)
     entropy = -_kernels.row_xlogx_sum(ev.pred_probs) / np.log(ev.k)
+    # only tolerated rounding above 1 makes it negative: a score must stay in [0, 1]
+    entropy = np.maximum(entropy, 0)
     weighted = entropy / np.clip(sc, a_min=_CLIP, a_max=None)
     return np.log(weighted + 1) / np.clip(weighted, a_min=_CLIP, a_max=None)
 
