@@ -13,6 +13,8 @@ Floating point is kept deliberately where it decides a discrete outcome:
 * the total of the calibrated confident joint is summed in column-major order (numpy's sum of
   the true-label-major layout the reference implementation builds), since that total decides
   rounding ties of the calibration;
+* ``p log p`` of the entropy score is taken in the input dtype and each row summed with numpy's
+  (pairwise) summation, as the reference implementation's row sums are;
 * wherever equal values must be ordered, ``np.argsort`` is applied to the same array the
   reference implementation sorts (``-margin``, not ``margin``), so ties break the same way.
 """
@@ -176,8 +178,7 @@ def _clip_noise_rates(matrix) -> np.ndarray:
     m = np.asarray(matrix).tolist()
     k = len(m)
     clipped = [
-        [m[i][j] if i == j else min(max(m[i][j], 0.0), 0.9999) for j in range(k)]
-        for i in range(k)
+        [m[i][j] if i == j else min(max(m[i][j], 0.0), 0.9999) for j in range(k)] for i in range(k)
     ]
     column_totals = [max(sum(clipped[i][j] for i in range(k)), TINY) for j in range(k)]
     return np.array([[clipped[i][j] / column_totals[j] for j in range(k)] for i in range(k)])
@@ -197,9 +198,7 @@ def noise_estimate(labels, pred_probs) -> dict:
     true_totals = [float(sum(c[i][j] for i in range(k))) for j in range(k)]
     # noise[i, j] = P(given = i | true = j); inverse[i, j] = P(true = i | given = j)
     noise = np.array([[c[i][j] / max(true_totals[j], TINY) for j in range(k)] for i in range(k)])
-    inverse = np.array(
-        [[c[j][i] / max(given_totals[j], TINY) for j in range(k)] for i in range(k)]
-    )
+    inverse = np.array([[c[j][i] / max(given_totals[j], TINY) for j in range(k)] for i in range(k)])
     # prior of the true labels: P(true = j | given = j) / P(given = j | true = j) * P(given = j)
     prior = [inverse[j, j] / max(noise[j, j], TINY) * (counts[j] / float(n)) for j in range(k)]
     prior = [min(max(v, CLIP), 1.0) for v in prior]
@@ -389,7 +388,7 @@ def find_label_issues(
     labels, probs = as_arrays(labels, pred_probs)
     n = len(labels)
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
-        quality = scores(labels, probs, filter_by[len("low_"):])
+        quality = scores(labels, probs, filter_by[len("low_") :])
         mask = np.zeros(n, dtype=bool)
         mask[np.argsort(quality)[: num_label_issues(labels, probs)]] = True
         return mask

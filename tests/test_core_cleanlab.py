@@ -81,6 +81,24 @@ def test_confident_joint(case_id, calibrate):
     )
 
 
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_calibrate_confident_joint(layout):
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        k = int(rng.integers(2, 9))
+        cj = rng.integers(0, 6, size=(k, k))
+        np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
+        counts = rng.integers(0, 9, size=k)
+        counts[rng.integers(k)] += 1
+        cj = np.asarray(cj, order=layout)
+        labels = np.repeat(np.arange(k), counts)
+        assert_identical(
+            analysis.calibrate_confident_joint(cj, counts),
+            cl_count.calibrate_confident_joint(cj, labels),
+            f"{cj.tolist()}, {counts.tolist()}",
+        )
+
+
 @case_ids
 def test_thresholds(case_id):
     case = CASES[case_id]
@@ -110,36 +128,22 @@ def test_estimate_noise(case_id):
 
 @case_ids
 @pytest.mark.parametrize("filter_by", analysis.FILTERS)
-def test_find_label_issues_mask(case_id, filter_by):
+def test_find_label_issues(case_id, filter_by):
+    """The mask, then the flagged rows ranked by each score (cleanlab's order_label_issues)."""
     case = CASES[case_id]
-    got = analysis.find_label_issues(
-        case.labels, case.pred_probs, filter_by=filter_by, **filter_options(case, filter_by)
-    )
+    options = filter_options(case, filter_by)
+    got = analysis.find_label_issues(case.labels, case.pred_probs, filter_by=filter_by, **options)
     want = cl_mask(case_id, filter_by)
     assert got.dtype == bool
     assert_identical(got, want, f"rows differing: {np.flatnonzero(got != want)}")
-
-
-@case_ids
-@pytest.mark.parametrize("filter_by", analysis.FILTERS)
-def test_find_label_issues_ranked(case_id, filter_by):
-    case = CASES[case_id]
     for rank_by in analysis.RANKINGS:
-        got = analysis.find_label_issues(
-            case.labels,
-            case.pred_probs,
-            filter_by=filter_by,
-            rank_by=rank_by,
-            **filter_options(case, filter_by),
+        ranked = analysis.find_label_issues(
+            case.labels, case.pred_probs, filter_by=filter_by, rank_by=rank_by, **options
         )
-        want = quiet(
-            cl_rank.order_label_issues,
-            cl_mask(case_id, filter_by),
-            case.labels,
-            case.pred_probs,
-            rank_by=rank_by,
+        expected = quiet(
+            cl_rank.order_label_issues, want, case.labels, case.pred_probs, rank_by=rank_by
         )
-        assert_identical(got, want, rank_by)
+        assert_identical(ranked, expected, f"ranked by {rank_by}")
 
 
 @pytest.mark.parametrize("rank_by", analysis.RANKINGS)
@@ -215,7 +219,7 @@ def tied_inputs(draw):
 
 
 @settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

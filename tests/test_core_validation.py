@@ -92,7 +92,9 @@ def test_several_bad_labels_are_all_named_up_to_a_limit():
     labels, probs = good_inputs(n=30)
     labels[[3, 4, 10, 11, 12, 20, 29]] = 9
     raises(
-        analysis.find_label_issues, labels, probs,
+        analysis.find_label_issues,
+        labels,
+        probs,
         r"rows 3, 4, 10, 11, 12 \(and 2 more\)",
     )
 
@@ -100,8 +102,13 @@ def test_several_bad_labels_are_all_named_up_to_a_limit():
 @every_function
 def test_string_labels(func):
     _, probs = good_inputs(n=4)
-    raises(func, np.array(["cat", "dog", "cat", "dog"]), probs, r"integer class indices",
-           r"encode class names")
+    raises(
+        func,
+        np.array(["cat", "dog", "cat", "dog"]),
+        probs,
+        r"integer class indices",
+        r"encode class names",
+    )
     raises(func, ["cat", "dog", "cat", "dog"], probs, r"encode class names")
 
 
@@ -285,29 +292,33 @@ def choices_in(message, choices):
 
 def test_unknown_filter_by_lists_the_choices():
     labels, probs = good_inputs()
-    message = raises(analysis.find_label_issues, labels, probs, r"filter_by='nope'",
-                     filter_by="nope")
+    message = raises(
+        analysis.find_label_issues, labels, probs, r"filter_by='nope'", filter_by="nope"
+    )
     choices_in(message, analysis.FILTERS)
 
 
 def test_unknown_rank_by_lists_the_choices():
     labels, probs = good_inputs()
-    message = raises(analysis.find_label_issues, labels, probs, r"rank_by='nope'",
-                     rank_by="nope")
+    message = raises(analysis.find_label_issues, labels, probs, r"rank_by='nope'", rank_by="nope")
     choices_in(message, analysis.RANKINGS)
 
 
 def test_unknown_method_lists_the_choices():
     labels, probs = good_inputs()
-    message = raises(analysis.label_quality_scores, labels, probs, r"method='nope'",
-                     method="nope")
+    message = raises(analysis.label_quality_scores, labels, probs, r"method='nope'", method="nope")
     choices_in(message, analysis.RANKINGS)
 
 
 def test_unknown_estimation_method_lists_the_choices():
     labels, probs = good_inputs()
-    message = raises(analysis.num_label_issues, labels, probs, r"estimation_method='nope'",
-                     estimation_method="nope")
+    message = raises(
+        analysis.num_label_issues,
+        labels,
+        probs,
+        r"estimation_method='nope'",
+        estimation_method="nope",
+    )
     choices_in(message, ["off_diagonal", "off_diagonal_calibrated"])
 
 
@@ -319,8 +330,13 @@ def test_prune_options_with_another_filter_raise(filter_by):
     labels, probs = good_inputs()
     for options in ({"frac_noise": 0.5}, {"num_to_remove_per_class": [1, 1, 1]}):
         message = raises(
-            analysis.find_label_issues, labels, probs, r"frac_noise", filter_by,
-            filter_by=filter_by, **options,
+            analysis.find_label_issues,
+            labels,
+            probs,
+            r"frac_noise",
+            filter_by,
+            filter_by=filter_by,
+            **options,
         )
         choices_in(message, ["prune_by_noise_rate", "prune_by_class", "both"])
 
@@ -328,21 +344,48 @@ def test_prune_options_with_another_filter_raise(filter_by):
 @pytest.mark.parametrize("frac_noise", [0.0, -0.1, 1.5])
 def test_frac_noise_out_of_range(frac_noise):
     labels, probs = good_inputs()
-    raises(analysis.find_label_issues, labels, probs, r"frac_noise must be in \(0, 1\]",
-           frac_noise=frac_noise)
+    raises(
+        analysis.find_label_issues,
+        labels,
+        probs,
+        r"frac_noise must be in \(0, 1\]",
+        frac_noise=frac_noise,
+    )
 
 
 def test_negative_min_examples_per_class():
     labels, probs = good_inputs()
-    raises(analysis.find_label_issues, labels, probs, r"min_examples_per_class must be >= 0",
-           min_examples_per_class=-1)
+    raises(
+        analysis.find_label_issues,
+        labels,
+        probs,
+        r"min_examples_per_class must be >= 0",
+        min_examples_per_class=-1,
+    )
 
 
 def test_bad_num_to_remove_per_class():
     labels, probs = good_inputs()  # 3 rows each of classes 0 and 1, 2 of class 2
-    raises(analysis.find_label_issues, labels, probs, r"3 non-negative counts",
-           num_to_remove_per_class=[1, 1])
-    raises(analysis.find_label_issues, labels, probs, r"3 non-negative counts",
-           num_to_remove_per_class=[1, -1, 0])
-    raises(analysis.find_label_issues, labels, probs, r"class 2", r"3 > 2",
-           filter_by="prune_by_class", num_to_remove_per_class=[0, 0, 3])
+    raises(
+        analysis.find_label_issues,
+        labels,
+        probs,
+        r"3 non-negative counts",
+        num_to_remove_per_class=[1, 1],
+    )
+    raises(
+        analysis.find_label_issues,
+        labels,
+        probs,
+        r"3 non-negative counts",
+        num_to_remove_per_class=[1, -1, 0],
+    )
+    raises(
+        analysis.find_label_issues,
+        labels,
+        probs,
+        r"class 2",
+        r"3 > 2",
+        filter_by="prune_by_class",
+        num_to_remove_per_class=[0, 0, 3],
+    )
