@@ -132,11 +132,13 @@ def _prune_counts(ev: Evidence, min_examples: int, frac_noise: float, num_to_rem
     np.fill_diagonal(scaled, adjusted.diagonal() + np.sum(adjusted - scaled, axis=0))
     counts = round_preserving_row_totals(scaled.astype(int))
     if num_to_remove is not None:
-        share = counts / np.sum(counts, axis=1)
-        noise_per_class = share.sum(axis=1) - share.diagonal()
-        target = (share.T * num_to_remove / noise_per_class).T
-        np.fill_diagonal(target, ev.label_counts - num_to_remove)
-        counts = round_preserving_row_totals(target)
+        # a class with no estimated noise gives 0 / 0 here, as in the reference: stay quiet
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = counts / np.sum(counts, axis=1)
+            noise_per_class = share.sum(axis=1) - share.diagonal()
+            target = (share.T * num_to_remove / noise_per_class).T
+            np.fill_diagonal(target, ev.label_counts - num_to_remove)
+            counts = round_preserving_row_totals(target)
     return counts
 
 
@@ -256,7 +258,9 @@ def find_label_issues(
     frac_noise : float in (0, 1], default=1.0
         Prune only this fraction of the estimated noise (prune filters only).
     num_to_remove_per_class : array-like of shape (K,), optional
-        Exact number of rows to flag per class (prune filters only).
+        Number of rows to remove per class (prune filters only). Exact for
+        ``prune_by_class``; ``prune_by_noise_rate`` spreads it by true class, as the
+        reference implementation does, so it is a target there, not a count.
     min_examples_per_class : int, default=1
         Classes with at most this many rows are not pruned, and pruning leaves at least this
         many rows in every class.

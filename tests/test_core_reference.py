@@ -299,12 +299,6 @@ def test_num_to_remove_per_class_exact_for_prune_by_class(case_id):
     np.testing.assert_array_equal(np.bincount(case.labels[mask], minlength=case.k), expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: num_to_remove_per_class with a true class that has no estimated "
-    "noise divides 0 by 0 and casts NaN to int; numpy's RuntimeWarnings ('invalid value "
-    "encountered in divide' / 'in cast') reach the caller",
-)
 @pytest.mark.parametrize("filter_by", PRUNE_FILTERS)
 def test_num_to_remove_per_class_emits_no_numpy_warnings(filter_by):
     case = CASES["num-to-remove-clean"]
