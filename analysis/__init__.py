@@ -3,6 +3,7 @@
 The public API is re-exported here; see ``../shared/DESIGN.md`` section 4.
 """
 
+from analysis.cache import fingerprint, workspace
 from analysis.confident import (
     NoiseEstimate,
     calibrate_confident_joint,
@@ -10,6 +11,8 @@ from analysis.confident import (
     confident_thresholds,
     estimate_noise,
 )
+from analysis.data import DataError, Dataset, from_frame, load_dataset
+from analysis.embedding import prepare_features, project
 from analysis.issues import (
     FILTERS,
     RANKINGS,
@@ -17,8 +20,30 @@ from analysis.issues import (
     label_quality_scores,
     num_label_issues,
 )
+from analysis.neighbours import (
+    default_duplicate_threshold,
+    near_duplicates,
+    nearest_neighbours,
+    neighbour_agreement,
+    outlier_score,
+)
+from analysis.probabilities import out_of_fold_probabilities
 
 __all__ = [
+    "DataError",
+    "Dataset",
+    "default_duplicate_threshold",
+    "fingerprint",
+    "from_frame",
+    "load_dataset",
+    "near_duplicates",
+    "nearest_neighbours",
+    "neighbour_agreement",
+    "out_of_fold_probabilities",
+    "outlier_score",
+    "prepare_features",
+    "project",
+    "workspace",
     "FILTERS",
     "RANKINGS",
     "NoiseEstimate",
