@@ -11,7 +11,7 @@ from analysis.confident import (
     confident_thresholds,
     estimate_noise,
 )
-from analysis.data import DataError, Dataset, from_frame, load_dataset
+from analysis.data import DataError, Dataset, from_arrays, from_frame, from_sample, load_dataset
 from analysis.embedding import prepare_features, project
 from analysis.issues import (
     FILTERS,
@@ -27,14 +27,19 @@ from analysis.neighbours import (
     neighbour_agreement,
     outlier_score,
 )
+from analysis.pipeline import Analysis, analyze
 from analysis.probabilities import out_of_fold_probabilities
 
 __all__ = [
+    "Analysis",
+    "analyze",
     "DataError",
     "Dataset",
     "default_duplicate_threshold",
     "fingerprint",
+    "from_arrays",
     "from_frame",
+    "from_sample",
     "load_dataset",
     "near_duplicates",
     "nearest_neighbours",

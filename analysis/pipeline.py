@@ -1,0 +1,290 @@
+"""The whole analysis of a dataset in one call: probabilities -> noise estimate -> issues.
+
+    import analysis as nl
+    result = nl.analyze(nl.load_dataset("data.csv", "label"))
+    result.issues_table()          # ranked label issues with a suggested label
+
+The dashboard, the CLI and the report all read the same :class:`Analysis`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from analysis import cache
+from analysis.classes import confused_pairs, label_health, per_class_table
+from analysis.confident import Evidence, NoiseEstimate, noise_estimate_from
+from analysis.data import DataError, Dataset
+from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
+from analysis.probabilities import Progress, out_of_fold_probabilities
+
+#: Bump when the probability pipeline changes so that old cache entries are not reused.
+PROBABILITIES_VERSION = 1
+
+
+def _check_choice(value: str, choices, name: str) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of: {', '.join(choices)}.")
+
+
+def model_inputs(dataset: Dataset) -> dict:
+    """What the out-of-fold model learns from: embeddings, else features, else text.
+
+    Raises
+    ------
+    DataError
+        The dataset has none of them (e.g. only image paths) and no ``pred_probs``.
+    """
+    if dataset.embeddings is not None:
+        return {"X": dataset.embeddings}
+    if dataset.feature_columns:
+        return {"X": dataset.features}
+    if dataset.text_column:
+        return {"text": dataset.frame[dataset.text_column].fillna("").astype(str).tolist()}
+    raise DataError(
+        f"{dataset.source}: nothing to learn the labels from — give feature columns, a text "
+        "column, embeddings (.npy) or precomputed pred_probs."
+    )
+
+
+def dataset_probabilities(
+    dataset: Dataset,
+    *,
+    model="auto",
+    cv: int = 5,
+    random_state: int | None = 0,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> tuple[np.ndarray, str]:
+    """The dataset's out-of-fold predicted probabilities and where they come from.
+
+    The dataset's own ``pred_probs`` win. Otherwise they are computed with
+    :func:`analysis.probabilities.out_of_fold_probabilities` and, for a named ``model``,
+    cached on disk keyed by the dataset fingerprint and the parameters (a second call reads
+    the file).
+
+    Returns
+    -------
+    pred_probs : ndarray of shape (N, K)
+    source : str
+        ``"given"`` or a description such as ``"out-of-fold (auto, 5 folds)"``.
+    """
+    if dataset.pred_probs is not None:
+        if progress is not None:
+            progress(1.0, "using the given pred_probs")
+        return dataset.pred_probs, "given"
+    inputs = model_inputs(dataset)
+    name = model if isinstance(model, str) else type(model).__name__
+    source = f"out-of-fold ({name}, {cv} folds)"
+
+    def compute() -> np.ndarray:
+        return out_of_fold_probabilities(
+            labels=dataset.labels, model=model, cv=cv, random_state=random_state,
+            progress=progress, num_classes=dataset.num_classes, **inputs,
+        )
+
+    if not (use_cache and isinstance(model, str) and random_state is not None):
+        return compute(), source
+    key = cache.fingerprint(
+        dataset.fingerprint, model, cv, random_state, PROBABILITIES_VERSION
+    )
+    hit = cache.load_array("probabilities", key)
+    if hit is not None:
+        if progress is not None:
+            progress(1.0, "read from the cache")
+        return hit, source
+    return cache.cached_array("probabilities", key, compute), source
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything known about a dataset's labels after :func:`analyze`.
+
+    Attributes
+    ----------
+    dataset : Dataset
+    pred_probs : ndarray of shape (N, K)
+        Out-of-fold predicted probabilities (or the dataset's own).
+    probabilities_source : str
+    filter_by, rank_by : str
+        The methods that made ``is_issue`` and ``scores``.
+    labels : ndarray of shape (N,)
+        The labels analysed (the dataset's given labels unless others were passed).
+    """
+
+    dataset: Dataset
+    pred_probs: np.ndarray
+    probabilities_source: str
+    filter_by: str = "prune_by_noise_rate"
+    rank_by: str = "self_confidence"
+    labels: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if self.labels is None:
+            object.__setattr__(self, "labels", self.dataset.labels)
+        _check_choice(self.filter_by, FILTERS, "filter_by")
+        _check_choice(self.rank_by, RANKINGS, "rank_by")
+
+    # -- evidence, computed once --------------------------------------------------------
+    @cached_property
+    def _evidence(self) -> Evidence:
+        return Evidence(self.labels, self.pred_probs)
+
+    @cached_property
+    def estimate(self) -> NoiseEstimate:
+        """Confident joint, noise matrices, priors and per-class noise rates."""
+        return noise_estimate_from(self._evidence)
+
+    @cached_property
+    def is_issue(self) -> np.ndarray:
+        """(N,) bool: rows flagged by ``filter_by``."""
+        return issues_mask_from(self._evidence, self.filter_by)
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """(N,) label quality score by ``rank_by`` (low = likely wrong)."""
+        return scores_from(self._evidence, self.rank_by)
+
+    @cached_property
+    def ranked(self) -> np.ndarray:
+        """Indices of the flagged rows, most likely wrong first (ties by row order)."""
+        rows = np.flatnonzero(self.is_issue)
+        return rows[np.argsort(self.scores[rows], kind="stable")]
+
+    @cached_property
+    def estimated_true(self) -> np.ndarray:
+        """(N,) the class each row counts for in the confident joint (-1: none)."""
+        return self._evidence.guess
+
+    @cached_property
+    def suggested(self) -> np.ndarray:
+        """(N,) suggested label: the most probable class; for a flagged row whose most
+        probable class is its given label, the most probable other class."""
+        probs = self.pred_probs
+        best = np.argmax(probs, axis=1)
+        same = np.flatnonzero(self.is_issue & (best == self.labels))
+        if same.size:
+            other = np.array(probs[same], dtype=np.float64)
+            other[np.arange(same.size), self.labels[same]] = -np.inf
+            best[same] = np.argmax(other, axis=1)
+        return best
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.dataset.class_names
+
+    @property
+    def num_issues(self) -> int:
+        return int(self.is_issue.sum())
+
+    @cached_property
+    def health(self) -> float:
+        """Label-health score: estimated percentage of correct labels."""
+        return label_health(self.estimate)
+
+    @cached_property
+    def per_class(self) -> pd.DataFrame:
+        return per_class_table(
+            self.estimate, self.labels, self.is_issue, self.scores, self.class_names
+        )
+
+    def pairs(self, threshold: float = 0.10, min_count: int = 1) -> pd.DataFrame:
+        """Confused class pairs with their verdict (see :func:`analysis.classes.confused_pairs`)."""
+        return confused_pairs(self.estimate, self.class_names, threshold=threshold,
+                              min_count=min_count)
+
+    def with_methods(self, filter_by: str | None = None, rank_by: str | None = None) -> Analysis:
+        """The same analysis with other methods (no probabilities recomputed)."""
+        return replace(self, filter_by=filter_by or self.filter_by,
+                       rank_by=rank_by or self.rank_by)
+
+    def with_labels(self, labels) -> Analysis:
+        """The same probabilities analysed against other labels (e.g. a consensus)."""
+        labels = np.asarray(labels)
+        if labels.shape != self.labels.shape:
+            raise ValueError(f"labels must have shape {self.labels.shape}, got {labels.shape}.")
+        return replace(self, labels=labels)
+
+    def cell(self, given: int, true: int) -> np.ndarray:
+        """Row indices in confident-joint cell (given, true): given label ``given`` and
+        counted for class ``true``, lowest quality score first."""
+        rows = np.flatnonzero((self.labels == given) & (self.estimated_true == true))
+        return rows[np.argsort(self.scores[rows], kind="stable")]
+
+    # -- tables ------------------------------------------------------------------------
+    def table(self) -> pd.DataFrame:
+        """One row per example, in dataset order.
+
+        Columns ``row``, ``id``, ``given``, ``given_name``, ``suggested``, ``suggested_name``,
+        ``score``, ``p_given``, ``p_suggested``, ``is_issue``, ``rank`` (1 = most likely wrong;
+        0 for rows not flagged), ``estimated_true`` (-1 if none).
+        """
+        n = len(self.labels)
+        names = np.asarray(self.class_names, dtype=object)
+        rank = np.zeros(n, dtype=np.int64)
+        rank[self.ranked] = np.arange(1, self.ranked.size + 1)
+        rows = np.arange(n)
+        return pd.DataFrame({
+            "row": rows,
+            "id": self.dataset.ids,
+            "given": self.labels,
+            "given_name": names[self.labels],
+            "suggested": self.suggested,
+            "suggested_name": names[self.suggested],
+            "score": self.scores,
+            "p_given": self.pred_probs[rows, self.labels],
+            "p_suggested": self.pred_probs[rows, self.suggested],
+            "is_issue": self.is_issue,
+            "rank": rank,
+            "estimated_true": self.estimated_true,
+        })
+
+    def issues_table(self) -> pd.DataFrame:
+        """The flagged rows of :meth:`table`, most likely wrong first."""
+        return self.table().iloc[self.ranked].reset_index(drop=True)
+
+
+def analyze(
+    dataset: Dataset,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    rank_by: str = "self_confidence",
+    model="auto",
+    cv: int = 5,
+    random_state: int | None = 0,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> Analysis:
+    """Analyse a dataset's labels: out-of-fold probabilities, noise estimate, label issues.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`analysis.data.load_dataset`, :func:`~analysis.data.from_frame`,
+        :func:`~analysis.data.from_arrays` or :func:`~analysis.data.from_sample`.
+    filter_by : str, default="prune_by_noise_rate"
+        One of :data:`analysis.issues.FILTERS`.
+    rank_by : str, default="self_confidence"
+        One of :data:`analysis.issues.RANKINGS`.
+    model, cv, random_state, progress
+        As in :func:`analysis.probabilities.out_of_fold_probabilities`; unused when the
+        dataset carries ``pred_probs``.
+    use_cache : bool, default=True
+        Read / write the out-of-fold probabilities in the workspace cache.
+
+    Returns
+    -------
+    Analysis
+        Lazily computes each part on first access; all parts share one pass over the rows.
+    """
+    _check_choice(filter_by, FILTERS, "filter_by")
+    _check_choice(rank_by, RANKINGS, "rank_by")
+    probs, source = dataset_probabilities(
+        dataset, model=model, cv=cv, random_state=random_state, progress=progress,
+        use_cache=use_cache,
+    )
+    return Analysis(dataset, probs, source, filter_by, rank_by)
