@@ -16,12 +16,11 @@ _OPTS = {"cache": True, "nogil": True}
 
 
 @nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
-def row_checks(pred_probs):
-    """Per row: sum, min and max (NaN shows in the sum, infinity in the min or max)."""
+def row_checks(pred_probs, tol):
+    """Per row, the first problem found: 0 none, 1 NaN or infinity, 2 a value below ``-tol``,
+    3 a value above ``1 + tol``, 4 a sum more than ``tol`` away from 1."""
     n, k = pred_probs.shape
-    sums = np.empty(n, np.float64)
-    mins = np.empty(n, np.float64)
-    maxs = np.empty(n, np.float64)
+    codes = np.empty(n, np.uint8)
     for i in nb.prange(n):
         row = pred_probs[i]
         s = row[0] - row[0]
@@ -32,10 +31,19 @@ def row_checks(pred_probs):
             s += v
             lo = min(lo, v)
             hi = max(hi, v)
-        sums[i] = s
-        mins[i] = lo
-        maxs[i] = hi
-    return sums, mins, maxs
+        # NaN shows in the sum, infinity in the min or max (a sum that overflows on huge
+        # finite values is a value above 1); comparisons stay honest under these flags
+        if s != s or not (lo > -np.inf and hi < np.inf):
+            codes[i] = 1
+        elif lo < -tol:
+            codes[i] = 2
+        elif hi > 1.0 + tol:
+            codes[i] = 3
+        elif abs(s - 1.0) > tol:
+            codes[i] = 4
+        else:
+            codes[i] = 0
+    return codes
 
 
 # The kernels below run on validated, finite input: max/min reductions may vectorise.
@@ -58,31 +66,44 @@ def _first_equal(row, value):
     return -1
 
 
+@nb.njit(inline="always", **_OPTS)
+def _guess_row(row, thresholds, k):
+    count = 0
+    for j in range(k):
+        count += row[j] >= thresholds[j]
+    if count == 0:
+        return -1
+    if count == 1:
+        for j in range(k):
+            if row[j] >= thresholds[j]:
+                return j
+    return _first_equal(row, _max(row, 0, k))
+
+
 @nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
-def confident_guess(pred_probs, thresholds):
-    """Estimated true class of each row, or -1 when no class reaches its threshold.
+def confident_guess(pred_probs, thresholds, labels, blocks):
+    """Estimated true class of each row (-1 when no class reaches its threshold), and the
+    counts ``counts[true, given]`` of the rows with a guess.
 
     A class is *confident* for a row when its probability is at or above the class threshold.
     With one confident class that class is the guess; with several, the row's arg-max class
-    (the first maximum).
+    (the first maximum). ``blocks``: how many parts the rows are cut into (the thread
+    count), each counting into its own (K, K) array.
     """
     n, k = pred_probs.shape
     out = np.empty(n, np.int64)
-    for i in nb.prange(n):
-        row = pred_probs[i]
-        count = 0
-        for j in range(k):
-            count += row[j] >= thresholds[j]
-        if count == 0:
-            out[i] = -1
-        elif count == 1:
-            for j in range(k):
-                if row[j] >= thresholds[j]:
-                    out[i] = j
-                    break
-        else:
-            out[i] = _first_equal(row, _max(row, 0, k))
-    return out
+    partial = np.zeros((blocks, k, k), np.int64)
+    step = (n + blocks - 1) // blocks
+    for b in nb.prange(blocks):
+        for i in range(b * step, min(n, (b + 1) * step)):
+            g = _guess_row(pred_probs[i], thresholds, k)
+            out[i] = g
+            if g >= 0:
+                partial[b, g, labels[i]] += 1
+    counts = np.zeros((k, k), np.int64)
+    for b in range(blocks):
+        counts += partial[b]
+    return out, counts
 
 
 @nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
@@ -106,6 +127,20 @@ def row_facts(pred_probs, labels, eps):
         bumped = own + eps
         label_wins[i] = before < bumped and after <= bumped
     return argmax, max_other, label_wins
+
+
+@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+def label_wins_rows(pred_probs, labels, rows, eps):
+    """The ``label_wins`` of :func:`row_facts` for the given rows only."""
+    k = pred_probs.shape[1]
+    out = np.empty(rows.size, np.bool_)
+    for t in nb.prange(rows.size):
+        i = rows[t]
+        row = pred_probs[i]
+        lab = labels[i]
+        bumped = row[lab] + eps
+        out[t] = _max(row, 0, lab) < bumped and _max(row, lab + 1, k) <= bumped
+    return out
 
 
 @nb.njit(parallel=True, **_OPTS)
@@ -225,3 +260,96 @@ def group_by_label(labels, counts):
         order[pos[lab]] = i
         pos[lab] += 1
     return order, starts
+
+
+@nb.njit(inline="always", **_OPTS)
+def _sift_down(values, rows, lo, size, pos):
+    # max-heap stored in values[lo:lo + size] (rows alongside)
+    v = values[lo + pos]
+    r = rows[lo + pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and values[lo + child + 1] > values[lo + child]:
+            child += 1
+        if values[lo + child] <= v:
+            break
+        values[lo + pos] = values[lo + child]
+        rows[lo + pos] = rows[lo + child]
+        pos = child
+    values[lo + pos] = v
+    rows[lo + pos] = r
+
+
+@nb.njit(parallel=True, **_OPTS)
+def prune_by_margin(pred_probs, order, starts, label_counts, counts, skip, mask):
+    """The ``prune_by_noise_rate`` selection, one pass over each class's rows.
+
+    For every given class k (not ``skip``) and other class j with ``c = counts[j, k] > 0``,
+    sets ``mask`` on the c rows given k with the smallest ``p_k - p_j`` (in the input dtype):
+    the set ``np.argsort(p_k - p_j)[:c]`` selects whenever the c-th smallest value is not
+    tied. Pairs whose boundary value is tied are left unmarked and returned as ``True`` in
+    a (K, K) array indexed [j, k], for the caller to resolve with the sort.
+    """
+    k_classes = counts.shape[0]
+    tied = np.zeros((k_classes, k_classes), np.bool_)
+    for k in nb.prange(k_classes):
+        n_k = label_counts[k]
+        if skip[k] or n_k == 0:
+            continue
+        rows_k = order[starts[k]:starts[k] + n_k]
+        want = np.zeros(k_classes, np.int64)
+        offset = np.zeros(k_classes + 1, np.int64)
+        for j in range(k_classes):
+            if j != k and counts[j, k] > 0:
+                want[j] = min(counts[j, k], n_k)
+            offset[j + 1] = offset[j] + want[j]
+        values = np.empty(offset[k_classes], pred_probs.dtype)
+        rows = np.empty(offset[k_classes], np.int64)
+        size = np.zeros(k_classes, np.int64)
+        # a value enters heap j only if below top[j]: +inf while it fills, -inf if unwanted
+        top = np.empty(k_classes, pred_probs.dtype)
+        for j in range(k_classes):
+            top[j] = np.inf if want[j] > 0 else -np.inf
+        # smallest value that left heap j or was turned away equal to its top: if it equals
+        # the final top, a row outside the heap ties with the boundary
+        lost = np.full(k_classes, np.inf)
+        diff = np.empty(k_classes, pred_probs.dtype)
+        for r in rows_k:
+            row = pred_probs[r]
+            own = row[k]
+            for j in range(k_classes):
+                diff[j] = own - row[j]
+            for j in range(k_classes):
+                v = diff[j]
+                if v <= top[j]:
+                    c = want[j]
+                    lo = offset[j]
+                    s = size[j]
+                    if s < c:
+                        values[lo + s] = v
+                        rows[lo + s] = r
+                        size[j] = s + 1
+                        if s + 1 == c:
+                            for pos in range(c // 2 - 1, -1, -1):
+                                _sift_down(values, rows, lo, c, pos)
+                            top[j] = values[lo]
+                    elif v == top[j]:
+                        lost[j] = min(lost[j], v)
+                    else:
+                        lost[j] = min(lost[j], values[lo])
+                        values[lo] = v
+                        rows[lo] = r
+                        _sift_down(values, rows, lo, c, 0)
+                        top[j] = values[lo]
+        for j in range(k_classes):
+            c = want[j]
+            if c == 0:
+                continue
+            if lost[j] == top[j]:
+                tied[j, k] = True
+                continue
+            for t in range(offset[j], offset[j] + c):
+                mask[rows[t]] = True
+    return tied

@@ -85,33 +85,34 @@ def check_inputs(
                 "among the given labels."
             )
 
-    sums, mins, maxs = _kernels.row_checks(probs)
-    # NaN makes the sum NaN; infinity shows in the min or max. A sum that overflowed on
-    # huge finite values is caught below as a value above 1.
-    bad = np.flatnonzero(np.isnan(sums) | ~np.isfinite(mins) | ~np.isfinite(maxs))
+    tol = PROB_TOLERANCE
+    codes = _kernels.row_checks(probs, tol)
+    flagged = np.flatnonzero(codes)
+    if flagged.size == 0:
+        return labels, probs
+    # the details of the flagged rows only, in float64
+    codes = codes[flagged]
+    block = probs[flagged].astype(np.float64)
+    bad = flagged[codes == 1]
     if bad.size:
         raise ValueError(
             f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."
         )
-    tol = PROB_TOLERANCE
-    for values, limit, what in (
-        (-mins, tol, "a negative probability"),
-        (maxs - 1.0, tol, "a probability above 1"),
+    for code, values, what in (
+        (2, block.min(axis=1), "a negative probability"),
+        (3, block.max(axis=1), "a probability above 1"),
     ):
-        bad = np.flatnonzero(values > limit)
-        if bad.size:
-            worst = bad[np.argmax(values[bad])]
-            value = mins[worst] if what.startswith("a neg") else maxs[worst]
+        hit = codes == code
+        if hit.any():
+            bad = flagged[hit]
+            worst = np.argmax(-values[hit] if code == 2 else values[hit])
             raise ValueError(
                 f"pred_probs must lie in [0, 1]: {describe_rows(bad)} hold {what} "
-                f"(worst: row {worst}, value {value:.6g})."
+                f"(worst: row {bad[worst]}, value {values[hit][worst]:.6g})."
             )
-    off = np.abs(sums - 1.0)
-    bad = np.flatnonzero(off > tol)
-    if bad.size:
-        worst = bad[np.argmax(off[bad])]
-        raise ValueError(
-            f"each row of pred_probs must sum to 1 (within {tol:g}); {describe_rows(bad)} do "
-            f"not (worst: row {worst} sums to {sums[worst]:.6g})."
-        )
-    return labels, probs
+    sums = block.sum(axis=1)
+    worst = np.argmax(np.abs(sums - 1.0))
+    raise ValueError(
+        f"each row of pred_probs must sum to 1 (within {tol:g}); {describe_rows(flagged)} do "
+        f"not (worst: row {flagged[worst]} sums to {sums[worst]:.6g})."
+    )

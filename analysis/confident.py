@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba as nb
 import numpy as np
 
 from analysis import _kernels
@@ -72,9 +73,16 @@ class Evidence:
         return np.clip(means, a_min=_MIN_THRESHOLD, a_max=None)
 
     @cached_property
+    def _guess_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        blocks = min(nb.get_num_threads(), max(1, self.n // 10_000))
+        return _kernels.confident_guess(
+            self.pred_probs, self.thresholds - EPS, self.labels, blocks
+        )
+
+    @property
     def guess(self) -> np.ndarray:
         """Estimated true class per row (-1: no class reached its threshold)."""
-        return _kernels.confident_guess(self.pred_probs, self.thresholds - EPS)
+        return self._guess_counts[0]
 
     @cached_property
     def _facts(self):
@@ -96,13 +104,24 @@ class Evidence:
         """True where the given label is (within 1e-6) the most probable class."""
         return self._facts[2]
 
+    def label_wins_at(self, rows: np.ndarray) -> np.ndarray:
+        """:attr:`label_wins` of ``rows`` only (no pass over the other rows)."""
+        if "_facts" in self.__dict__:
+            return self.label_wins[rows]
+        eps = self.pred_probs.dtype.type(EPS)
+        return _kernels.label_wins_rows(self.pred_probs, self.labels, rows, eps)
+
+    def num_issues(self) -> int:
+        """Rows off the diagonal of the confident joint whose label is not the prediction."""
+        rows = np.flatnonzero(self.off_diagonal)
+        return int(rows.size - np.count_nonzero(self.label_wins_at(rows)))
+
     @cached_property
     def raw_confident_joint(self) -> np.ndarray:
-        counted = self.guess >= 0
-        # built as (true, given) and transposed: the Fortran-ordered layout of the reference,
-        # which decides the summation order, hence the rounding ties, of the calibration
-        flat = self.guess[counted] * self.k + self.labels[counted]
-        cj = np.bincount(flat, minlength=self.k * self.k).reshape(self.k, self.k).T
+        # counted as (true, given) and transposed: the Fortran-ordered layout of the
+        # reference, which decides the summation order, hence the rounding ties, of the
+        # calibration
+        cj = self._guess_counts[1].copy().T
         np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
         return cj
 
@@ -282,7 +301,7 @@ def noise_estimate_from(ev: Evidence) -> NoiseEstimate:
         inverse_noise_matrix=inverse,
         prior_true=prior,
         noise_rate=1.0 - inverse.diagonal(),
-        num_issues=int(np.count_nonzero(ev.off_diagonal & ~ev.label_wins)),
+        num_issues=ev.num_issues(),
         label_counts=counts,
     )
 

@@ -83,7 +83,7 @@ def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence")
 
 
 def _num_off_diagonal(ev: Evidence) -> int:
-    return int(np.count_nonzero(ev.off_diagonal & ~ev.label_wins))
+    return ev.num_issues()
 
 
 def num_label_issues(labels, pred_probs, *, estimation_method: str = "off_diagonal") -> int:
@@ -146,22 +146,23 @@ def _prune_mask(ev: Evidence, filter_by: str, counts: np.ndarray, min_examples: 
     by_class = np.zeros(ev.n, dtype=bool)
     by_rate = np.zeros(ev.n, dtype=bool)
     probs = ev.pred_probs
-    for k in range(ev.k):
-        n_k = int(ev.label_counts[k])
-        if n_k <= min_examples or n_k < 2:
-            continue
-        rows = ev.rows_of(k)
-        block = probs[rows]
-        own = block[:, k]
-        if filter_by in ("prune_by_class", "both"):
-            num = n_k - int(counts[k, k])
+    skip = (ev.label_counts <= min_examples) | (ev.label_counts < 2)
+    if filter_by in ("prune_by_class", "both"):
+        for k in np.flatnonzero(~skip):
+            num = int(ev.label_counts[k]) - int(counts[k, k])
             if num >= 1:
-                by_class[rows[smallest(own, num)]] = True
-        if filter_by in ("prune_by_noise_rate", "both"):
-            for j in np.flatnonzero(counts[:, k] > 0):
-                if j != k:
-                    margin = block[:, j] - own
-                    by_rate[rows[smallest(-margin, int(counts[j, k]))]] = True
+                rows = ev.rows_of(k)
+                by_class[rows[smallest(ev.self_confidence[rows], num)]] = True
+    if filter_by in ("prune_by_noise_rate", "both"):
+        order, starts = ev.groups
+        tied = _kernels.prune_by_margin(
+            probs, order, starts, ev.label_counts, np.ascontiguousarray(counts), skip, by_rate
+        )
+        # a tied boundary: the sort decides which of the tied rows go, as in the reference
+        for j, k in zip(*np.nonzero(tied), strict=True):
+            rows = ev.rows_of(k)
+            margin = probs[rows, j] - probs[rows, k]
+            by_rate[rows[smallest(-margin, int(counts[j, k]))]] = True
     if filter_by == "prune_by_class":
         return by_class
     if filter_by == "prune_by_noise_rate":
@@ -216,7 +217,8 @@ def issues_mask_from(
     else:  # predicted_neq_given
         mask = ev.predicted != ev.labels
     # a row whose given label is (within 1e-6) the model's prediction is never an issue
-    mask &= ~ev.label_wins
+    rows = np.flatnonzero(mask)
+    mask[rows[ev.label_wins_at(rows)]] = False
     return mask
 
 
