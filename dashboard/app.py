@@ -1,10 +1,156 @@
-"""noiselens dashboard entry point."""
+"""noiselens dashboard: the data source and methods in the sidebar, the pages in the middle.
+
+Run with ``noiselens dashboard`` (optionally ``--data FILE --label-col COL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="noiselens", layout="wide")
-st.title("noiselens")
-st.info(
-    "The dashboard pages are being built (issue: the dashboard). The analysis package works "
-    "today: `import analysis` and see the README."
+from analysis import samples
+from analysis.data import DataError, read_table
+from dashboard import state
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="noiselens", page_icon=":material/label:", layout="wide")
+
+
+def _cli() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data")
+    parser.add_argument("--label-col")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _columns(path: str, mtime: float) -> list[str]:
+    return [str(c) for c in read_table(path).columns]
+
+
+def _column_choices(path: Path, label_default: str | None) -> dict:
+    """Column mapping widgets for a file source; returns the choices made."""
+    try:
+        columns = _columns(str(path), path.stat().st_mtime)
+    except (DataError, OSError) as exc:
+        st.sidebar.error(str(exc))
+        st.stop()
+    lower = {c.lower(): c for c in columns}
+    guess = label_default if label_default in columns else next(
+        (lower[n] for n in ("label", "labels", "given_label", "target", "class", "y")
+         if n in lower), columns[-1])
+    with st.sidebar.expander("Columns", expanded=label_default is None):
+        label = st.selectbox("Label column", columns, index=columns.index(guess),
+                             key=f"label_col:{path}")
+        others = [c for c in columns if c != label]
+        id_guess = next((lower[n] for n in ("id", "row_id", "uid", "example_id")
+                         if n in lower and lower[n] != label), None)
+        id_col = st.selectbox("Id column", [None, *others],
+                              index=([None, *others].index(id_guess) if id_guess else 0),
+                              format_func=lambda c: "row number" if c is None else c,
+                              key=f"id_col:{path}")
+        text_col = st.selectbox("Text column", [None, *others], index=0,
+                                format_func=lambda c: "inferred" if c is None else c,
+                                key=f"text_col:{path}")
+    return {"label_column": label, "id_column": id_col, "text_column": text_col}
+
+
+def choose_source() -> state.Source:
+    args = _cli()
+    st.sidebar.markdown("### Data")
+    options = ["sample", "upload"] + (["cli"] if args.data else [])
+    labels = {"sample": "Bundled sample", "upload": "Upload a file",
+              "cli": "File from command line"}
+    default = "cli" if args.data else "sample"
+    kind = st.sidebar.radio("Source", options, index=options.index(default),
+                            format_func=labels.get, key="source_kind", label_visibility="collapsed")
+    if kind == "sample":
+        names = samples.names()
+        wanted = st.query_params.get("sample", "digits")
+        name = st.sidebar.selectbox("Sample", names,
+                                    index=names.index(wanted) if wanted in names else 0,
+                                    key="sample_name")
+        if st.query_params.get("sample") != name:
+            st.query_params["sample"] = name
+        return state.Source("sample", name)
+    if "sample" in st.query_params:
+        del st.query_params["sample"]
+    if kind == "cli":
+        path = Path(args.data)
+        if not path.is_file():
+            st.sidebar.error(f"{path}: no such file (given with --data).")
+            st.stop()
+        return state.Source("file", str(path), **_column_choices(path, args.label_col))
+    upload = st.sidebar.file_uploader("CSV or Parquet", type=["csv", "tsv", "parquet", "pq"],
+                                      key="upload_data")
+    extra = {}
+    with st.sidebar.expander("Optional: predicted probabilities, embeddings"):
+        for key, what in (("pred_probs", "pred_probs (.npy, N x K)"),
+                          ("embeddings", "embeddings (.npy, N x D)")):
+            f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
+            if f is not None:
+                extra[key] = str(state.save_upload(f.getvalue(), f.name))
+    if upload is None:
+        st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
+                "or image paths) in the sidebar, or pick a bundled sample.")
+        st.stop()
+    path = state.save_upload(upload.getvalue(), upload.name)
+    return state.Source("file", str(path), **_column_choices(path, None), **extra)
+
+
+def choose_methods() -> tuple[str, str]:
+    st.sidebar.markdown("### Method")
+    filters = list(state.FILTER_LABELS)
+    ranks = list(state.RANK_LABELS)
+    q_filter = st.query_params.get("filter", filters[0])
+    q_rank = st.query_params.get("rank", ranks[0])
+    filter_by = st.sidebar.selectbox(
+        "Flag rows by", filters, index=filters.index(q_filter) if q_filter in filters else 0,
+        format_func=state.FILTER_LABELS.get, key="filter_by",
+        help="How confident learning decides which labels are wrong (Northcutt et al., 2021).")
+    rank_by = st.sidebar.selectbox(
+        "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,
+        format_func=state.RANK_LABELS.get, key="rank_by",
+        help="Label quality score: low = likely wrong.")
+    for key, value, default in (("filter", filter_by, filters[0]), ("rank", rank_by, ranks[0])):
+        if value != default:
+            st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
+    return filter_by, rank_by
+
+
+PAGES = [
+    st.Page(HERE / "app_pages" / "overview.py", title="Overview", icon=":material/dashboard:",
+            url_path="overview", default=True),
+    st.Page(HERE / "app_pages" / "noise_matrix.py", title="Noise matrix",
+            icon=":material/grid_on:", url_path="noise_matrix"),
+    st.Page(HERE / "app_pages" / "embedding_map.py", title="Embedding map",
+            icon=":material/scatter_plot:", url_path="embedding_map"),
+    st.Page(HERE / "app_pages" / "suspects.py", title="Suspects", icon=":material/search:",
+            url_path="suspects"),
+]
+
+page = st.navigation(PAGES)
+source = choose_source()
+filter_by, rank_by = choose_methods()
+try:
+    dataset = state.load(source)
+    result = state.analysis_for(dataset, filter_by, rank_by)
+except (DataError, ValueError) as exc:
+    st.error(f"**This data cannot be analysed yet.** {exc}")
+    st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
+    st.stop()
+st.session_state["_dataset"] = dataset
+st.session_state["_analysis"] = result
+st.session_state["_source"] = source
+st.sidebar.caption(
+    f"{source.title} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "
+    f"{result.probabilities_source}"
 )
+page.run()

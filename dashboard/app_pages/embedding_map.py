@@ -1,0 +1,71 @@
+"""Embedding map: every example in 2-D; a point of one colour inside a cluster of another is a
+label worth checking. Box or lasso a region to list its examples."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard import components, figures, selection, state
+
+dataset, result = state.current()
+names = dataset.class_names
+
+st.title("Embedding map")
+methods = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+if len(dataset) > 20_000:
+    methods.pop("tsne")
+wanted = st.query_params.get("proj", state.default_projection())
+c1, c2 = st.columns([1, 2])
+method = c1.segmented_control("Projection", list(methods), format_func=methods.get,
+                              default=wanted if wanted in methods else "umap", key="projection",
+                              required=True)
+colour_by = c2.segmented_control("Colour by", list(figures.COLOUR_BY),
+                                 format_func=figures.COLOUR_BY.get, default="given",
+                                 key="colour_by", required=True)
+if method != state.default_projection():
+    st.query_params["proj"] = method
+elif "proj" in st.query_params:
+    del st.query_params["proj"]
+
+coords = state.projection_for(dataset, method)
+shown = method
+if coords is None:
+    job = state.projection_job(dataset, method)
+    coords = state.projection_for(dataset, "pca")
+    shown = "pca"
+
+    @st.fragment(run_every=1.5)
+    def _wait_for_projection():
+        j = state.projection_job(dataset, method)
+        if j is None or j.done:
+            st.rerun()
+        st.progress(float(j.fraction), text=f"{methods[method]} is computing in the background "
+                    f"({j.message}); showing PCA meanwhile. The map switches by itself.")
+
+    _wait_for_projection()
+else:
+    job = state.projection_job(dataset, method)
+    if job is not None and job.error:
+        st.error(f"{methods[method]} failed: {job.error}. Showing PCA.")
+        coords, shown = state.projection_for(dataset, "pca"), "pca"
+
+table = result.table()
+fig = figures.embedding_figure(coords, table, colour_by=colour_by, class_names=names)
+st.caption(f"{methods[shown]} of {len(dataset):,} rows; flagged rows are outlined. Use the box "
+           "or lasso tool (top right of the chart) to select a region; double-click to clear.")
+event = st.plotly_chart(fig, key=f"map-{shown}-{colour_by}", on_select="rerun",
+                        selection_mode=("points", "box", "lasso"))
+rows = selection.rows_from_event(event)
+if not rows:
+    st.stop()
+rows = np.asarray(rows)
+rows = rows[np.argsort(result.scores[rows], kind="stable")]
+flagged = int(result.is_issue[rows].sum())
+st.subheader(f"{len(rows):,} selected examples · {flagged:,} flagged")
+counts = table.iloc[rows]["given_name"].value_counts()
+st.caption("Given labels in the selection: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+st.session_state["map_selection"] = rows.tolist()
+picked = components.rows_table(dataset, result, rows, key=f"map-table-{len(rows)}")
+st.page_link("app_pages/suspects.py", label="Review the selection on the Suspects page",
+             icon=":material/arrow_forward:", query_params={"from": "map"})
+if picked is not None:
+    components.example_detail(dataset, result, picked)

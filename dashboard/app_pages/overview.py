@@ -1,0 +1,87 @@
+"""Overview: how healthy are the labels, which classes are noisy, which pairs are confused."""
+
+import streamlit as st
+
+from analysis.classes import describe_pair
+from dashboard import figures, state
+
+dataset, result = state.current()
+source = st.session_state["_source"]
+est = result.estimate
+n = len(dataset)
+
+st.title("Label health")
+st.caption(f"{source.title} · filter: {state.FILTER_LABELS[result.filter_by]} · ranking: "
+           f"{state.RANK_LABELS[result.rank_by]}")
+
+c = st.columns(5)
+c[0].metric("Rows", f"{n:,}")
+c[1].metric("Classes", f"{dataset.num_classes}")
+c[2].metric("Label health", f"{result.health:.1f} / 100",
+            help="Estimated percentage of correct labels: 100 x trace of the estimated joint "
+                 "distribution of given and true labels.")
+estimated_wrong = int(round(n * est.estimated_error_fraction))
+c[3].metric("Estimated wrong labels", f"{estimated_wrong:,}",
+            help="N x (1 - trace(joint)): how many labels are probably wrong in total.")
+c[4].metric("Flagged for review", f"{result.num_issues:,}",
+            help="Rows the chosen filter flags; the Suspects page ranks them.")
+
+truth = dataset.true_labels
+if truth is not None and (truth >= 0).any():
+    known = truth >= 0
+    wrong = known & (truth != result.labels)
+    hit = int((wrong & result.is_issue).sum())
+    st.info(
+        f"This dataset carries known true labels for {int(known.sum()):,} rows: "
+        f"**{int(wrong.sum()):,}** labels are actually wrong; the filter flags "
+        f"{result.num_issues:,} rows, of which **{hit:,}** are truly wrong (precision "
+        f"{hit / max(result.num_issues, 1):.0%}, recall {hit / max(int(wrong.sum()), 1):.0%})."
+    )
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(figures.noise_rate_bars(result.per_class,
+                                            title="Estimated noise rate per given class"),
+                    key="noise_rates")
+with right:
+    st.plotly_chart(figures.class_distribution(result.per_class,
+                                               title="Given vs estimated true class sizes"),
+                    key="distribution")
+
+st.subheader("Most confused class pairs")
+pairs = result.pairs()
+if pairs.empty:
+    st.success("No class pair is confused: every confident example agrees with its label.")
+else:
+    st.caption("*Systematic*: more than 10% of a true class carries the other label — the "
+               "annotators confuse the two classes, so fix the guideline. *Isolated*: a few "
+               "wrong rows — fix the rows.")
+    for _, row in pairs.head(8).iterrows():
+        badge = (":red-badge[systematic]" if row["verdict"] == "systematic"
+                 else ":gray-badge[isolated]")
+        cols = st.columns([6, 1.3], vertical_alignment="center")
+        cols[0].markdown(f"{badge} **{row['given_name']} → really {row['true_name']}** — "
+                         f"{describe_pair(row)}")
+        cols[1].page_link("app_pages/noise_matrix.py", label="Show rows",
+                          icon=":material/arrow_forward:",
+                          query_params={"cell": f"{int(row['given'])}-{int(row['true'])}"})
+    with st.expander("All pairs as a table"):
+        st.dataframe(
+            pairs.drop(columns=["given", "true"]).rename(columns={
+                "given_name": "given", "true_name": "estimated true",
+                "count": "rows (est.)", "p_given_given_true": "P(given | true)",
+                "share_of_given": "P(true | given)"}),
+            hide_index=True,
+            column_config={
+                "P(given | true)": st.column_config.NumberColumn(format="percent"),
+                "P(true | given)": st.column_config.NumberColumn(format="percent"),
+            },
+        )
+
+with st.expander("Per-class table"):
+    st.dataframe(result.per_class.drop(columns=["class"]), hide_index=True, column_config={
+        "noise_rate": st.column_config.NumberColumn("noise rate", format="percent"),
+        "mean_quality": st.column_config.NumberColumn("mean quality", format="%.3f"),
+        "estimated_true": st.column_config.NumberColumn("estimated true", format="%d"),
+    })
+st.caption(f"Out-of-fold probabilities: {result.probabilities_source}.")

@@ -1,0 +1,83 @@
+"""Suspects: the ranked list of likely wrong labels, filterable, one example at a time."""
+
+import numpy as np
+import streamlit as st
+
+from dashboard import components, selection, state
+
+dataset, result = state.current()
+names = dataset.class_names
+k = dataset.num_classes
+
+st.title("Suspects")
+table = result.table()
+
+c1, c2, c3, c4 = st.columns([2, 2, 1.4, 1.2], vertical_alignment="bottom")
+classes = c1.multiselect("Given class", list(range(k)), format_func=lambda c: names[c],
+                         key="suspect_classes", placeholder="all classes")
+cells = [None] + [(i, j) for i in range(k) for j in range(k)
+                  if i != j and result.estimate.confident_joint[i, j] > 0]
+q_cell = selection.parse_cell(st.query_params.get("cell"), k)
+if q_cell is not None and q_cell not in cells:
+    cells.append(q_cell)
+cell = c2.selectbox("Noise-matrix cell", cells, index=cells.index(q_cell) if q_cell else 0,
+                    format_func=lambda c: "any" if c is None else
+                    f"given {names[c[0]]} → true {names[c[1]]}", key="suspect_cell")
+threshold = c3.slider("Max quality score", 0.0, 1.0, 1.0, 0.01, key="suspect_threshold",
+                      help="Show rows whose label quality score is at most this.")
+only_flagged = c4.toggle("Flagged only", value=True, key="suspect_flagged")
+
+if cell is not None:
+    st.query_params["cell"] = f"{cell[0]}-{cell[1]}"
+elif "cell" in st.query_params:
+    del st.query_params["cell"]
+
+from_map = st.query_params.get("from") == "map" and st.session_state.get("map_selection")
+if from_map:
+    rows = np.asarray(st.session_state["map_selection"], dtype=np.int64)
+    st.info(f"Showing the {len(rows):,} examples selected on the embedding map.")
+    if st.button("Show all suspects instead", key="drop_map"):
+        del st.query_params["from"]
+        st.rerun()
+elif only_flagged:
+    rows = result.ranked
+else:
+    rows = np.argsort(result.scores, kind="stable")
+keep = np.ones(len(rows), dtype=bool)
+if classes:
+    keep &= np.isin(result.labels[rows], classes)
+if cell is not None:
+    keep &= (result.labels[rows] == cell[0]) & (result.estimated_true[rows] == cell[1])
+keep &= result.scores[rows] <= threshold + 1e-12
+if from_map and only_flagged:
+    keep &= result.is_issue[rows]
+rows = rows[keep]
+rows = rows[np.argsort(result.scores[rows], kind="stable")]
+
+st.caption(f"**{len(rows):,}** examples match · method: {state.FILTER_LABELS[result.filter_by]}"
+           f", ranked by {state.RANK_LABELS[result.rank_by].lower()} (lowest first).")
+if len(rows) == 0:
+    st.success("No example matches these filters.")
+    st.stop()
+
+picked = components.rows_table(dataset, result, rows, key="suspect_table", height=320)
+current = components.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
+    "id") is not None else None
+if picked is not None and st.session_state.get("_last_pick") != picked:
+    st.session_state["_last_pick"] = picked
+    current = picked
+if current is None or current not in set(rows.tolist()):
+    current = int(rows[0])
+position = int(np.flatnonzero(rows == current)[0])
+
+nav = st.columns([1, 1, 4], vertical_alignment="center")
+if nav[0].button("Previous", icon=":material/arrow_back:", disabled=position == 0,
+                 key="prev", shortcut="Left"):
+    position -= 1
+if nav[1].button("Next", icon=":material/arrow_forward:", disabled=position >= len(rows) - 1,
+                 key="next", shortcut="Right"):
+    position += 1
+current = int(rows[position])
+nav[2].caption(f"Example {position + 1:,} of {len(rows):,} (← / → keys walk the list)")
+st.query_params["id"] = str(dataset.ids[current])
+components.example_detail(dataset, result, current)

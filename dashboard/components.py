@@ -1,0 +1,146 @@
+"""Pieces of page shared by several pages: the row table and one example in detail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import analysis as nl
+from analysis.pipeline import Analysis
+from dashboard import figures, state, thumbs
+
+MAX_THUMBNAILS = 500
+
+
+def _pixels(dataset: nl.Dataset) -> np.ndarray | None:
+    if dataset.image_shape is None:
+        return None
+    s = state.store()
+    key = ("pixels", dataset.fingerprint)
+    hit = s.features.get(key)
+    if hit is None:
+        hit = dataset.frame[dataset.feature_columns].to_numpy(dtype=np.float32)
+        s.features[key] = hit
+    return hit
+
+
+def row_of_id(dataset: nl.Dataset, value) -> int | None:
+    """Row position of the example whose id prints as ``value``."""
+    s = state.store()
+    key = ("ids", dataset.fingerprint)
+    index = s.features.get(key)
+    if index is None:
+        index = {str(v): r for r, v in enumerate(dataset.ids)}
+        s.features[key] = index
+    return index.get(str(value))
+
+
+def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
+               height: int = 360) -> int | None:
+    """A table of ``rows`` (dataset positions, shown in that order) with thumbnails for
+    image datasets; returns the row the user selected, if any."""
+    rows = np.asarray(rows, dtype=np.int64)
+    table = result.table().iloc[rows]
+    view = pd.DataFrame({
+        "rank": table["rank"].where(table["rank"] > 0).astype("Int64"),
+        "id": table["id"].astype(str),
+        "given": table["given_name"].astype(str),
+        "suggested": table["suggested_name"].astype(str),
+        "quality": table["score"].astype(float),
+        "p(given)": table["p_given"].astype(float),
+        "p(suggested)": table["p_suggested"].astype(float),
+        "flagged": table["is_issue"],
+    })
+    config = {
+        "rank": st.column_config.NumberColumn(help="1 = most likely wrong (flagged rows)"),
+        "quality": st.column_config.ProgressColumn(
+            "quality", min_value=0.0, max_value=1.0, format="%.3f",
+            help="Label quality score: low = likely wrong"),
+        "p(given)": st.column_config.NumberColumn(format="percent"),
+        "p(suggested)": st.column_config.NumberColumn(format="percent"),
+    }
+    pixels = _pixels(dataset)
+    if pixels is not None and len(rows) <= MAX_THUMBNAILS:
+        view.insert(1, "image", thumbs.thumbnails(pixels, rows, dataset.image_shape))
+        config["image"] = st.column_config.ImageColumn("image", width="small")
+    elif dataset.text_column:
+        view.insert(2, "text", dataset.frame[dataset.text_column].iloc[rows].astype(str)
+                    .str.slice(0, 200).to_numpy())
+    event = st.dataframe(view, hide_index=True, column_config=config, key=key,
+                         on_select="rerun", selection_mode="single-row", height=height,
+                         row_height=40 if "image" in view else None)
+    picked = event.selection.rows if event is not None else []
+    return int(rows[picked[0]]) if picked else None
+
+
+def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
+    """One example: its content, its probabilities, its nearest neighbours."""
+    names = dataset.class_names
+    given = int(result.labels[row])
+    suggested = int(result.suggested[row])
+    flagged = bool(result.is_issue[row])
+    verdict = (f":red-badge[flagged] suggested label **{names[suggested]}**" if flagged
+               else ":green-badge[not flagged]")
+    st.markdown(f"#### Example id `{dataset.ids[row]}` — given **{names[given]}** · {verdict}")
+    truth = dataset.true_labels
+    if truth is not None and truth[row] >= 0:
+        right = truth[row] == given
+        st.caption(f"Known true label: **{names[truth[row]]}** "
+                   f"({'the given label is right' if right else 'the given label is wrong'}).")
+    left, middle = st.columns([1, 1.4])
+    with left:
+        pixels = _pixels(dataset)
+        if pixels is not None:
+            st.plotly_chart(figures.image_figure(pixels[row], dataset.image_shape, height=260),
+                            key=f"img-{row}", config={"displayModeBar": False})
+        elif dataset.image_column:
+            try:
+                st.image(str(dataset.image_path(row)), width="stretch")
+            except Exception as exc:  # a missing or unreadable file: say so, keep going
+                st.warning(f"Cannot show the image: {exc}")
+        if dataset.text_column:
+            st.text_area("Text", str(dataset.frame[dataset.text_column].iloc[row]),
+                         height=200, disabled=True, key=f"text-{row}")
+        if pixels is None and dataset.feature_columns:
+            values = dataset.frame[dataset.feature_columns].iloc[row]
+            st.dataframe(values.rename("value").to_frame(), height=260)
+    with middle:
+        st.plotly_chart(figures.probability_bars(result.pred_probs[row], names, given=given,
+                                                 suggested=suggested,
+                                                 title="Predicted probabilities (out-of-fold)"),
+                        key=f"probs-{row}", config={"displayModeBar": False})
+        st.caption(f"Label quality score ({state.RANK_LABELS[result.rank_by].lower()}): "
+                   f"**{result.scores[row]:.3f}** (0 = surely wrong, 1 = surely right).")
+    _neighbours(dataset, result, row)
+
+
+def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) -> None:
+    if len(dataset) < 3:
+        return
+    indices, distances = state.neighbours_for(dataset, k)
+    near = indices[row]
+    labels = result.labels[near]
+    agree = float(np.mean(labels == result.labels[row]))
+    names = dataset.class_names
+    st.markdown(f"**{len(near)} nearest neighbours** — {agree:.0%} carry the same given label "
+                f"(a model-free second opinion).")
+    pixels = _pixels(dataset)
+    if pixels is not None:
+        captions = [f"{names[lab]} · id {dataset.ids[r]}" for r, lab in zip(near, labels,
+                                                                             strict=True)]
+        st.plotly_chart(
+            figures.image_grid([pixels[r] for r in near], dataset.image_shape, captions,
+                               highlight=[lab != result.labels[row] for lab in labels]),
+            key=f"neigh-{row}", config={"displayModeBar": False})
+    else:
+        frame = pd.DataFrame({
+            "id": [str(dataset.ids[r]) for r in near],
+            "given": [names[lab] for lab in labels],
+            "distance": distances[row],
+            "flagged": result.is_issue[near],
+        })
+        if dataset.text_column:
+            frame["text"] = dataset.frame[dataset.text_column].iloc[near].astype(str).str.slice(
+                0, 160).to_numpy()
+        st.dataframe(frame, hide_index=True)

@@ -1,0 +1,336 @@
+"""Plotly figure builders shared by the dashboard pages and the HTML report.
+
+Plain functions of analysis results: no streamlit here. Clickable figures carry the row id
+(or the matrix cell) in ``customdata`` so that a selection event can be read back without
+relying on per-trace point indices (DESIGN section 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+ACCENT = "#d6336c"
+GIVEN_COLOUR = "#868e96"
+SUGGESTED_COLOUR = ACCENT
+FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
+#: Qualitative palette with enough distinct colours for 20 classes.
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
+
+MATRIX_KINDS = {
+    "confident_joint": "Confident joint (counts)",
+    "joint": "Joint P(given, true)",
+    "noise_matrix": "P(given | true)",
+    "inverse_noise_matrix": "P(true | given)",
+}
+
+
+def _layout(fig: go.Figure, *, height: int | None = None, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        font={"family": FONT, "size": 13},
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        title={"text": title, "x": 0, "font": {"size": 15}} if title else None,
+        height=height,
+    )
+    return fig
+
+
+def class_colour(k: int) -> str:
+    return PALETTE[k % len(PALETTE)]
+
+
+# -- overview ----------------------------------------------------------------------------
+def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Horizontal bars: estimated share of wrong labels per given class, noisiest on top.
+
+    ``per_class`` is :attr:`analysis.pipeline.Analysis.per_class`.
+    """
+    frame = per_class.sort_values("noise_rate", kind="stable")
+    fig = go.Figure(
+        go.Bar(
+            x=frame["noise_rate"] * 100,
+            y=frame["name"].astype(str),
+            orientation="h",
+            marker_color=ACCENT,
+            customdata=np.stack([frame["given"], frame["issues"]], axis=1),
+            text=[f"{v:.1f}%" for v in frame["noise_rate"] * 100],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="class %{y}<br>estimated noise rate %{x:.1f}%<br>"
+            "%{customdata[0]} rows given this class, %{customdata[1]} flagged<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="estimated wrong labels in the class (%)", ticksuffix="%",
+                     rangemode="tozero")
+    fig.update_yaxes(type="category", title=None)
+    return _layout(fig, height=max(260, 26 * len(frame) + 80), title=title)
+
+
+def class_distribution(per_class: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Grouped bars: rows given each class vs rows estimated to truly belong to it."""
+    names = per_class["name"].astype(str)
+    fig = go.Figure([
+        go.Bar(name="given labels", x=names, y=per_class["given"], marker_color=GIVEN_COLOUR,
+               hovertemplate="class %{x}: %{y} rows given<extra></extra>"),
+        go.Bar(name="estimated true", x=names, y=per_class["estimated_true"],
+               marker_color=ACCENT,
+               hovertemplate="class %{x}: ~%{y} rows truly<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.08, "x": 0})
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="rows")
+    return _layout(fig, height=320, title=title)
+
+
+# -- noise matrix ------------------------------------------------------------------------
+def matrix_values(estimate, kind: str) -> np.ndarray:
+    """The (K, K) matrix of ``kind`` oriented rows = given label, columns = true label."""
+    if kind not in MATRIX_KINDS:
+        raise ValueError(f"kind={kind!r} is not one of: {', '.join(MATRIX_KINDS)}.")
+    if kind == "inverse_noise_matrix":  # stored as [true, given]
+        return np.asarray(estimate.inverse_noise_matrix, dtype=float).T
+    return np.asarray(getattr(estimate, kind), dtype=float)
+
+
+def noise_matrix_figure(
+    estimate,
+    class_names: Sequence[str],
+    *,
+    kind: str = "confident_joint",
+    hide_diagonal: bool = True,
+    selected: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The noise matrix as a clickable grid: one square marker per (given, true) cell.
+
+    A scatter, not a ``go.Heatmap``: Streamlit returns no selection for heatmaps (DESIGN §8).
+    Each marker's ``customdata`` is ``[given, true, count]``; hover shows the count and the
+    three rates. ``selected`` gets an outline.
+    """
+    values = matrix_values(estimate, kind)
+    counts = np.asarray(estimate.confident_joint, dtype=float)
+    k = values.shape[0]
+    names = [str(c) for c in class_names]
+    given, true = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    given, true = given.ravel(), true.ravel()
+    shown = values[given, true].copy()
+    off = given != true
+    if hide_diagonal:
+        shown[~off] = np.nan
+    colour_max = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
+    p_gt = np.asarray(estimate.noise_matrix)[given, true]
+    p_tg = np.asarray(estimate.inverse_noise_matrix)[true, given]
+    joint = np.asarray(estimate.joint)[given, true]
+    is_count = kind == "confident_joint"
+    label = [
+        "" if not np.isfinite(v) or (is_count and v == 0) or (not is_count and v < 0.005)
+        else (f"{int(v)}" if is_count else f"{100 * v:.0f}%")
+        for v in shown
+    ]
+    size = max(12, min(46, int(560 / max(k, 1))))
+    fig = go.Figure(
+        go.Scatter(
+            x=[names[j] for j in true],
+            y=[names[i] for i in given],
+            mode="markers+text" if k <= 25 else "markers",
+            marker={
+                "symbol": "square",
+                "size": size,
+                "color": np.nan_to_num(shown, nan=0.0),
+                "colorscale": [[0, "#f8f9fa"], [0.15, "#fcc2d7"], [1, "#a61e4d"]],
+                "cmin": 0,
+                "cmax": colour_max or 1.0,
+                "line": {"width": 1, "color": "white"},
+                "showscale": True,
+                "colorbar": {"thickness": 12, "title": {"text": "count" if is_count else ""},
+                             "tickformat": "d" if is_count else ".0%"},
+            },
+            text=label,
+            textfont={"size": max(8, min(13, size // 3)), "color": "#212529"},
+            customdata=np.stack([given, true, counts[given, true]], axis=1),
+            hovertemplate=[
+                f"given <b>{names[i]}</b>, true <b>{names[j]}</b><br>"
+                f"~{int(c)} rows (confident joint)<br>"
+                f"P(given={names[i]} | true={names[j]}) = {100 * a:.1f}%<br>"
+                f"P(true={names[j]} | given={names[i]}) = {100 * b:.1f}%<br>"
+                f"joint {100 * jv:.2f}%<extra>click to list</extra>"
+                for i, j, c, a, b, jv in zip(given, true, counts[given, true], p_gt, p_tg, joint,
+                                             strict=True)
+            ],
+        )
+    )
+    if selected is not None:
+        i, j = selected
+        fig.add_trace(go.Scatter(
+            x=[names[j]], y=[names[i]], mode="markers", hoverinfo="skip", showlegend=False,
+            marker={"symbol": "square-open", "size": size + 4,
+                    "line": {"width": 3, "color": "#212529"}},
+        ))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names,
+                     title="estimated true label", side="top", showgrid=False)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
+                     title="given label", showgrid=False)
+    side = max(360, min(760, size * k + 140))
+    fig.update_layout(dragmode="select", clickmode="event+select", showlegend=False)
+    return _layout(fig, height=side, title=title)
+
+
+# -- embedding map -----------------------------------------------------------------------
+COLOUR_BY = {
+    "given": "given label",
+    "suggested": "suggested label",
+    "issue": "flagged as issue",
+    "score": "label quality score",
+}
+
+
+def embedding_figure(
+    coords: np.ndarray,
+    table: pd.DataFrame,
+    *,
+    colour_by: str = "given",
+    class_names: Sequence[str] = (),
+    highlight_issues: bool = True,
+    max_points: int = 200_000,
+    random_state: int = 0,
+    title: str | None = None,
+) -> go.Figure:
+    """WebGL scatter of a 2-D projection, one trace per colour, suspects drawn on top.
+
+    ``table`` is :meth:`analysis.pipeline.Analysis.table` (same row order as ``coords``).
+    Each point's ``customdata`` is ``[row, id]``: read the row from it, never from the
+    per-trace point index. Above ``max_points`` a random sample is drawn that keeps every
+    flagged row.
+    """
+    if colour_by not in COLOUR_BY:
+        raise ValueError(f"colour_by={colour_by!r} is not one of: {', '.join(COLOUR_BY)}.")
+    n = len(table)
+    keep = np.arange(n)
+    if n > max_points:
+        rng = np.random.default_rng(random_state)
+        flagged = np.flatnonzero(table["is_issue"].to_numpy())
+        rest = np.setdiff1d(keep, flagged)
+        room = max(0, max_points - flagged.size)
+        keep = np.sort(np.concatenate([flagged, rng.choice(rest, min(room, rest.size),
+                                                           replace=False)]))
+    t = table.iloc[keep]
+    xy = np.asarray(coords)[keep]
+    names = [str(c) for c in class_names]
+    hover = (
+        "id %{customdata[1]}<br>given <b>%{customdata[2]}</b> · suggested "
+        "<b>%{customdata[3]}</b><br>quality %{customdata[4]:.3f}<extra></extra>"
+    )
+    custom = np.stack([t["row"].to_numpy(), t["id"].astype(str).to_numpy(),
+                       t["given_name"].astype(str).to_numpy(),
+                       t["suggested_name"].astype(str).to_numpy(),
+                       t["score"].to_numpy()], axis=1).astype(object)
+    fig = go.Figure()
+    issue = t["is_issue"].to_numpy()
+    size = 5 if len(t) > 20_000 else 7
+    if colour_by == "score":
+        fig.add_trace(go.Scattergl(
+            x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=custom, hovertemplate=hover,
+            name="rows",
+            marker={"size": size, "color": t["score"], "colorscale": "RdYlGn", "cmin": 0,
+                    "cmax": 1, "showscale": True, "colorbar": {"title": {"text": "quality"},
+                                                               "thickness": 12}},
+        ))
+    elif colour_by == "issue":
+        for flag, colour, label in ((False, "#ced4da", "looks right"),
+                                    (True, ACCENT, "flagged")):
+            m = issue == flag
+            fig.add_trace(go.Scattergl(
+                x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=custom[m],
+                hovertemplate=hover,
+                marker={"size": size + (2 if flag else 0), "color": colour,
+                        "line": {"width": 0.5, "color": "#212529"} if flag else None},
+            ))
+    else:
+        codes = t["given" if colour_by == "given" else "suggested"].to_numpy()
+        for k in np.unique(codes):
+            m = codes == k
+            fig.add_trace(go.Scattergl(
+                x=xy[m, 0], y=xy[m, 1], mode="markers",
+                name=names[k] if k < len(names) else str(k), customdata=custom[m],
+                hovertemplate=hover, marker={"size": size, "color": class_colour(int(k)),
+                                             "opacity": 0.8},
+            ))
+    if highlight_issues and colour_by != "issue" and issue.any():
+        fig.add_trace(go.Scattergl(
+            x=xy[issue, 0], y=xy[issue, 1], mode="markers", name="flagged (outlined)",
+            customdata=custom[issue], hovertemplate=hover,
+            marker={"size": size + 5, "color": "rgba(0,0,0,0)",
+                    "line": {"width": 1.5, "color": "#212529"}},
+        ))
+    fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
+    fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x")
+    fig.update_layout(dragmode="lasso", legend={"itemsizing": "constant"},
+                      uirevision="embedding")
+    return _layout(fig, height=620, title=title)
+
+
+# -- one example -------------------------------------------------------------------------
+def probability_bars(
+    probs: np.ndarray, class_names: Sequence[str], *, given: int, suggested: int,
+    top: int = 10, title: str | None = None,
+) -> go.Figure:
+    """The example's predicted probabilities (its ``top`` classes plus given and suggested),
+    with the given label grey and the suggested label in the accent colour."""
+    probs = np.asarray(probs, dtype=float)
+    order = list(np.argsort(-probs, kind="stable")[:top])
+    for c in (given, suggested):
+        if c not in order:
+            order.append(c)
+    names = [str(class_names[c]) for c in order]
+    colours = [SUGGESTED_COLOUR if c == suggested else GIVEN_COLOUR if c == given
+               else "#dee2e6" for c in order]
+    tags = ["suggested" if c == suggested else "given" if c == given else "" for c in order]
+    fig = go.Figure(go.Bar(
+        x=probs[order], y=names, orientation="h", marker_color=colours,
+        text=[f"{100 * p:.1f}%  {t}" for p, t in zip(probs[order], tags, strict=True)],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+    ))
+    fig.update_xaxes(range=[0, 1.25], tickformat=".0%", title="predicted probability")
+    fig.update_yaxes(type="category", autorange="reversed", title=None)
+    return _layout(fig, height=max(180, 28 * len(order) + 70), title=title)
+
+
+def image_figure(pixels: np.ndarray, shape: tuple[int, int], *, title: str | None = None,
+                 height: int = 220) -> go.Figure:
+    """A grey-scale image drawn from its pixel values (e.g. an 8 x 8 digit)."""
+    img = np.asarray(pixels, dtype=float).reshape(shape)
+    fig = go.Figure(go.Heatmap(z=img, colorscale="Greys", showscale=False,
+                               hovertemplate="%{z}<extra></extra>"))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return _layout(fig, height=height, title=title)
+
+
+def image_grid(images: Sequence[np.ndarray], shape: tuple[int, int], captions: Sequence[str],
+               *, columns: int = 5, highlight: Sequence[bool] | None = None) -> go.Figure:
+    """Small multiples: images in a grid with a caption under each (neighbours, suspects)."""
+    from plotly.subplots import make_subplots
+
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(captions),
+                        horizontal_spacing=0.02, vertical_spacing=0.12)
+    for t, img in enumerate(images):
+        r, c = divmod(t, columns)
+        fig.add_trace(go.Heatmap(z=np.asarray(img, float).reshape(shape), colorscale="Greys",
+                                 showscale=False, hoverinfo="skip"), row=r + 1, col=c + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for t, ann in enumerate(fig.layout.annotations):
+        ann.font = {"size": 11, "color": ACCENT if highlight is not None and highlight[t]
+                    else "#212529"}
+    return _layout(fig, height=150 * rows + 30)

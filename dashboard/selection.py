@@ -1,0 +1,67 @@
+"""Selection events of ``st.plotly_chart`` -> matrix cells and dataset rows (pure functions).
+
+Row ids travel in each point's ``customdata``, never as per-trace point indices, which
+collide when a figure has one trace per class (streamlit #8914).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _points(event: Any) -> list[Mapping]:
+    if not event:
+        return []
+    selection = event.get("selection") if isinstance(event, Mapping) else getattr(
+        event, "selection", None)
+    if not selection:
+        return []
+    points = selection.get("points") if isinstance(selection, Mapping) else getattr(
+        selection, "points", None)
+    return list(points or [])
+
+
+def _custom(point: Mapping):
+    value = point.get("customdata", point.get("custom_data"))
+    if value is None:
+        return None
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def cell_from_event(event: Any) -> tuple[int, int] | None:
+    """The (given, true) cell of the first clicked noise-matrix marker, or ``None``."""
+    for point in _points(event):
+        custom = _custom(point)
+        if custom is not None and len(custom) >= 2:
+            try:
+                return int(custom[0]), int(custom[1])
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def rows_from_event(event: Any) -> list[int]:
+    """Dataset row positions of every selected embedding-map point, unique, in the order
+    first met (the outline trace of suspects repeats rows: counted once)."""
+    seen: dict[int, None] = {}
+    for point in _points(event):
+        custom = _custom(point)
+        if custom is None:
+            continue
+        try:
+            seen.setdefault(int(custom[0]), None)
+        except (TypeError, ValueError):
+            continue
+    return list(seen)
+
+
+def parse_cell(text: str | None, num_classes: int) -> tuple[int, int] | None:
+    """``"3-8"`` -> (3, 8) when both are class indices, else ``None`` (a stale URL)."""
+    if not text:
+        return None
+    parts = str(text).split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    i, j = int(parts[0]), int(parts[1])
+    return (i, j) if i < num_classes and j < num_classes else None
