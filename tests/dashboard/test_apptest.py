@@ -1,0 +1,189 @@
+"""Every page under streamlit's AppTest: runs clean, shows the analysis package's numbers,
+and reacts to the method and filters as it should."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import analysis as nl
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("noiselens_home")
+
+
+@pytest.fixture(autouse=True)
+def _env(home, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(home))
+    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def digits(home):
+    import os
+
+    old = os.environ.get("NOISELENS_HOME")
+    os.environ["NOISELENS_HOME"] = str(home)
+    try:
+        return nl.analyze(nl.from_sample("digits"))
+    finally:
+        if old is None:
+            del os.environ["NOISELENS_HOME"]
+        else:
+            os.environ["NOISELENS_HOME"] = old
+
+
+def open_page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def frame_ids(at: AppTest, index: int = 0) -> list[str]:
+    return list(at.dataframe[index].value["id"].astype(str))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_default_sample(page, digits):
+    at = open_page(page)
+    assert not at.error, [e.value for e in at.error]
+    titles = {"overview": "Label health", "noise_matrix": "Noise matrix",
+              "embedding_map": "Embedding map", "suspects": "Suspects"}
+    assert at.title[0].value == titles[page]
+
+
+def test_overview_numbers_equal_the_analysis(digits):
+    at = open_page("overview")
+    assert metric(at, "Rows") == "1,797"
+    assert metric(at, "Classes") == "10"
+    assert metric(at, "Label health") == f"{digits.health:.1f} / 100"
+    n = len(digits.labels)
+    assert metric(at, "Estimated wrong labels") == (
+        f"{int(round(n * digits.estimate.estimated_error_fraction)):,}")
+    assert metric(at, "Flagged for review") == f"{digits.num_issues:,}"
+    # the first confused pair shown is the analysis's first pair
+    pair = digits.pairs().iloc[0]
+    assert any(f"{pair['given_name']} → really {pair['true_name']}" in m.value
+               for m in at.markdown)
+
+
+def test_changing_the_filter_changes_the_flagged_count(digits):
+    at = open_page("overview")
+    at.sidebar.selectbox(key="filter_by").set_value("predicted_neq_given").run()
+    assert not at.exception
+    expected = digits.with_methods("predicted_neq_given").num_issues
+    assert metric(at, "Flagged for review") == f"{expected:,}"
+    assert at.query_params["filter"] == "predicted_neq_given"
+
+
+def test_noise_matrix_cell_from_the_url_lists_its_rows(digits):
+    pair = digits.pairs().iloc[0]
+    i, j = int(pair["given"]), int(pair["true"])
+    at = open_page("noise_matrix", cell=f"{i}-{j}")
+    assert at.subheader[0].value == (
+        f"Given '{digits.class_names[i]}', estimated true '{digits.class_names[j]}'")
+    expected = [str(v) for v in np.asarray(digits.dataset.ids)[digits.cell(i, j)]]
+    assert frame_ids(at) == expected
+    # a stale or malformed cell is ignored, not a crash
+    at = open_page("noise_matrix", cell="99-1")
+    assert not at.subheader
+
+
+def test_suspects_table_is_the_ranking_and_filters_apply(digits):
+    at = open_page("suspects")
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    assert frame_ids(at) == list(ids[digits.ranked])
+    # the detail shows the first suspect and the URL names it
+    assert at.query_params["id"] == ids[digits.ranked[0]]
+    # class filter: only rows given those classes, in the same order
+    at.multiselect(key="suspect_classes").set_value([1, 9]).run()
+    keep = digits.ranked[np.isin(digits.labels[digits.ranked], [1, 9])]
+    assert frame_ids(at) == list(ids[keep])
+    # threshold
+    at.slider(key="suspect_threshold").set_value(0.2).run()
+    keep = keep[digits.scores[keep] <= 0.2]
+    assert frame_ids(at) == list(ids[keep])
+
+
+def test_suspects_next_walks_the_list(digits):
+    at = open_page("suspects")
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    at.button(key="next").click().run()
+    assert at.query_params["id"] == ids[digits.ranked[1]]
+    at.button(key="next").click().run()
+    at.button(key="prev").click().run()
+    assert at.query_params["id"] == ids[digits.ranked[1]]
+
+
+def test_suspects_ranking_method_changes_the_order(digits):
+    at = open_page("suspects")
+    at.sidebar.selectbox(key="rank_by").set_value("normalized_margin").run()
+    other = digits.with_methods(rank_by="normalized_margin")
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    assert frame_ids(at) == list(ids[other.ranked])
+    assert list(ids[other.ranked]) != list(ids[digits.ranked])
+
+
+def test_suspect_deep_link_opens_that_example(digits):
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    target = ids[digits.ranked[5]]
+    at = open_page("suspects", id=target)
+    assert any(f"Example id `{target}`" in m.value for m in at.markdown)
+
+
+def test_tabular_sample_and_a_csv_from_the_command_line(tmp_path, monkeypatch):
+    at = open_page("suspects")
+    at.sidebar.selectbox(key="sample_name").set_value("wine").run()
+    assert not at.exception and not at.error
+    assert at.query_params["sample"] == "wine"
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    frame["animal"] = np.where(frame["a"] > 0, "cat", "dog")
+    frame.loc[:5, "animal"] = "dog"
+    path = tmp_path / "mine.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "animal"])
+    for page in PAGES:
+        at = open_page(page)
+        assert not at.error, [e.value for e in at.error]
+    at = open_page("overview")
+    assert metric(at, "Rows") == "120"
+
+
+def test_bad_file_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": ["a", "a", "a", "b"]}).to_csv(
+        path, index=False)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
+    at = open_page("overview")
+    assert at.error
+    message = at.error[0].value
+    assert "bad.csv" in message and "'b'" in message

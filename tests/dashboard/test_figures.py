@@ -1,0 +1,129 @@
+"""Figure builders and selection parsing: pure functions, checked by their definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import analysis as nl
+from dashboard import figures, selection, thumbs
+
+
+@pytest.fixture(scope="module")
+def result():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 400)
+    probs = rng.dirichlet(np.ones(4) * 0.3, 400)
+    probs[np.arange(400), labels] += 1.0
+    probs /= probs.sum(1, keepdims=True)
+    flip = rng.random(400) < 0.15
+    labels[flip] = (labels[flip] + 1) % 4
+    X = rng.normal(size=(400, 3))
+    return nl.analyze(nl.from_arrays(X, np.array(list("abcd"))[labels], pred_probs=probs))
+
+
+def test_noise_matrix_markers_carry_their_cell_and_values(result):
+    est = result.estimate
+    for kind in figures.MATRIX_KINDS:
+        fig = figures.noise_matrix_figure(est, result.class_names, kind=kind,
+                                          hide_diagonal=False)
+        trace = fig.data[0]
+        custom = np.asarray(trace.customdata)
+        values = figures.matrix_values(est, kind)
+        colours = np.asarray(trace.marker.color)
+        for (i, j, count), colour in zip(custom, colours, strict=True):
+            assert count == est.confident_joint[int(i), int(j)]
+            assert colour == pytest.approx(values[int(i), int(j)])
+    # P(true | given) is stored [true, given]: the figure shows it as [given, true]
+    np.testing.assert_array_equal(figures.matrix_values(est, "inverse_noise_matrix"),
+                                  est.inverse_noise_matrix.T)
+    hidden = figures.noise_matrix_figure(est, result.class_names, hide_diagonal=True)
+    custom = np.asarray(hidden.data[0].customdata)
+    diagonal = custom[:, 0] == custom[:, 1]
+    assert np.all(np.asarray(hidden.data[0].marker.color)[diagonal] == 0)
+    with pytest.raises(ValueError, match="kind='x' is not one of"):
+        figures.matrix_values(est, "x")
+
+
+def test_clicked_cell_is_read_from_customdata(result):
+    fig = figures.noise_matrix_figure(result.estimate, result.class_names, selected=(1, 2))
+    custom = fig.data[0].customdata
+    t = 7  # any marker
+    event = {"selection": {"points": [{"curve_number": 0, "point_index": t,
+                                       "customdata": list(custom[t])}]}}
+    assert selection.cell_from_event(event) == (int(custom[t][0]), int(custom[t][1]))
+    # the outline of the selected cell has no customdata: ignored
+    event = {"selection": {"points": [{"curve_number": 1, "point_index": 0}]}}
+    assert selection.cell_from_event(event) is None
+    assert selection.cell_from_event(None) is None
+    assert selection.cell_from_event({"selection": {"points": []}}) is None
+
+
+def test_map_points_carry_row_ids_across_traces(result):
+    table = result.table()
+    coords = np.random.default_rng(1).normal(size=(len(table), 2))
+    fig = figures.embedding_figure(coords, table, colour_by="given",
+                                   class_names=result.class_names)
+    # one trace per class plus the outline of flagged rows; point indices restart per trace
+    rows_by_trace = [np.asarray(tr.customdata)[:, 0].astype(int) for tr in fig.data]
+    assert result.num_issues > 0
+    plain = np.concatenate(rows_by_trace[:-1])
+    assert sorted(plain) == list(range(len(table)))
+    assert set(rows_by_trace[-1]) == set(np.flatnonzero(result.is_issue))
+    # a lasso over two traces: the same point index in each trace means different rows
+    event = {"selection": {"points": [
+        {"curve_number": 0, "point_index": 0, "customdata": list(fig.data[0].customdata[0])},
+        {"curve_number": 1, "point_index": 0, "customdata": list(fig.data[1].customdata[0])},
+        {"curve_number": 4, "point_index": 0, "customdata": list(fig.data[-1].customdata[0])},
+    ]}}
+    got = selection.rows_from_event(event)
+    expected = [rows_by_trace[0][0], rows_by_trace[1][0], rows_by_trace[-1][0]]
+    assert got == list(dict.fromkeys(int(r) for r in expected))
+    for tr in fig.data:
+        xy = np.stack([tr.x, tr.y], axis=1)
+        np.testing.assert_array_equal(xy, coords[np.asarray(tr.customdata)[:, 0].astype(int)])
+
+
+def test_map_sample_keeps_every_flagged_row(result):
+    table = result.table()
+    coords = np.zeros((len(table), 2))
+    fig = figures.embedding_figure(coords, table, colour_by="issue", max_points=150)
+    rows = np.concatenate([np.asarray(tr.customdata)[:, 0].astype(int) for tr in fig.data])
+    assert len(rows) == max(150, result.num_issues)
+    assert set(np.flatnonzero(result.is_issue)) <= set(rows)
+
+
+def test_probability_bars_mark_given_and_suggested(result):
+    row = int(result.ranked[0])
+    fig = figures.probability_bars(result.pred_probs[row], result.class_names,
+                                   given=int(result.labels[row]),
+                                   suggested=int(result.suggested[row]), top=2)
+    bar = fig.data[0]
+    names = list(bar.y)
+    assert result.class_names[result.labels[row]] in names
+    assert result.class_names[result.suggested[row]] in names
+    colours = dict(zip(names, bar.marker.color, strict=True))
+    assert colours[result.class_names[result.suggested[row]]] == figures.SUGGESTED_COLOUR
+    np.testing.assert_allclose(bar.x, [result.pred_probs[row][result.class_names.index(n)]
+                                       for n in names])
+
+
+def test_parse_cell_rejects_stale_urls():
+    assert selection.parse_cell("3-8", 10) == (3, 8)
+    for bad in ("", None, "3", "3-10", "a-b", "-1-2", "3-8-1"):
+        assert selection.parse_cell(bad, 10) is None
+
+
+def test_thumbnail_is_a_png_of_the_pixels():
+    import base64
+    import io
+
+    from PIL import Image
+
+    pixels = np.arange(64, dtype=float)
+    uri = thumbs.png_data_uri(pixels, (8, 8), scale=2)
+    assert uri.startswith("data:image/png;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert img.size == (16, 16)
+    arr = np.asarray(img)
+    assert arr[0, 0] == 255 and arr[-1, -1] == 0  # low values white, high values dark
