@@ -217,12 +217,16 @@ class Analysis:
 
     # -- tables ------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
-        """One row per example, in dataset order.
+        """One row per example, in dataset order (built once; treat it as read-only).
 
         Columns ``row``, ``id``, ``given``, ``given_name``, ``suggested``, ``suggested_name``,
         ``score``, ``p_given``, ``p_suggested``, ``is_issue``, ``rank`` (1 = most likely wrong;
         0 for rows not flagged), ``estimated_true`` (-1 if none).
         """
+        return self._table
+
+    @cached_property
+    def _table(self) -> pd.DataFrame:
         n = len(self.labels)
         names = np.asarray(self.class_names, dtype=object)
         rank = np.zeros(n, dtype=np.int64)

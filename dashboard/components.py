@@ -25,6 +25,17 @@ def _pixels(dataset: nl.Dataset) -> np.ndarray | None:
     return hit
 
 
+def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
+    """PNG data URI of row ``row``'s image, made once per process."""
+    s = state.store()
+    key = ("thumb", dataset.fingerprint, int(row), scale)
+    hit = s.features.get(key)
+    if hit is None:
+        hit = thumbs.png_data_uri(_pixels(dataset)[row], dataset.image_shape, scale=scale)
+        s.features[key] = hit
+    return hit
+
+
 def row_of_id(dataset: nl.Dataset, value) -> int | None:
     """Row position of the example whose id prints as ``value``."""
     s = state.store()
@@ -62,7 +73,7 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
     }
     pixels = _pixels(dataset)
     if pixels is not None and len(rows) <= MAX_THUMBNAILS:
-        view.insert(1, "image", thumbs.thumbnails(pixels, rows, dataset.image_shape))
+        view.insert(1, "image", [thumbnail(dataset, r) for r in rows])
         config["image"] = st.column_config.ImageColumn("image", width="small")
     elif dataset.text_column:
         view.insert(2, "text", dataset.frame[dataset.text_column].iloc[rows].astype(str)
@@ -118,7 +129,8 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
 def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) -> None:
     if len(dataset) < 3:
         return
-    indices, distances = state.neighbours_for(dataset, k)
+    with st.spinner("Finding every row's nearest neighbours (once per dataset, then cached)…"):
+        indices, distances = state.neighbours_for(dataset, k)
     near = indices[row]
     labels = result.labels[near]
     agree = float(np.mean(labels == result.labels[row]))
@@ -127,12 +139,9 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
                 f"(a model-free second opinion).")
     pixels = _pixels(dataset)
     if pixels is not None:
-        captions = [f"{names[lab]} · id {dataset.ids[r]}" for r, lab in zip(near, labels,
-                                                                             strict=True)]
-        st.plotly_chart(
-            figures.image_grid([pixels[r] for r in near], dataset.image_shape, captions,
-                               highlight=[lab != result.labels[row] for lab in labels]),
-            key=f"neigh-{row}", config={"displayModeBar": False})
+        captions = [f"{names[lab]}{' ≠' if lab != result.labels[row] else ''} · id "
+                    f"{dataset.ids[r]}" for r, lab in zip(near, labels, strict=True)]
+        st.image([thumbnail(dataset, r, scale=10) for r in near], caption=captions, width=80)
     else:
         frame = pd.DataFrame({
             "id": [str(dataset.ids[r]) for r in near],

@@ -206,7 +206,8 @@ def embedding_figure(
     """WebGL scatter of a 2-D projection, one trace per colour, suspects drawn on top.
 
     ``table`` is :meth:`analysis.pipeline.Analysis.table` (same row order as ``coords``).
-    Each point's ``customdata`` is ``[row, id]``: read the row from it, never from the
+    Each point's ``customdata`` is ``[row, id, score]`` (numbers only, so 100k points stay
+    fast; non-integer ids show as the row number): read the row from it, never from the
     per-trace point index. Above ``max_points`` a random sample is drawn that keeps every
     flagged row.
     """
@@ -221,52 +222,66 @@ def embedding_figure(
         room = max(0, max_points - flagged.size)
         keep = np.sort(np.concatenate([flagged, rng.choice(rest, min(room, rest.size),
                                                            replace=False)]))
-    t = table.iloc[keep]
-    xy = np.asarray(coords)[keep]
+    t = table.iloc[keep] if keep.size < n else table
+    xy = np.asarray(coords, dtype=np.float32)
+    xy = xy[keep] if keep.size < n else xy
     names = [str(c) for c in class_names]
-    hover = (
-        "id %{customdata[1]}<br>given <b>%{customdata[2]}</b> · suggested "
-        "<b>%{customdata[3]}</b><br>quality %{customdata[4]:.3f}<extra></extra>"
-    )
-    custom = np.stack([t["row"].to_numpy(), t["id"].astype(str).to_numpy(),
-                       t["given_name"].astype(str).to_numpy(),
-                       t["suggested_name"].astype(str).to_numpy(),
-                       t["score"].to_numpy()], axis=1).astype(object)
+    ids = t["id"].to_numpy()
+    shown_ids = ids.astype(np.float64) if ids.dtype.kind in "iu" else t["row"].to_numpy()
+    # numeric customdata only: 100k points serialise in milliseconds (strings would take s)
+    custom = np.stack([t["row"].to_numpy(np.float64), shown_ids,
+                       t["score"].to_numpy(np.float64)], axis=1)
+    id_word = "id" if ids.dtype.kind in "iu" else "row"
+
+    def hover(group: str) -> str:
+        return (f"{id_word} %{{customdata[1]:d}}<br>{group}<br>quality "
+                "%{customdata[2]:.3f}<extra></extra>")
+
     fig = go.Figure()
     issue = t["is_issue"].to_numpy()
+    given = t["given"].to_numpy()
     size = 5 if len(t) > 20_000 else 7
-    if colour_by == "score":
-        fig.add_trace(go.Scattergl(
-            x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=custom, hovertemplate=hover,
-            name="rows",
-            marker={"size": size, "color": t["score"], "colorscale": "RdYlGn", "cmin": 0,
-                    "cmax": 1, "showscale": True, "colorbar": {"title": {"text": "quality"},
-                                                               "thickness": 12}},
-        ))
-    elif colour_by == "issue":
-        for flag, colour, label in ((False, "#ced4da", "looks right"),
-                                    (True, ACCENT, "flagged")):
-            m = issue == flag
-            fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=custom[m],
-                hovertemplate=hover,
-                marker={"size": size + (2 if flag else 0), "color": colour,
-                        "line": {"width": 0.5, "color": "#212529"} if flag else None},
-            ))
-    else:
-        codes = t["given" if colour_by == "given" else "suggested"].to_numpy()
+    by = "suggested" if colour_by == "suggested" else "given"
+    codes = t[by].to_numpy()
+
+    def name_of(k: int) -> str:
+        return names[k] if k < len(names) else str(k)
+
+    if colour_by in ("given", "suggested"):
         for k in np.unique(codes):
             m = codes == k
             fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers",
-                name=names[k] if k < len(names) else str(k), customdata=custom[m],
-                hovertemplate=hover, marker={"size": size, "color": class_colour(int(k)),
-                                             "opacity": 0.8},
+                x=xy[m, 0], y=xy[m, 1], mode="markers", name=name_of(int(k)),
+                customdata=custom[m], hovertemplate=hover(f"{by} <b>{name_of(int(k))}</b>"),
+                marker={"size": size, "color": class_colour(int(k)), "opacity": 0.8},
             ))
+    elif colour_by == "score":
+        for k in np.unique(given):
+            m = given == k
+            fig.add_trace(go.Scattergl(
+                x=xy[m, 0], y=xy[m, 1], mode="markers", name=name_of(int(k)),
+                showlegend=False, customdata=custom[m],
+                hovertemplate=hover(f"given <b>{name_of(int(k))}</b>"),
+                marker={"size": size, "color": custom[m, 2], "coloraxis": "coloraxis"},
+            ))
+        fig.update_layout(coloraxis={"colorscale": "RdYlGn", "cmin": 0, "cmax": 1,
+                                     "colorbar": {"title": {"text": "quality"},
+                                                  "thickness": 12}})
+    else:  # issue
+        for flag, colour, label in ((False, "#ced4da", "looks right"),
+                                    (True, ACCENT, "flagged")):
+            for first, k in enumerate(np.unique(given[issue == flag])):
+                m = (issue == flag) & (given == k)
+                fig.add_trace(go.Scattergl(
+                    x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, legendgroup=label,
+                    showlegend=first == 0, customdata=custom[m],
+                    hovertemplate=hover(f"given <b>{name_of(int(k))}</b>"),
+                    marker={"size": size + (2 if flag else 0), "color": colour},
+                ))
     if highlight_issues and colour_by != "issue" and issue.any():
         fig.add_trace(go.Scattergl(
             x=xy[issue, 0], y=xy[issue, 1], mode="markers", name="flagged (outlined)",
-            customdata=custom[issue], hovertemplate=hover,
+            customdata=custom[issue], hovertemplate=hover("flagged"),
             marker={"size": size + 5, "color": "rgba(0,0,0,0)",
                     "line": {"width": 1.5, "color": "#212529"}},
         ))

@@ -81,7 +81,8 @@ def test_map_points_carry_row_ids_across_traces(result):
     assert got == list(dict.fromkeys(int(r) for r in expected))
     for tr in fig.data:
         xy = np.stack([tr.x, tr.y], axis=1)
-        np.testing.assert_array_equal(xy, coords[np.asarray(tr.customdata)[:, 0].astype(int)])
+        np.testing.assert_array_equal(
+            xy, coords.astype(np.float32)[np.asarray(tr.customdata)[:, 0].astype(int)])
 
 
 def test_map_sample_keeps_every_flagged_row(result):
