@@ -1,0 +1,175 @@
+"""Review decisions survive reopening and concurrent writers; exports round-trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis as nl
+from analysis.export import FLAG_COLUMN, apply_decisions, export_split, suggested_decisions
+from analysis.review import ReviewStore
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
+def test_decisions_are_written_at_once_and_read_back_by_a_new_store(tmp_path):
+    store = ReviewStore("fp1", tmp_path / "r.sqlite", class_names=["cat", "dog"])
+    store.decide(3, "relabel", "dog", note="ears")
+    store.decide("7", "remove")
+    store.decide(9, "keep")
+    again = ReviewStore("fp1", tmp_path / "r.sqlite")
+    d = again.decisions()
+    assert list(d["id"]) == ["3", "7", "9"]
+    assert list(d["action"]) == ["relabel", "remove", "keep"]
+    assert d.loc[0, "new_label"] == "dog" and d.loc[0, "note"] == "ears"
+    assert again.get(3) == {"action": "relabel", "new_label": "dog", "note": "ears"}
+    assert again.counts() == {"relabel": 1, "remove": 1, "keep": 1}
+    # another dataset sees nothing
+    assert ReviewStore("fp2", tmp_path / "r.sqlite").decisions().empty
+    # replacing a decision keeps one row per id
+    again.decide(3, "keep")
+    assert len(store.decisions()) == 3 and store.get(3)["action"] == "keep"
+
+
+def test_undo_restores_the_previous_state_step_by_step(tmp_path):
+    store = ReviewStore("fp", tmp_path / "r.sqlite")
+    store.decide(1, "remove")
+    store.decide(1, "relabel", "b")
+    store.decide_many([1, 2, 3], "keep")
+    assert store.counts()["keep"] == 3
+    assert store.undo() == 3  # the bulk step
+    assert store.get(1)["action"] == "relabel" and store.get(2) is None
+    assert store.undo() == 1
+    assert store.get(1)["action"] == "remove"
+    store.clear([1])
+    assert store.get(1) is None
+    assert store.undo() == 1 and store.get(1)["action"] == "remove"
+    assert store.undo() == 1 and store.get(1) is None
+    assert store.undo() == 0 and not store.can_undo()
+
+
+def test_bad_decisions_are_refused(tmp_path):
+    store = ReviewStore("fp", tmp_path / "r.sqlite", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="action='fix' is not one of"):
+        store.decide(1, "fix")
+    with pytest.raises(ValueError, match="needs the new label"):
+        store.decide(1, "relabel")
+    with pytest.raises(ValueError, match="cannot relabel to 'z'"):
+        store.decide(1, "relabel", "z")
+    with pytest.raises(ValueError, match="2 row ids but 1 new labels"):
+        store.decide_many([1, 2], "relabel", ["a"])
+    assert store.decisions().empty
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "r.sqlite"
+    errors = []
+
+    def writer(offset):
+        try:
+            store = ReviewStore("fp", path)
+            for i in range(60):
+                store.decide(offset + i, "remove" if i % 2 else "keep")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (0, 1000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    d = ReviewStore("fp", path).decisions()
+    assert sorted(d["id"].astype(int)) == list(range(60)) + list(range(1000, 1060))
+
+
+def _dataset(tmp_path):
+    frame = pd.DataFrame({
+        "uid": [f"r{i}" for i in range(8)],
+        "x": np.arange(8.0),
+        "label": ["cat", "dog"] * 4,
+        "note": list("abcdefgh"),
+    })
+    return nl.from_frame(frame, "label", id_column="uid", feature_columns=["x"])
+
+
+def test_apply_decisions_relabels_removes_and_keeps_everything_else(tmp_path):
+    ds = _dataset(tmp_path)
+    decisions = pd.DataFrame({"id": ["r1", "r4", "r6"], "action": ["relabel", "remove", "keep"],
+                              "new_label": ["cat", None, None], "note": ["", "blurry", ""]})
+    out = apply_decisions(ds, decisions)
+    assert list(out.frame["uid"]) == ["r0", "r1", "r2", "r3", "r5", "r6", "r7"]
+    assert list(out.frame["label"]) == ["cat", "cat", "cat", "dog", "dog", "cat", "dog"]
+    assert list(out.frame.columns) == ["uid", "x", "label", "note"]
+    assert (out.rows_in, out.rows_out, out.relabelled, out.removed, out.kept) == (8, 7, 1, 1, 1)
+    assert out.changes.to_dict("list")["new_label"] == ["cat", "removed", "cat"]
+    assert out.changes.to_dict("list")["old_label"] == ["dog", "cat", "cat"]
+    flagged = apply_decisions(ds, decisions, removed="flag")
+    assert len(flagged.frame) == 8
+    assert list(flagged.frame[FLAG_COLUMN]) == [False] * 4 + [True] + [False] * 3
+    assert ds.frame.loc[1, "label"] == "dog"  # the dataset itself is untouched
+
+
+def test_apply_decisions_rejects_unknown_ids_and_classes(tmp_path):
+    ds = _dataset(tmp_path)
+    with pytest.raises(ValueError, match="ids not in DataFrame: zz"):
+        apply_decisions(ds, pd.DataFrame({"id": ["zz"], "action": ["remove"],
+                                          "new_label": [None]}))
+    with pytest.raises(ValueError, match="row id r1: cannot relabel to 'cow'"):
+        apply_decisions(ds, pd.DataFrame({"id": ["r1"], "action": ["relabel"],
+                                          "new_label": ["cow"]}))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_round_trips_ids_order_columns_and_counts(tmp_path, fmt):
+    ds = nl.from_sample("wine")
+    result = nl.analyze(ds, model="logistic")
+    decisions = suggested_decisions(result)
+    decisions.loc[decisions.index[:3], "action"] = "remove"
+    out = export_split(ds, result, decisions, tmp_path / "out", fmt=fmt, mode="suggestions")
+    back = (pd.read_csv if fmt == "csv" else pd.read_parquet)(out.files["cleaned"])
+    removed = set(decisions["id"].iloc[:3])
+    expected = ds.frame.loc[~ds.frame["id"].astype(str).isin(removed)]
+    assert list(back.columns) == list(ds.frame.columns)
+    assert list(back["id"]) == list(expected["id"])
+    relabel = decisions.iloc[3:]
+    new = dict(zip(relabel["id"], relabel["new_label"], strict=True))
+    for _, row in back.iterrows():
+        want = new.get(str(row["id"]))
+        original = ds.frame.loc[ds.frame["id"] == row["id"], ds.label_column].iloc[0]
+        assert str(row[ds.label_column]) == (want if want is not None else str(original))
+    manifest = json.loads(out.files["manifest"].read_text())
+    assert manifest["input"]["fingerprint"] == ds.fingerprint
+    assert manifest["counts"]["rows_before"] == len(ds.frame)
+    assert manifest["counts"]["rows_after"] == len(back) == len(ds.frame) - 3
+    assert manifest["counts"]["removed"] == 3
+    assert manifest["counts"]["relabelled"] == len(relabel)
+    assert sum(manifest["counts"]["per_class_after"].values()) == len(back)
+    changes = pd.read_csv(out.files["changes"])
+    assert len(changes) == len(decisions)
+    assert not list(tmp_path.glob("out/*.part"))
+
+
+def test_interrupted_export_leaves_no_half_file(tmp_path, monkeypatch):
+    ds = _dataset(tmp_path)
+    result = nl.analyze(dataclasses.replace(ds, pred_probs=np.full((8, 2), 0.5)))
+    target = tmp_path / "out"
+
+    def boom(self, path, *a, **k):
+        path = str(path)
+        with open(path, "w") as fh:
+            fh.write("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    with pytest.raises(OSError, match="disk full"):
+        export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label"]), target)
+    assert list(target.glob("*")) == []
