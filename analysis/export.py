@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,14 +178,18 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     try:
         write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a UTF-8 text file atomically."""
+    _atomic_write(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
@@ -273,5 +277,5 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
                        files={k: p.name for k, p in files.items()},
                        parameters={"removed_rows": removed, "format": fmt,
                                    **(parameters or {})})
-    _atomic_write(files["manifest"], lambda p: p.write_text(json.dumps(content, indent=2)))
+    write_text(files["manifest"], json.dumps(content, indent=2))
     return ExportResult(folder, files, cleaned, content)

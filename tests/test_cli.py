@@ -1,0 +1,122 @@
+"""`noiselens analyze` end to end, and the HTML report's content and escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis as nl
+from analysis.cli import main
+from analysis.review import ReviewStore
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
+def _csv(tmp_path, n=150, name="mine.csv"):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 3))
+    y = np.where(X[:, 0] > 0, "cat", "dog").astype(object)
+    y[:8] = np.where(y[:8] == "cat", "dog", "cat")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame.insert(0, "uid", [f"u{i}" for i in range(n)])
+    frame["animal"] = y
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_analyze_writes_every_output_and_they_agree(tmp_path, capsys):
+    path, frame = _csv(tmp_path)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--label-col", "animal", "--id-col", "uid",
+                 "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["label_issues.csv", "per_class.csv", "noise_matrix.csv",
+                            "confident_joint.csv", "summary.json", "report.html",
+                            "mine_cleaned.csv", "mine_changes.csv", "manifest.json"])
+    result = nl.analyze(nl.load_dataset(path, "animal", id_column="uid"))
+    issues = pd.read_csv(out / "label_issues.csv")
+    assert list(issues["id"]) == [str(v) for v in np.asarray(result.dataset.ids)[result.ranked]]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["flagged"] == result.num_issues
+    assert summary["rows"] == 150
+    assert summary["cleaning"]["decisions"] == "suggestions"
+    cleaned = pd.read_csv(out / "mine_cleaned.csv")
+    assert list(cleaned["uid"]) == list(frame["uid"])  # relabelled, nothing dropped
+    suggested = dict(zip(issues["id"], issues["suggested_name"], strict=True))
+    expected = [suggested.get(u, a) for u, a in zip(frame["uid"], frame["animal"], strict=True)]
+    assert list(cleaned["animal"]) == expected
+    noise = pd.read_csv(out / "noise_matrix.csv", index_col=0)
+    np.testing.assert_allclose(noise.to_numpy(), result.estimate.noise_matrix, rtol=1e-12)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_analyze_uses_the_review_when_there_is_one(tmp_path):
+    path, frame = _csv(tmp_path)
+    ds = nl.load_dataset(path, "animal", id_column="uid")
+    ReviewStore(ds.fingerprint).decide_many(["u3", "u5"], "remove")
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--label-col", "animal", "--id-col", "uid",
+                 "--removed", "flag", "--format", "parquet", "--out", str(out)]) == 0
+    cleaned = pd.read_parquet(out / "mine_cleaned.parquet")
+    assert len(cleaned) == 150
+    assert list(cleaned.loc[cleaned["noiselens_removed"], "uid"]) == ["u3", "u5"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["method"]["decisions"] == "reviewed"
+    assert manifest["counts"]["removed"] == 2
+
+
+def test_bad_input_gives_a_message_and_exit_code_2(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": ["a", "a", "b"]}).to_csv(path, index=False)
+    assert main(["analyze", str(path), "--label-col", "label", "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "noiselens: error: bad.csv" in err and "'b'" in err
+    assert main(["analyze", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+    assert main(["analyze", "--out", str(tmp_path / "o")]) == 2
+    assert main(["analyze", str(path), "--filter-by", "nope", "--out", str(tmp_path)]) == 2
+    assert "--filter-by 'nope' is not one of" in capsys.readouterr().err
+
+
+def test_console_script_runs_on_the_sample_offline(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "analysis.cli", "analyze", "--sample", "wine",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == 178 and summary["flagged"] > 0
+
+
+def test_report_escapes_dataset_text_and_states_the_numbers(tmp_path):
+    from dashboard.report import build_report
+
+    rng = np.random.default_rng(1)
+    n = 120
+    X = rng.normal(size=(n, 2))
+    evil = "<script>alert('x')</script>"
+    labels = np.where(X[:, 0] > 0, evil, "plain")
+    labels[:6] = np.where(labels[:6] == evil, "plain", evil)
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": labels,
+                          "text": [f"row {i} <img src=x onerror=alert(1)>" for i in range(n)]})
+    ds = nl.from_frame(frame, "label", text_column="text", feature_columns=["a", "b"])
+    result = nl.analyze(ds, model="logistic")
+    page = build_report(ds, result)
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert f"{result.num_issues:,}" in page
+    assert f"{result.health:.1f} / 100" in page
+    # the only scripts are plotly's own: the inlined library and one per figure
+    tags = re.findall(r"<script[^>]*>", page)
+    assert len(tags) == 3
