@@ -134,6 +134,8 @@ PAGES = [
             icon=":material/scatter_plot:", url_path="embedding_map"),
     st.Page(HERE / "app_pages" / "suspects.py", title="Suspects", icon=":material/search:",
             url_path="suspects"),
+    st.Page(HERE / "app_pages" / "review_export.py", title="Review & export",
+            icon=":material/task_alt:", url_path="review_export"),
 ]
 
 page = st.navigation(PAGES)

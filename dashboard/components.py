@@ -48,7 +48,7 @@ def row_of_id(dataset: nl.Dataset, value) -> int | None:
 
 
 def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
-               height: int = 360) -> int | None:
+               height: int = 360, decisions: dict | None = None) -> int | None:
     """A table of ``rows`` (dataset positions, shown in that order) with thumbnails for
     image datasets; returns the row the user selected, if any."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -63,6 +63,8 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
         "p(suggested)": table["p_suggested"].astype(float),
         "flagged": table["is_issue"],
     })
+    if decisions:
+        view["decision"] = [decisions.get(i, "") for i in view["id"]]
     config = {
         "rank": st.column_config.NumberColumn(help="1 = most likely wrong (flagged rows)"),
         "quality": st.column_config.ProgressColumn(
@@ -83,6 +85,94 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
                          row_height=40 if "image" in view else None)
     picked = event.selection.rows if event is not None else []
     return int(rows[picked[0]]) if picked else None
+
+
+def describe_decision(d: dict | None) -> str:
+    if not d:
+        return ""
+    if d["action"] == "relabel":
+        return f"relabel → {d['new_label']}"
+    return d["action"]
+
+
+def decision_labels(dataset: nl.Dataset) -> dict[str, str]:
+    """Row id -> short text of its review decision."""
+    frame = state.review_store(dataset).decisions()
+    return {i: describe_decision({"action": a, "new_label": n})
+            for i, a, n in zip(frame["id"], frame["action"], frame["new_label"], strict=True)}
+
+
+def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -> bool:
+    """Relabel / remove / keep buttons for one row; True when a decision was just made."""
+    store = state.review_store(dataset)
+    names = [str(c) for c in dataset.class_names]
+    row_id = str(dataset.ids[row])
+    current = store.get(row_id)
+    suggested = names[int(result.suggested[row])]
+    given = names[int(result.labels[row])]
+    status = (f"Decision: **{describe_decision(current)}**"
+              + (f" — _{current['note']}_" if current and current["note"] else "")
+              if current else "No decision yet.")
+    st.markdown(status)
+    note = st.text_input("Note (optional)", key=f"{key}-note-{row_id}",
+                         placeholder="why, for the change list")
+    cols = st.columns([1.6, 1.6, 1, 1.1, 0.9], vertical_alignment="bottom")
+    decided = False
+    if suggested != given and cols[0].button(f"Relabel to {suggested}", type="primary",
+                                             key=f"{key}-accept", shortcut="A",
+                                             icon=":material/check:",
+                                             help="Accept the suggestion (key A)"):
+        store.decide(row_id, "relabel", suggested, note)
+        decided = True
+    with cols[1].popover("Relabel to…", icon=":material/edit:"):
+        other = st.selectbox("New label", [n for n in names if n != given],
+                             key=f"{key}-other-{row_id}")
+        if st.button("Apply", key=f"{key}-other-apply"):
+            store.decide(row_id, "relabel", other, note)
+            decided = True
+    if cols[2].button("Remove", key=f"{key}-remove", shortcut="X", icon=":material/delete:",
+                      help="Drop this row from the cleaned split (key X)"):
+        store.decide(row_id, "remove", None, note)
+        decided = True
+    if cols[3].button("Keep label", key=f"{key}-keep", shortcut="K",
+                      icon=":material/verified:", help="The given label is right (key K)"):
+        store.decide(row_id, "keep", None, note)
+        decided = True
+    if cols[4].button("Undo", key=f"{key}-undo", shortcut="U", icon=":material/undo:",
+                      disabled=not store.can_undo(), help="Undo the last decision (key U)"):
+        store.undo()
+        st.rerun()
+    return decided
+
+
+def accept_suggestions_dialog(dataset: nl.Dataset, result: Analysis, rows, *, what: str,
+                              key: str) -> None:
+    """A button that relabels every flagged row of ``rows`` to its suggestion, after a
+    confirmation that states the count."""
+    rows = np.asarray(rows, dtype=np.int64)
+    flagged = rows[result.is_issue[rows]]
+    if flagged.size == 0:
+        return
+    names = [str(c) for c in dataset.class_names]
+
+    @st.dialog("Accept the suggestions?")
+    def confirm():
+        st.write(f"Relabel **{flagged.size:,}** flagged rows in {what} to their suggested "
+                 "labels. Rows you already decided on are overwritten; Undo reverts the "
+                 "whole step.")
+        c1, c2 = st.columns(2)
+        if c1.button(f"Relabel {flagged.size:,} rows", type="primary", key=f"{key}-yes"):
+            state.review_store(dataset).decide_many(
+                [str(dataset.ids[r]) for r in flagged], "relabel",
+                [names[int(result.suggested[r])] for r in flagged],
+                note=f"bulk: suggestions in {what}")
+            st.rerun()
+        if c2.button("Cancel", key=f"{key}-no"):
+            st.rerun()
+
+    if st.button(f"Accept all {flagged.size:,} suggestions in {what}…", key=key,
+                 icon=":material/done_all:"):
+        confirm()
 
 
 def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:

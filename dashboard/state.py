@@ -226,6 +226,13 @@ def default_projection() -> str:
     return value if value in ("umap", "pca", "tsne") else "umap"
 
 
+def review_store(dataset: nl.Dataset):
+    """The review decisions of ``dataset`` (SQLite in the workspace; read fresh every time)."""
+    from analysis.review import ReviewStore
+
+    return ReviewStore(dataset.fingerprint, class_names=dataset.class_names)
+
+
 # -- what the app shell leaves for the pages ---------------------------------------------------
 def current() -> tuple[nl.Dataset, Analysis]:
     """The dataset and analysis the shell prepared for this run."""

@@ -64,8 +64,14 @@ st.subheader(f"{len(rows):,} selected examples · {flagged:,} flagged")
 counts = table.iloc[rows]["given_name"].value_counts()
 st.caption("Given labels in the selection: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 st.session_state["map_selection"] = rows.tolist()
-picked = components.rows_table(dataset, result, rows, key=f"map-table-{len(rows)}")
+picked = components.rows_table(dataset, result, rows, key=f"map-table-{len(rows)}",
+                               decisions=components.decision_labels(dataset))
+components.accept_suggestions_dialog(dataset, result, rows, what="the map selection",
+                                     key="accept-map")
 st.page_link("app_pages/suspects.py", label="Review the selection on the Suspects page",
              icon=":material/arrow_forward:", query_params={"from": "map"})
 if picked is not None:
+    with st.container(border=True):
+        if components.decision_bar(dataset, result, picked, key="map"):
+            st.rerun()
     components.example_detail(dataset, result, picked)

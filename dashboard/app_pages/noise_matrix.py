@@ -43,7 +43,11 @@ st.caption(f"{len(rows):,} examples counted in this cell before calibration (the
 if len(rows) == 0:
     st.write("No example in this cell.")
     st.stop()
-picked = components.rows_table(dataset, result, rows, key=f"cell-table-{given}-{true}")
+picked = components.rows_table(dataset, result, rows, key=f"cell-table-{given}-{true}",
+                               decisions=components.decision_labels(dataset))
+components.accept_suggestions_dialog(
+    dataset, result, rows, what=f"cell {names[given]} → {names[true]}",
+    key=f"accept-cell-{given}-{true}")
 c1, c2 = st.columns(2)
 c1.page_link("app_pages/suspects.py", label="Review this cell on the Suspects page",
              icon=":material/arrow_forward:", query_params={"cell": f"{given}-{true}"})
@@ -51,4 +55,7 @@ if c2.button("Clear the selected cell", key="clear_cell"):
     del st.query_params["cell"]
     st.rerun()
 if picked is not None:
+    with st.container(border=True):
+        if components.decision_bar(dataset, result, picked, key="cell"):
+            st.rerun()
     components.example_detail(dataset, result, picked)

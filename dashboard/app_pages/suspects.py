@@ -60,7 +60,13 @@ if len(rows) == 0:
     st.success("No example matches these filters.")
     st.stop()
 
-picked = components.rows_table(dataset, result, rows, key="suspect_table", height=320)
+decided_labels = components.decision_labels(dataset)
+reviewed = sum(1 for r in result.ranked if str(dataset.ids[r]) in decided_labels)
+st.progress(reviewed / max(len(result.ranked), 1),
+            text=f"Reviewed {reviewed:,} of {len(result.ranked):,} flagged rows "
+                 f"({len(decided_labels):,} decisions in all)")
+picked = components.rows_table(dataset, result, rows, key="suspect_table", height=320,
+                               decisions=decided_labels)
 current = components.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
     "id") is not None else None
 if picked is not None and st.session_state.get("_last_pick") != picked:
@@ -80,4 +86,10 @@ if nav[1].button("Next", icon=":material/arrow_forward:", disabled=position >= l
 current = int(rows[position])
 nav[2].caption(f"Example {position + 1:,} of {len(rows):,} (← / → keys walk the list)")
 st.query_params["id"] = str(dataset.ids[current])
+with st.container(border=True):
+    if components.decision_bar(dataset, result, current, key="suspect"):
+        # decided: go on to the next suspect
+        if position < len(rows) - 1:
+            st.query_params["id"] = str(dataset.ids[rows[position + 1]])
+        st.rerun()
 components.example_detail(dataset, result, current)

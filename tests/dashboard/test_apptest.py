@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 import analysis as nl
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ["overview", "noise_matrix", "embedding_map", "suspects"]
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,8 @@ def test_every_page_runs_on_the_default_sample(page, digits):
     at = open_page(page)
     assert not at.error, [e.value for e in at.error]
     titles = {"overview": "Label health", "noise_matrix": "Noise matrix",
-              "embedding_map": "Embedding map", "suspects": "Suspects"}
+              "embedding_map": "Embedding map", "suspects": "Suspects",
+              "review_export": "Review & export"}
     assert at.title[0].value == titles[page]
 
 
@@ -187,3 +188,37 @@ def test_bad_file_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
     assert at.error
     message = at.error[0].value
     assert "bad.csv" in message and "'b'" in message
+
+
+def test_decisions_persist_and_export_round_trips(digits, home, tmp_path):
+    from analysis.review import ReviewStore
+
+    store = ReviewStore(digits.dataset.fingerprint, class_names=digits.class_names)
+    store.clear(store.decisions()["id"].tolist())
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    first, second = digits.ranked[0], digits.ranked[1]
+    at = open_page("suspects")
+    at.button(key="suspect-accept").click().run()
+    assert not at.exception
+    # decided: the walk moved on to the next suspect
+    assert at.query_params["id"] == ids[second]
+    at.button(key="suspect-remove").click().run()
+    # a fresh session (a refresh, another tab) reads the same decisions
+    fresh = ReviewStore(digits.dataset.fingerprint)
+    got = fresh.decisions().set_index("id")
+    assert got.loc[ids[first], "action"] == "relabel"
+    assert got.loc[ids[first], "new_label"] == digits.class_names[digits.suggested[first]]
+    assert got.loc[ids[second], "action"] == "remove"
+    at = open_page("review_export")
+    assert metric(at, "Relabelled") == "1" and metric(at, "Removed") == "1"
+    at.text_input(key="export_folder").set_value(str(tmp_path / "export")).run()
+    at.button(key="export_go").click().run()
+    assert not at.exception and not at.error
+    cleaned = pd.read_csv(tmp_path / "export" / "digits_cleaned.csv")
+    assert len(cleaned) == len(ids) - 1
+    assert str(ids[second]) not in set(cleaned["id"].astype(str))
+    row = cleaned.loc[cleaned["id"].astype(str) == ids[first]].iloc[0]
+    assert str(row["label"]) == digits.class_names[digits.suggested[first]]
+    assert (tmp_path / "export" / "report.html").stat().st_size > 100_000
+    at.button(key="undo_last").click().run()
+    assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None

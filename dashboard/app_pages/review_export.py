@@ -1,0 +1,136 @@
+"""Review & export: the decisions so far, the cleaned split, its change list, manifest and
+a stakeholder report."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import cache
+from analysis.export import apply_decisions, export_split, suggested_decisions, write_text
+from dashboard import state
+from dashboard.report import build_report
+
+dataset, result = state.current()
+store = state.review_store(dataset)
+names = [str(c) for c in dataset.class_names]
+
+st.title("Review & export")
+decisions = store.decisions()
+counts = store.counts()
+reviewed_flagged = int(np.isin(np.asarray(dataset.ids).astype(str)[result.ranked],
+                               decisions["id"].to_numpy()).sum())
+c = st.columns(4)
+c[0].metric("Relabelled", f"{counts['relabel']:,}")
+c[1].metric("Removed", f"{counts['remove']:,}")
+c[2].metric("Kept (label confirmed)", f"{counts['keep']:,}")
+c[3].metric("Flagged rows reviewed", f"{reviewed_flagged:,} / {result.num_issues:,}")
+
+st.subheader("Decisions")
+if decisions.empty:
+    st.info("No decision yet. Review suspects on the **Suspects** page (keys: A accept, X remove, "
+            "K keep, U undo, ← → walk), or accept a whole noise-matrix cell or map selection. "
+            "Or export the detector's suggestions below without review.")
+else:
+    index = {str(v): r for r, v in enumerate(dataset.ids)}
+    rows = np.array([index.get(i, -1) for i in decisions["id"]])
+    known = rows >= 0
+    view = decisions.assign(
+        given=[names[dataset.labels[r]] if r >= 0 else "?" for r in rows],
+        score=np.where(known, result.scores[np.maximum(rows, 0)], np.nan),
+    )[["id", "given", "action", "new_label", "score", "note", "decided_at"]]
+    st.dataframe(view.iloc[::-1], hide_index=True, height=280, column_config={
+        "score": st.column_config.NumberColumn("quality", format="%.3f"),
+        "decided_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm:ss"),
+        "new_label": "new label",
+    })
+    b1, b2, _ = st.columns([1, 1.4, 3])
+    if b1.button("Undo last", icon=":material/undo:", key="undo_last",
+                 disabled=not store.can_undo()):
+        store.undo()
+        st.rerun()
+    with b2.popover("Clear all decisions", icon=":material/delete_sweep:"):
+        st.write(f"Forget all **{len(decisions):,}** decisions? (Undo can restore them.)")
+        if st.button("Clear them", type="primary", key="clear_all"):
+            store.clear(decisions["id"].tolist())
+            st.rerun()
+
+st.subheader("Export the cleaned split")
+mode = st.radio("Apply", ["reviewed", "suggestions"], horizontal=True, key="export_mode",
+                format_func={"reviewed": "my review decisions",
+                             "suggestions": "the detector's suggestions, without review"}.get)
+params = {}
+if mode == "suggestions":
+    s1, s2 = st.columns(2)
+    action = s1.radio("Flagged rows are", ["relabel", "remove"], horizontal=True,
+                      key="suggest_action",
+                      format_func={"relabel": "relabelled to the suggestion",
+                                   "remove": "removed"}.get)
+    max_score = s2.slider("Only rows with quality score at most", 0.0, 1.0, 1.0, 0.01,
+                          key="suggest_max_score")
+    chosen = suggested_decisions(result, max_score=max_score, action=action)
+    params = {"suggestion_action": action, "max_score": max_score}
+else:
+    chosen = decisions
+o1, o2 = st.columns(2)
+removed = o1.radio("Removed rows", ["drop", "flag"], horizontal=True, key="export_removed",
+                   format_func={"drop": "dropped",
+                                "flag": "kept with a noiselens_removed column"}.get)
+fmt = o2.radio("Format", ["csv", "parquet"], horizontal=True, key="export_format",
+               format_func=str.upper)
+
+try:
+    cleaned = apply_decisions(dataset, chosen, removed=removed, scores=result.scores)
+except ValueError as exc:
+    st.error(f"These decisions cannot be applied: {exc}")
+    st.stop()
+before = pd.Series(np.bincount(dataset.labels, minlength=len(names)), index=names)
+after_frame = cleaned.frame
+if "noiselens_removed" in after_frame:
+    after_frame = after_frame.loc[~after_frame["noiselens_removed"]]
+after = after_frame[dataset.label_column].astype(str).value_counts().reindex(names,
+                                                                             fill_value=0)
+st.markdown(f"**{cleaned.rows_in:,}** rows in → **{cleaned.rows_out:,}** rows out: "
+            f"{cleaned.relabelled:,} relabelled, {cleaned.removed:,} removed"
+            f"{' (flagged)' if removed == 'flag' else ''}, {cleaned.kept:,} confirmed.")
+with st.expander("Class sizes before and after"):
+    st.dataframe(pd.DataFrame({"class": names, "before": before.to_numpy(),
+                               "after": after.to_numpy(),
+                               "change": (after - before).to_numpy()}), hide_index=True)
+
+stem = Path(dataset.source.replace("sample '", "").strip("'")).stem or "data"
+default_folder = cache.workspace() / "exports" / stem
+folder = st.text_input("Write the files to this folder", str(default_folder),
+                       key="export_folder")
+if st.button("Export", type="primary", icon=":material/download:", key="export_go",
+             disabled=len(chosen) == 0 and mode == "reviewed"):
+    try:
+        with st.spinner("Writing the cleaned split, change list, manifest and report…"):
+            out = export_split(dataset, result, chosen, folder, fmt=fmt, removed=removed,
+                               mode=mode, parameters=params, stem=stem)
+            report_path = Path(folder) / "report.html"
+            write_text(report_path, build_report(dataset, result, cleaned=out.cleaned))
+        st.session_state["last_export"] = {**{k: str(p) for k, p in out.files.items()},
+                                           "report": str(report_path)}
+    except (OSError, ValueError) as exc:
+        st.error(f"The export failed, nothing was half-written: {exc}")
+if len(chosen) == 0 and mode == "reviewed":
+    st.caption("Nothing to export yet: make decisions first, or choose the suggestions.")
+
+last = st.session_state.get("last_export")
+if last and all(Path(p).exists() for p in last.values()):
+    st.success("Exported: " + ", ".join(f"`{p}`" for p in last.values()))
+    mimes = {".csv": "text/csv", ".parquet": "application/octet-stream",
+             ".json": "application/json", ".html": "text/html"}
+    cols = st.columns(len(last))
+    for col, (kind, p) in zip(cols, last.items(), strict=True):
+        path = Path(p)
+        col.download_button(f"{kind} ({path.suffix[1:]})", path.read_bytes(),
+                            file_name=path.name, mime=mimes.get(path.suffix, "text/plain"),
+                            key=f"dl-{kind}", icon=":material/file_download:")
+
+with st.expander("Preview the stakeholder report"):
+    if st.button("Build the report preview", key="report_preview"):
+        st.components.v1.html(build_report(dataset, result, cleaned=cleaned), height=900,
+                              scrolling=True)
