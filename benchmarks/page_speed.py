@@ -25,7 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ["overview", "noise_matrix", "embedding_map", "suspects"]
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export"]
 
 
 def generated_csv(folder: Path, rows: int, seed: int = 0) -> Path:

@@ -219,9 +219,7 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
 def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) -> None:
     if len(dataset) < 3:
         return
-    with st.spinner("Finding every row's nearest neighbours (once per dataset, then cached)…"):
-        indices, distances = state.neighbours_for(dataset, k)
-    near = indices[row]
+    near, distances = state.row_neighbours(dataset, row, k)
     labels = result.labels[near]
     agree = float(np.mean(labels == result.labels[row]))
     names = dataset.class_names
@@ -236,7 +234,7 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
         frame = pd.DataFrame({
             "id": [str(dataset.ids[r]) for r in near],
             "given": [names[lab] for lab in labels],
-            "distance": distances[row],
+            "distance": distances,
             "flagged": result.is_issue[near],
         })
         if dataset.text_column:

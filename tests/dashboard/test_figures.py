@@ -128,3 +128,16 @@ def test_thumbnail_is_a_png_of_the_pixels():
     assert img.size == (16, 16)
     arr = np.asarray(img)
     assert arr[0, 0] == 255 and arr[-1, -1] == 0  # low values white, high values dark
+
+
+def test_row_neighbours_equal_the_exact_search(monkeypatch, tmp_path):
+    from dashboard import state
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    ds = nl.from_sample("wine")
+    X = state.features_for(ds)
+    indices, distances = nl.nearest_neighbours(X, 10, method="exact")
+    for row in (0, 57, 177):
+        near, dist = state.row_neighbours(ds, row, 10)
+        np.testing.assert_array_equal(near, indices[row])
+        np.testing.assert_allclose(dist, distances[row], rtol=1e-5)
