@@ -1,0 +1,116 @@
+"""Detection vs truth and the retrain check, against loops written from the definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+import analysis as nl
+from analysis.evaluate import (
+    average_precision,
+    cleaned_labels_from,
+    detection_table,
+    precision_recall,
+    ranking_curves,
+    retrain_check,
+)
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory):
+    import os
+
+    os.environ["NOISELENS_HOME"] = str(tmp_path_factory.mktemp("home"))
+    return nl.analyze(nl.from_sample("wine"), model="logistic")
+
+
+def test_detection_table_by_definition(wine):
+    truth = wine.dataset.true_labels
+    table = detection_table(wine)
+    assert list(table["filter"]) == list(nl.FILTERS)
+    for _, row in table.iterrows():
+        mask = nl.find_label_issues(wine.labels, wine.pred_probs, filter_by=row["filter"])
+        tp = flagged = wrong_total = 0
+        for i in range(len(truth)):
+            if truth[i] < 0:
+                continue
+            wrong = truth[i] != wine.labels[i]
+            wrong_total += wrong
+            flagged += mask[i]
+            tp += mask[i] and wrong
+        assert row["flagged"] == flagged and row["true_errors"] == tp
+        assert row["precision"] == pytest.approx(tp / flagged if flagged else np.nan,
+                                                 nan_ok=True)
+        assert row["recall"] == pytest.approx(tp / wrong_total)
+        assert row["f1"] == pytest.approx(2 * tp / (flagged + wrong_total))
+
+
+def test_precision_recall_curve_by_definition():
+    rng = np.random.default_rng(0)
+    scores = rng.random(60)
+    wrong = rng.random(60) < 0.3
+    curve = precision_recall(scores, wrong)
+    order = sorted(range(60), key=lambda i: scores[i])
+    for k in range(1, 61):
+        hits = sum(wrong[i] for i in order[:k])
+        assert curve["precision"].iloc[k - 1] == pytest.approx(hits / k)
+        assert curve["recall"].iloc[k - 1] == pytest.approx(hits / wrong.sum())
+    assert average_precision(scores, wrong) == pytest.approx(
+        average_precision_score(wrong, -scores))
+    with pytest.raises(ValueError, match="same length"):
+        precision_recall(scores, wrong[:-1])
+
+
+def test_ranking_curves_cover_every_score(wine):
+    curves = ranking_curves(wine)
+    assert set(curves) == set(nl.RANKINGS)
+    known = int((wine.dataset.true_labels >= 0).sum())
+    assert all(len(c) == known for c in curves.values())
+    assert all(c["recall"].iloc[-1] == pytest.approx(1.0) for c in curves.values())
+
+
+def test_no_truth_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    ds = nl.from_arrays(X, (X[:, 0] > 0).astype(int),
+                        pred_probs=np.full((50, 2), 0.5))
+    with pytest.raises(ValueError, match="no true labels are known"):
+        detection_table(nl.analyze(ds))
+
+
+def test_retrain_check_is_seeded_and_paired(wine):
+    X = nl.prepare_features(wine.dataset.features)
+    truth = wine.dataset.true_labels
+    same = retrain_check(X, wine.labels, wine.labels, truth, n_boot=200)
+    assert same.original == same.cleaned
+    assert same.gain == (0.0, 0.0, 0.0)
+    fixed = retrain_check(X, wine.labels, truth, truth, n_boot=200)
+    again = retrain_check(X, wine.labels, truth, truth, n_boot=200)
+    assert fixed == again
+    for acc, lo, hi in (fixed.original, fixed.cleaned, fixed.gain):
+        assert lo <= acc <= hi
+    # scikit-learn's split: ceil(test_size * rows with known truth) test rows
+    assert fixed.test_rows == int(np.ceil(0.3 * (truth >= 0).sum()))
+    removed = wine.labels.copy()
+    removed[:20] = -1
+    res = retrain_check(X, wine.labels, removed, truth, n_boot=50)
+    assert res.train_rows_cleaned < res.train_rows_original
+    with pytest.raises(ValueError, match="at least 10 rows"):
+        retrain_check(X, wine.labels, wine.labels, np.full(len(truth), -1))
+
+
+def test_cleaning_the_digits_sample_pays(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    result = nl.analyze(nl.from_sample("digits"), model="logistic")
+    decisions = pd.DataFrame({
+        "id": [str(result.dataset.ids[r]) for r in result.ranked],
+        "action": "relabel",
+        "new_label": [result.class_names[result.suggested[r]] for r in result.ranked],
+    })
+    cleaned = cleaned_labels_from(result, decisions)
+    assert (cleaned != result.labels).sum() == len(decisions)
+    X = nl.prepare_features(result.dataset.features)
+    res = retrain_check(X, result.labels, cleaned, result.dataset.true_labels, n_boot=300)
+    assert res.cleaned[0] > res.original[0]
