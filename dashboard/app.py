@@ -136,6 +136,8 @@ PAGES = [
             url_path="suspects"),
     st.Page(HERE / "app_pages" / "review_export.py", title="Review & export",
             icon=":material/task_alt:", url_path="review_export"),
+    st.Page(HERE / "app_pages" / "evaluate.py", title="Evaluate", icon=":material/science:",
+            url_path="evaluate"),
 ]
 
 page = st.navigation(PAGES)

@@ -349,3 +349,47 @@ def image_grid(images: Sequence[np.ndarray], shape: tuple[int, int], captions: S
         ann.font = {"size": 11, "color": ACCENT if highlight is not None and highlight[t]
                     else "#212529"}
     return _layout(fig, height=150 * rows + 30)
+
+
+# -- evaluate ----------------------------------------------------------------------------
+RANK_COLOURS = {"self_confidence": ACCENT, "normalized_margin": "#1c7ed6",
+                "confidence_weighted_entropy": "#37b24d"}
+
+
+def pr_curves_figure(curves: dict, *, title: str | None = None) -> go.Figure:
+    """Precision vs recall of flagging the k lowest-scored rows, one line per score.
+
+    ``curves`` maps a score name to :func:`analysis.evaluate.precision_recall` output.
+    """
+    fig = go.Figure()
+    for name, curve in curves.items():
+        fig.add_trace(go.Scatter(
+            x=curve["recall"], y=curve["precision"], mode="lines", name=name.replace("_", " "),
+            line={"color": RANK_COLOURS.get(name, GIVEN_COLOUR), "width": 2.5},
+            customdata=curve["k"],
+            hovertemplate="top %{customdata} rows<br>recall %{x:.1%}<br>precision %{y:.1%}"
+                          "<extra>%{fullData.name}</extra>",
+        ))
+    fig.update_xaxes(title="recall (share of the wrong labels found)", tickformat=".0%",
+                     range=[0, 1.02])
+    fig.update_yaxes(title="precision (share of flagged that are wrong)", tickformat=".0%",
+                     range=[0, 1.02])
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    return _layout(fig, height=420, title=title)
+
+
+def retrain_figure(retrain, *, title: str | None = None) -> go.Figure:
+    """Held-out accuracy of the model trained on each version of the labels, with intervals."""
+    names = ["original labels", "cleaned labels"]
+    values = [retrain.original, retrain.cleaned]
+    fig = go.Figure(go.Bar(
+        x=names, y=[v[0] for v in values], marker_color=[GIVEN_COLOUR, ACCENT],
+        error_y={"type": "data", "symmetric": False, "array": [v[2] - v[0] for v in values],
+                 "arrayminus": [v[0] - v[1] for v in values], "color": "#212529"},
+        text=[f"{100 * v[0]:.1f}%" for v in values], textposition="inside",
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+    ))
+    low = min(v[1] for v in values)
+    fig.update_yaxes(title="accuracy on held-out true labels", tickformat=".0%",
+                     range=[max(0.0, low - 0.1), 1.0])
+    return _layout(fig, height=360, title=title)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 import analysis as nl
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export"]
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export", "evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_every_page_runs_on_the_default_sample(page, digits):
     assert not at.error, [e.value for e in at.error]
     titles = {"overview": "Label health", "noise_matrix": "Noise matrix",
               "embedding_map": "Embedding map", "suspects": "Suspects",
-              "review_export": "Review & export"}
+              "review_export": "Review & export", "evaluate": "Evaluate"}
     assert at.title[0].value == titles[page]
 
 
@@ -222,3 +222,25 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path):
     assert (tmp_path / "export" / "report.html").stat().st_size > 100_000
     at.button(key="undo_last").click().run()
     assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None
+
+
+@pytest.mark.parametrize("sample", ["digits", "wine", "breast_cancer", "digits_annotators"])
+def test_evaluate_page_on_every_sample(sample, home):
+    from analysis import evaluate
+    from analysis.export import suggested_decisions
+
+    at = open_page("evaluate", sample=sample)
+    assert not at.error, [e.value for e in at.error]
+    result = nl.analyze(nl.from_sample(sample))
+    table = evaluate.detection_table(result)
+    shown = at.dataframe[0].value
+    assert list(shown["flagged"]) == list(table["flagged"])
+    assert list(shown["true_errors"]) == list(table["true_errors"])
+    at.button(key="retrain_go").click().run()
+    assert not at.exception
+    gain = next(m for m in at.metric if m.label == "Accuracy gain from cleaning")
+    res = evaluate.retrain_check(
+        nl.prepare_features(result.dataset.features), result.labels,
+        evaluate.cleaned_labels_from(result, suggested_decisions(result)),
+        result.dataset.true_labels)
+    assert gain.value == f"{100 * res.gain[0]:+.1f} points"

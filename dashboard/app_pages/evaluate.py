@@ -1,0 +1,97 @@
+"""Evaluate: how well the detection finds the real errors, and whether cleaning pays."""
+
+import pandas as pd
+import streamlit as st
+
+from analysis import evaluate
+from dashboard import figures, state
+
+dataset, result = state.current()
+
+st.title("Evaluate")
+truth = dataset.true_labels
+if truth is None or not (truth >= 0).any():
+    st.info("This page needs known true labels: a `true_label` column (empty where unknown) "
+            "for an audited subset, as the bundled samples have. Add one to your file and "
+            "reload.")
+    st.stop()
+known = truth >= 0
+wrong = known & (truth != result.labels)
+st.caption(f"True labels are known for {int(known.sum()):,} of {len(dataset):,} rows; "
+           f"{int(wrong.sum()):,} of those labels are actually wrong "
+           f"({wrong.sum() / max(known.sum(), 1):.1%}).")
+
+st.subheader("Each filter against the truth")
+table = evaluate.detection_table(result)
+table.insert(1, "method", table["filter"].map(state.FILTER_LABELS))
+st.dataframe(
+    table.drop(columns=["filter"]), hide_index=True,
+    column_config={
+        "precision": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                     max_value=1),
+        "recall": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+        "suggestion_right": st.column_config.NumberColumn(
+            "suggestion = truth", format="percent",
+            help="Of the truly wrong rows found, how often the suggested label is the true one"),
+        "true_errors": st.column_config.NumberColumn("truly wrong among flagged"),
+    })
+
+left, right = st.columns([1.3, 1])
+with left:
+    curves = evaluate.ranking_curves(result)
+    st.plotly_chart(figures.pr_curves_figure(curves, title="Precision-recall of each ranking"),
+                    key="pr_curves")
+    ap = {m: evaluate.average_precision(result.with_methods(rank_by=m).scores[known],
+                                        wrong[known]) for m in curves}
+    st.caption("Average precision: " + ", ".join(
+        f"{state.RANK_LABELS[m].lower()} **{v:.3f}**" for m, v in ap.items()))
+with right:
+    flagged = result.is_issue & known
+    cm = pd.DataFrame(
+        [[int((flagged & wrong).sum()), int((flagged & ~wrong).sum())],
+         [int((~result.is_issue & wrong).sum()), int((~result.is_issue & known & ~wrong).sum())]],
+        index=["flagged", "not flagged"], columns=["label truly wrong", "label right"])
+    st.markdown("**What was flagged** (current filter)")
+    st.dataframe(cm)
+
+st.subheader("Does cleaning pay? Retrain on the cleaned split")
+st.caption("A held-out 30% of the rows with known truth is set aside; a logistic regression is "
+           "trained on the other rows once with the original labels and once with the cleaned "
+           "ones, and both are scored against the true labels of the held-out rows. Intervals: "
+           "95% bootstrap over the held-out rows (paired for the gain); seeded.")
+source = st.radio("Cleaned labels from", ["suggestions", "decisions"], horizontal=True,
+                  key="retrain_source",
+                  format_func={"suggestions": "the detector's suggestions (flagged rows "
+                               "relabelled)", "decisions": "my review decisions"}.get)
+if st.button("Run the retrain check", type="primary", key="retrain_go"):
+    from analysis.export import suggested_decisions
+
+    decisions = (suggested_decisions(result) if source == "suggestions"
+                 else state.review_store(dataset).decisions())
+    cleaned = evaluate.cleaned_labels_from(result, decisions)
+    with st.spinner("Training both models…"):
+        st.session_state["retrain"] = (dataset.fingerprint, source, evaluate.retrain_check(
+            state.features_for(dataset), result.labels, cleaned, truth))
+saved = st.session_state.get("retrain")
+if saved and saved[0] == dataset.fingerprint and saved[1] == source:
+    res = saved[2]
+    a, b = st.columns([1, 1.2])
+    with a:
+        st.plotly_chart(figures.retrain_figure(res, title="Held-out accuracy"), key="retrain")
+    with b:
+        g = res.gain
+        verdict = ("the interval excludes 0: cleaning pays." if g[1] > 0
+                   else "the interval includes 0: no clear gain.")
+        st.metric("Accuracy gain from cleaning", f"{100 * g[0]:+.1f} points",
+                  help=f"95% interval {100 * g[1]:+.1f} to {100 * g[2]:+.1f} points")
+        st.markdown(
+            f"- original labels: **{100 * res.original[0]:.1f}%** "
+            f"({100 * res.original[1]:.1f}–{100 * res.original[2]:.1f})\n"
+            f"- cleaned labels: **{100 * res.cleaned[0]:.1f}%** "
+            f"({100 * res.cleaned[1]:.1f}–{100 * res.cleaned[2]:.1f})\n"
+            f"- gain: **{100 * g[0]:+.1f}** points ({100 * g[1]:+.1f} to {100 * g[2]:+.1f}); "
+            f"{verdict}\n"
+            f"- {res.test_rows:,} held-out rows; trained on {res.train_rows_original:,} rows "
+            f"(original) and {res.train_rows_cleaned:,} rows (cleaned)."
+        )
