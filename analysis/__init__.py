@@ -3,6 +3,20 @@
 The public API is re-exported here; see ``../shared/DESIGN.md`` section 4.
 """
 
+from analysis.annotators import (
+    AgreementSummary,
+    Consensus,
+    agreement_summary,
+    annotator_accuracy,
+    annotator_confusion,
+    cohen_kappa,
+    encode_ratings,
+    fleiss_kappa,
+    krippendorff_alpha,
+    majority_vote,
+    pairwise_kappa,
+    weighted_vote,
+)
 from analysis.cache import fingerprint, workspace
 from analysis.confident import (
     NoiseEstimate,
@@ -59,4 +73,16 @@ __all__ = [
     "find_label_issues",
     "label_quality_scores",
     "num_label_issues",
+    "AgreementSummary",
+    "Consensus",
+    "agreement_summary",
+    "annotator_accuracy",
+    "annotator_confusion",
+    "cohen_kappa",
+    "encode_ratings",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "majority_vote",
+    "pairwise_kappa",
+    "weighted_vote",
 ]
