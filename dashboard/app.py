@@ -136,6 +136,8 @@ PAGES = [
             url_path="suspects"),
     st.Page(HERE / "app_pages" / "review_export.py", title="Review & export",
             icon=":material/task_alt:", url_path="review_export"),
+    st.Page(HERE / "app_pages" / "annotators.py", title="Annotators",
+            icon=":material/groups:", url_path="annotators"),
     st.Page(HERE / "app_pages" / "evaluate.py", title="Evaluate", icon=":material/science:",
             url_path="evaluate"),
 ]
@@ -150,6 +152,17 @@ except (DataError, ValueError) as exc:
     st.error(f"**This data cannot be analysed yet.** {exc}")
     st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
     st.stop()
+if dataset.annotator_columns:
+    use = st.sidebar.toggle(
+        "Use the annotators' consensus as the label", key="use_consensus",
+        value=st.query_params.get("consensus") == "1",
+        help="Analyse the quality-weighted vote of the annotator columns instead of the "
+             "label column (rows nobody rated keep their label).")
+    if use:
+        st.query_params["consensus"] = "1"
+        result = state.with_consensus(dataset, result)
+    elif "consensus" in st.query_params:
+        del st.query_params["consensus"]
 st.session_state["_dataset"] = dataset
 st.session_state["_analysis"] = result
 st.session_state["_source"] = source

@@ -145,7 +145,26 @@ def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -
     return decided
 
 
-def accept_suggestions_dialog(dataset: nl.Dataset, result: Analysis, rows, *, what: str,
+def confirmed(key: str, ask: str, message: str, confirm: str, *, icon: str | None = None) -> bool:
+    """A button that asks for confirmation inline; True on the run the user confirms."""
+    flag = f"_confirm_{key}"
+    if not st.session_state.get(flag):
+        if not st.button(ask, key=key, icon=icon):
+            return False
+        st.session_state[flag] = True
+    with st.container(border=True):
+        st.warning(message)
+        yes, no, _ = st.columns([1.4, 1, 3])
+        if yes.button(confirm, type="primary", key=f"{key}-yes"):
+            st.session_state[flag] = False
+            return True
+        if no.button("Cancel", key=f"{key}-no"):
+            st.session_state[flag] = False
+            st.rerun()
+    return False
+
+
+def accept_suggestions(dataset: nl.Dataset, result: Analysis, rows, *, what: str,
                               key: str) -> None:
     """A button that relabels every flagged row of ``rows`` to its suggestion, after a
     confirmation that states the count."""
@@ -154,25 +173,29 @@ def accept_suggestions_dialog(dataset: nl.Dataset, result: Analysis, rows, *, wh
     if flagged.size == 0:
         return
     names = [str(c) for c in dataset.class_names]
+    if confirmed(key, f"Accept all {flagged.size:,} suggestions in {what}…",
+                 f"Relabel **{flagged.size:,}** flagged rows in {what} to their suggested "
+                 "labels? Rows you already decided on are overwritten; Undo reverts the whole "
+                 "step.", f"Relabel {flagged.size:,} rows", icon=":material/done_all:"):
+        state.review_store(dataset).decide_many(
+            [str(dataset.ids[r]) for r in flagged], "relabel",
+            [names[int(result.suggested[r])] for r in flagged],
+            note=f"bulk: suggestions in {what}")
+        st.rerun()
 
-    @st.dialog("Accept the suggestions?")
-    def confirm():
-        st.write(f"Relabel **{flagged.size:,}** flagged rows in {what} to their suggested "
-                 "labels. Rows you already decided on are overwritten; Undo reverts the "
-                 "whole step.")
-        c1, c2 = st.columns(2)
-        if c1.button(f"Relabel {flagged.size:,} rows", type="primary", key=f"{key}-yes"):
-            state.review_store(dataset).decide_many(
-                [str(dataset.ids[r]) for r in flagged], "relabel",
-                [names[int(result.suggested[r])] for r in flagged],
-                note=f"bulk: suggestions in {what}")
-            st.rerun()
-        if c2.button("Cancel", key=f"{key}-no"):
-            st.rerun()
 
-    if st.button(f"Accept all {flagged.size:,} suggestions in {what}…", key=key,
-                 icon=":material/done_all:"):
-        confirm()
+def accept_consensus_button(dataset: nl.Dataset, rows, labels) -> None:
+    """Record 'relabel to the consensus' for the rows where it differs from the label."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if confirmed("consensus-accept",
+                 f"Record the consensus as decisions for these {rows.size:,} rows…",
+                 f"Record **{rows.size:,}** relabel decisions, each row getting the annotators' "
+                 "weighted consensus? Undo reverts the whole step.",
+                 f"Relabel {rows.size:,} rows", icon=":material/how_to_vote:"):
+        state.review_store(dataset).decide_many(
+            [str(dataset.ids[r]) for r in rows], "relabel", list(labels),
+            note="annotators' weighted consensus")
+        st.rerun()
 
 
 def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:

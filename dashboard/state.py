@@ -228,6 +228,48 @@ def default_projection() -> str:
     return value if value in ("umap", "pca", "tsne") else "umap"
 
 
+def ratings_for(dataset: nl.Dataset) -> np.ndarray:
+    """The annotator columns encoded with the dataset's classes: (N, A), -1 = not rated."""
+    from analysis.annotators import encode_ratings
+
+    s = store()
+    key = ("ratings", dataset.fingerprint)
+    hit = s.features.get(key)
+    if hit is None:
+        hit, _ = encode_ratings(dataset.frame, dataset.annotator_columns, dataset.class_names)
+        s.features[key] = hit
+    return hit
+
+
+def consensus_for(dataset: nl.Dataset, pred_probs: np.ndarray | None):
+    """The quality-weighted vote of the annotators (the model as one more voter when
+    ``pred_probs`` is given), cached per process."""
+    from analysis.annotators import weighted_vote
+
+    s = store()
+    key = ("consensus", dataset.fingerprint, pred_probs is not None)
+    hit = s.features.get(key)
+    if hit is None:
+        hit = weighted_vote(ratings_for(dataset), dataset.num_classes, pred_probs=pred_probs)
+        s.features[key] = hit
+    return hit
+
+
+def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
+    """``result`` re-analysed against the annotators' consensus (given label where no one
+    rated the row)."""
+    s = store()
+    key = (dataset.fingerprint, result.filter_by, result.rank_by, "consensus")
+    hit = s.variants.get(key)
+    if hit is None:
+        consensus = consensus_for(dataset, None).labels
+        labels = np.where(consensus >= 0, consensus, dataset.labels)
+        hit = result.with_labels(labels)
+        _ = hit.is_issue, hit.scores, hit.ranked, hit.estimate
+        s.variants[key] = hit
+    return hit
+
+
 def review_store(dataset: nl.Dataset):
     """The review decisions of ``dataset`` (SQLite in the workspace; read fresh every time)."""
     from analysis.review import ReviewStore

@@ -66,7 +66,7 @@ st.caption("Given labels in the selection: " + ", ".join(f"{k}: {v}" for k, v in
 st.session_state["map_selection"] = rows.tolist()
 picked = components.rows_table(dataset, result, rows, key=f"map-table-{len(rows)}",
                                decisions=components.decision_labels(dataset))
-components.accept_suggestions_dialog(dataset, result, rows, what="the map selection",
+components.accept_suggestions(dataset, result, rows, what="the map selection",
                                      key="accept-map")
 st.page_link("app_pages/suspects.py", label="Review the selection on the Suspects page",
              icon=":material/arrow_forward:", query_params={"from": "map"})

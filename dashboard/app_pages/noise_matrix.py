@@ -45,7 +45,7 @@ if len(rows) == 0:
     st.stop()
 picked = components.rows_table(dataset, result, rows, key=f"cell-table-{given}-{true}",
                                decisions=components.decision_labels(dataset))
-components.accept_suggestions_dialog(
+components.accept_suggestions(
     dataset, result, rows, what=f"cell {names[given]} → {names[true]}",
     key=f"accept-cell-{given}-{true}")
 c1, c2 = st.columns(2)

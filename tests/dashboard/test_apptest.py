@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 import analysis as nl
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export", "evaluate"]
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export", "annotators",
+         "evaluate"]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +67,10 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def frame_ids(at: AppTest, index: int = 0) -> list[str]:
-    return list(at.dataframe[index].value["id"].astype(str))
+def frame_ids(at: AppTest) -> list[str]:
+    """The ids of the first table of rows on the page."""
+    table = next(df.value for df in at.dataframe if "id" in df.value)
+    return list(table["id"].astype(str))
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -76,7 +79,8 @@ def test_every_page_runs_on_the_default_sample(page, digits):
     assert not at.error, [e.value for e in at.error]
     titles = {"overview": "Label health", "noise_matrix": "Noise matrix",
               "embedding_map": "Embedding map", "suspects": "Suspects",
-              "review_export": "Review & export", "evaluate": "Evaluate"}
+              "review_export": "Review & export", "annotators": "Annotators",
+              "evaluate": "Evaluate"}
     assert at.title[0].value == titles[page]
 
 
@@ -244,3 +248,70 @@ def test_evaluate_page_on_every_sample(sample, home):
         evaluate.cleaned_labels_from(result, suggested_decisions(result)),
         result.dataset.true_labels)
     assert gain.value == f"{100 * res.gain[0]:+.1f} points"
+
+
+def test_annotators_page_numbers_and_consensus_switch(home):
+    from analysis.annotators import agreement_summary, encode_ratings, weighted_vote
+
+    at = open_page("annotators", sample="digits_annotators")
+    assert not at.error
+    ds = nl.from_sample("digits_annotators")
+    ratings, _ = encode_ratings(ds.frame, ds.annotator_columns, ds.class_names)
+    summary = agreement_summary(ratings, ds.class_names)
+    assert metric(at, "Fleiss' κ") == f"{summary.fleiss_kappa:.3f}"
+    assert metric(at, "Krippendorff's α") == f"{summary.krippendorff_alpha:.3f}"
+    assert metric(at, "Annotators") == "5"
+    # the lowest-consensus table lists the rows of lowest weighted-vote quality
+    consensus = weighted_vote(ratings, ds.num_classes)
+    rated = consensus.num_ratings >= 2
+    order = np.flatnonzero(rated)[np.argsort(consensus.quality[rated], kind="stable")][:50]
+    assert frame_ids(at) == [str(v) for v in np.asarray(ds.ids)[order]]
+    # switching to the consensus re-analyses every page against it
+    at.sidebar.toggle(key="use_consensus").set_value(True).run()
+    at.switch_page("app_pages/overview.py").run()
+    labels = np.where(consensus.labels >= 0, consensus.labels, ds.labels)
+    expected = nl.analyze(ds).with_labels(labels)
+    assert metric(at, "Flagged for review") == f"{expected.num_issues:,}"
+    assert at.query_params["consensus"] == "1"
+
+
+def test_annotators_page_without_annotators_explains_itself():
+    at = open_page("annotators")
+    assert not at.error
+    assert "no annotator columns" in at.info[0].value
+
+
+def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch):
+    from analysis.review import ReviewStore
+
+    rng = np.random.default_rng(3)
+    n = 150
+    X = rng.normal(size=(n, 3))
+    truth = np.where(X[:, 0] > 0, "cat", "dog")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    for a, acc in enumerate([0.95, 0.8, 0.6]):
+        votes = np.where(rng.random(n) < acc, truth, np.where(truth == "cat", "dog", "cat"))
+        votes = votes.astype(object)
+        votes[rng.random(n) < 0.2] = None
+        frame[f"annotator_{a + 1}"] = votes
+    frame["label"] = frame["annotator_3"].fillna(pd.Series(truth))
+    path = tmp_path / "team.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
+    at = open_page("annotators")
+    assert not at.error, [e.value for e in at.error]
+    at.button(key="consensus-accept").click().run()
+    at.button(key="consensus-accept-yes").click().run()
+    assert not at.exception
+    ds = nl.load_dataset(path, "label")
+    decisions = ReviewStore(ds.fingerprint).decisions()
+    assert len(decisions) > 0 and set(decisions["action"]) == {"relabel"}
+    at = open_page("review_export")
+    at.text_input(key="export_folder").set_value(str(tmp_path / "out")).run()
+    at.button(key="export_go").click().run()
+    assert not at.exception and not at.error
+    cleaned = pd.read_csv(tmp_path / "out" / "team_cleaned.csv")
+    assert len(cleaned) == n and list(cleaned.columns) == list(frame.columns)
+    new = dict(zip(decisions["id"].astype(int), decisions["new_label"], strict=True))
+    for i, label in enumerate(cleaned["label"]):
+        assert label == new.get(i, frame["label"].iloc[i])
