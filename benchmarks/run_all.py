@@ -57,11 +57,12 @@ def run(script: str, args: list[str], keep: Path | None) -> str:
 def core_rows(out: str) -> list[tuple]:
     rows = []
     head = next((line for line in out.splitlines() if line.startswith("N=")), "")
+    size = head.split(" float")[0]  # "N=1,000,000 K=100"
     for line in out.splitlines():
         m = re.match(r"(\S+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+(\w+)", line)
         if m:
             name, ours, ref, ratio, same = m.groups()
-            rows.append(("core vs cleanlab", f"{name} ({head.split(',')[0]})", f"{ours} s",
+            rows.append(("core vs cleanlab", f"{name} ({size})", f"{ours} s",
                          f"{ref} s", f"{ratio}x" + ("" if same == "yes" else " DIFFERENT"),
                          "ok" if float(ratio) >= 5 and same == "yes" else "below 5x"))
     return rows
