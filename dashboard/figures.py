@@ -68,8 +68,9 @@ def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.
             "%{customdata[0]} rows given this class, %{customdata[1]} flagged<extra></extra>",
         )
     )
+    top = float(np.nanmax(frame["noise_rate"])) * 100 if len(frame) else 1.0
     fig.update_xaxes(title="estimated wrong labels in the class (%)", ticksuffix="%",
-                     rangemode="tozero")
+                     range=[0, max(top, 1.0) * 1.2])
     fig.update_yaxes(type="category", title=None)
     return _layout(fig, height=max(260, 26 * len(frame) + 80), title=title)
 
@@ -154,7 +155,9 @@ def noise_matrix_figure(
                              "tickformat": "d" if is_count else ".0%"},
             },
             text=label,
-            textfont={"size": max(8, min(13, size // 3)), "color": "#212529"},
+            textfont={"size": max(8, min(13, size // 3)),
+                      "color": np.where(np.nan_to_num(shown) > 0.55 * (colour_max or 1.0),
+                                        "white", "#212529").tolist()},
             customdata=np.stack([given, true, counts[given, true]], axis=1),
             hovertemplate=[
                 f"given <b>{names[i]}</b>, true <b>{names[j]}</b><br>"
@@ -285,8 +288,10 @@ def embedding_figure(
             marker={"size": size + 5, "color": "rgba(0,0,0,0)",
                     "line": {"width": 1.5, "color": "#212529"}},
         ))
-    fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
-    fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x")
+    fig.update_xaxes(showticklabels=False, title=None, zeroline=False, showgrid=False,
+                     showline=True, linecolor="#dee2e6", mirror=True)
+    fig.update_yaxes(showticklabels=False, title=None, zeroline=False, showgrid=False,
+                     showline=True, linecolor="#dee2e6", mirror=True)
     fig.update_layout(dragmode="lasso", legend={"itemsizing": "constant"},
                       uirevision="embedding")
     return _layout(fig, height=620, title=title)
@@ -314,7 +319,8 @@ def probability_bars(
         textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
-    fig.update_xaxes(range=[0, 1.25], tickformat=".0%", title="predicted probability")
+    fig.update_xaxes(range=[0, 1.3], tickformat=".0%", title="predicted probability",
+                     tickvals=[0, 0.25, 0.5, 0.75, 1.0])
     fig.update_yaxes(type="category", autorange="reversed", title=None)
     return _layout(fig, height=max(180, 28 * len(order) + 70), title=title)
 

@@ -118,7 +118,8 @@ def analysis_for(dataset: nl.Dataset, filter_by: str, rank_by: str) -> Analysis:
 def _first_analysis(dataset: nl.Dataset) -> Analysis:
     if dataset.pred_probs is not None:
         return nl.analyze(dataset)
-    with st.status("Computing out-of-fold predicted probabilities…", expanded=True) as status:
+    slot = st.empty()
+    with slot.status("Computing out-of-fold predicted probabilities…", expanded=True):
         st.caption("Every row is predicted by a model that never saw it (5-fold "
                    "cross-validation); the result is cached, so this happens once per dataset.")
         bar = st.progress(0.0)
@@ -128,8 +129,8 @@ def _first_analysis(dataset: nl.Dataset) -> Analysis:
 
         result = nl.analyze(dataset, progress=progress)
         _ = result.estimate
-        status.update(label=f"Probabilities ready ({result.probabilities_source})",
-                      state="complete", expanded=False)
+    slot.empty()
+    st.toast(f"Probabilities ready: {result.probabilities_source}", icon=":material/check:")
     return result
 
 
