@@ -127,7 +127,7 @@ def choose_methods() -> tuple[str, str]:
 
 PAGES = [
     st.Page(HERE / "app_pages" / "overview.py", title="Overview", icon=":material/dashboard:",
-            url_path="overview", default=True),
+            url_path="home", default=True),
     st.Page(HERE / "app_pages" / "noise_matrix.py", title="Noise matrix",
             icon=":material/grid_on:", url_path="noise_matrix"),
     st.Page(HERE / "app_pages" / "embedding_map.py", title="Embedding map",
@@ -142,7 +142,11 @@ PAGES = [
             url_path="evaluate"),
 ]
 
-page = st.navigation(PAGES)
+# the default page is served at "/" (its own pathname is reserved but unused): /overview, the
+# name users expect, switches to it
+_OVERVIEW_ALIAS = st.Page(lambda: st.switch_page(PAGES[0], query_params=st.query_params.to_dict()),
+                          title="Overview", url_path="overview", visibility="hidden")
+page = st.navigation([*PAGES, _OVERVIEW_ALIAS])
 source = choose_source()
 filter_by, rank_by = choose_methods()
 try:

@@ -182,7 +182,9 @@ def noise_matrix_figure(
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
                      title="given label", showgrid=False)
     side = max(360, min(760, size * k + 140))
-    fig.update_layout(dragmode="select", clickmode="event+select", showlegend=False)
+    # no "select" dragmode: with it Streamlit turns clicks into plain events and a click on a
+    # cell selects nothing (box / lasso belong to the embedding map)
+    fig.update_layout(clickmode="event+select", showlegend=False)
     return _layout(fig, height=side, title=title)
 
 

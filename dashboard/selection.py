@@ -26,6 +26,12 @@ def _custom(point: Mapping):
     value = point.get("customdata", point.get("custom_data"))
     if value is None:
         return None
+    if isinstance(value, Mapping):
+        # numeric numpy customdata arrives from the browser as {"0": v0, "1": v1, ...}
+        try:
+            return [value[k] for k in sorted(value, key=lambda k: int(k))]
+        except (TypeError, ValueError):
+            return list(value.values())
     return value if isinstance(value, list | tuple) else [value]
 
 

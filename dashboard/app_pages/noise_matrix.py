@@ -27,8 +27,9 @@ event = st.plotly_chart(fig, key="noise_matrix", on_select="rerun",
                         selection_mode=("points",), config={"displayModeBar": False})
 clicked = selection.cell_from_event(event)
 if clicked is not None and clicked != cell:
-    cell = clicked
-    st.query_params["cell"] = f"{cell[0]}-{cell[1]}"
+    # rerun so that the outline is drawn on the cell just chosen
+    st.query_params["cell"] = f"{clicked[0]}-{clicked[1]}"
+    st.rerun()
 
 if cell is None:
     st.info("Click a cell of the matrix to see the examples in it.")

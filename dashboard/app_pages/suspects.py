@@ -77,12 +77,17 @@ if current is None or current not in set(rows.tolist()):
 position = int(np.flatnonzero(rows == current)[0])
 
 nav = st.columns([1, 1, 4], vertical_alignment="center")
+step = 0
 if nav[0].button("Previous", icon=":material/arrow_back:", disabled=position == 0,
                  key="prev", shortcut="Left"):
-    position -= 1
+    step = -1
 if nav[1].button("Next", icon=":material/arrow_forward:", disabled=position >= len(rows) - 1,
                  key="next", shortcut="Right"):
-    position += 1
+    step = 1
+if step:
+    # rerun so that the buttons are drawn for the new position
+    st.query_params["id"] = str(dataset.ids[rows[position + step]])
+    st.rerun()
 current = int(rows[position])
 nav[2].caption(f"Example {position + 1:,} of {len(rows):,} (← / → keys walk the list)")
 st.query_params["id"] = str(dataset.ids[current])

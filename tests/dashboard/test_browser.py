@@ -44,33 +44,33 @@ APP = '[data-testid="stApp"]'
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
-# App bugs only a browser shows. A test that meets exactly one of these symptoms (checked, not
-# assumed) is marked xfail with the explanation; it passes by itself once the app is fixed.
+# App bugs only a browser shows, found by this test and fixed: when one of these symptoms comes
+# back (checked, not assumed), the test fails with the diagnosis.
 OVERVIEW_URL_BUG = (
-    "known app bug: /overview shows Streamlit's 'Page not found' dialog over the Overview. "
+    "regression: /overview shows Streamlit's 'Page not found' dialog over the Overview. "
     "The Overview page is the default page (default=True), which Streamlit serves only at '/' "
     "and ignores its url_path='overview'"
 )
 CLICKMODE_BUG = (
-    "known app bug: clicking a noise-matrix cell selects nothing. plotly clickmode is {mode!r}: "
+    "regression: clicking a noise-matrix cell selects nothing. plotly clickmode is {mode!r}: "
     "figures.noise_matrix_figure sets dragmode='select', and Streamlit 1.67 then forces "
     "clickmode='event' (it keeps 'event+select' only when dragmode is not select/lasso)"
 )
 CUSTOMDATA_BUG = (
-    "known app bug: plotly selected {n} point(s) but the page shows no selection. The figure's "
+    "regression: plotly selected {n} point(s) but the page shows no selection. The figure's "
     "customdata is a numeric numpy array, which plotly sends as a typed array; Streamlit's "
     "selection event then gives each point's customdata as a dict {{'0': .., '1': ..}}, which "
     "dashboard.selection._custom wraps in a list, so int(custom[0]) fails and every point is "
     "skipped"
 )
 STALE_NAV_BUG = (
-    "known app bug: on Suspects the Previous/Next buttons are drawn before the click moves the "
+    "regression: on Suspects the Previous/Next buttons are drawn before the click moves the "
     "position, so after Next from example 1 the page shows example 2 with Previous still "
     "disabled (the ← key does nothing) until another rerun; at the last example Next stays "
     "enabled one step (a no-op click)"
 )
 OUTLINE_BUG = (
-    "known app bug: after a click the examples of the cell are listed but the cell is not "
+    "regression: after a click the examples of the cell are listed but the cell is not "
     "outlined: the figure is drawn before the click is read and there is no rerun, so the "
     "outline shows one rerun late (and on the previously chosen cell after a second click)"
 )
@@ -271,7 +271,7 @@ def test_overview_by_its_url_path(page, shots):
     expect(page.get_by_role("heading", name="Label health", exact=True)).to_be_visible()
     if not_found(page).count():
         screenshot(page, shots, "overview_url_failed")
-        pytest.xfail(OVERVIEW_URL_BUG)
+        pytest.fail(OVERVIEW_URL_BUG)
     assert_no_error(page)
 
 
@@ -312,9 +312,9 @@ def test_noise_matrix_click_a_cell(page, shots):
     except AssertionError:
         screenshot(page, shots, "noise_matrix_click_failed")
         if "select" not in clickmode:
-            pytest.xfail(CLICKMODE_BUG.format(mode=clickmode))
+            pytest.fail(CLICKMODE_BUG.format(mode=clickmode))
         if selected := plotly_selected(page):
-            pytest.xfail(CUSTOMDATA_BUG.format(n=selected))
+            pytest.fail(CUSTOMDATA_BUG.format(n=selected))
         raise
     assert cell == f"{given}-{true}", f"clicked the cell {given}-{true}, the URL says {cell}"
     heading = page.get_by_role("heading", name=re.compile(r"^Given '"))
@@ -329,7 +329,7 @@ def test_noise_matrix_click_a_cell(page, shots):
     try:
         expect(outline).to_have_count(2, timeout=5_000)
     except AssertionError:
-        pytest.xfail(OUTLINE_BUG)
+        pytest.fail(OUTLINE_BUG)
 
 
 def test_noise_matrix_deep_link(page, shots):
@@ -370,7 +370,7 @@ def test_embedding_map_lasso(page, shots):
     except AssertionError:
         screenshot(page, shots, "embedding_map_lasso_failed")
         if selected := plotly_selected(page):
-            pytest.xfail(CUSTOMDATA_BUG.format(n=selected))
+            pytest.fail(CUSTOMDATA_BUG.format(n=selected))
         raise
     wait_idle(page)
     n = int(re.match(r"[\d,]+", heading.inner_text()).group().replace(",", ""))
@@ -424,7 +424,7 @@ def test_suspects_buttons_follow_the_position(page):
     wait_idle(page)
     expect(page.get_by_text(re.compile(r"^Example 2 of "))).to_be_visible()
     if previous.is_disabled():
-        pytest.xfail(STALE_NAV_BUG)
+        pytest.fail(STALE_NAV_BUG)
     page.keyboard.press("ArrowLeft")
     wait_for_query(page, "id", lambda v: v == first)
     wait_idle(page)

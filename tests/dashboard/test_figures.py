@@ -141,3 +141,14 @@ def test_row_neighbours_equal_the_exact_search(monkeypatch, tmp_path):
         near, dist = state.row_neighbours(ds, row, 10)
         np.testing.assert_array_equal(near, indices[row])
         np.testing.assert_allclose(dist, distances[row], rtol=1e-5)
+
+
+def test_numeric_customdata_as_the_browser_sends_it():
+    # numpy customdata reaches Python as {"0": row, "1": id, "2": score} per point
+    event = {"selection": {"points": [
+        {"curve_number": 0, "point_index": 3, "customdata": {"0": 17, "1": 17, "2": 0.5}},
+        {"curve_number": 2, "point_index": 3, "customdata": {"1": 4, "0": 2, "2": 0.1}},
+    ]}}
+    assert selection.rows_from_event(event) == [17, 2]
+    cell = {"selection": {"points": [{"customdata": {"0": 7, "1": 1, "2": 29}}]}}
+    assert selection.cell_from_event(cell) == (7, 1)
