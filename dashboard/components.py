@@ -250,7 +250,8 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
                 f"(a model-free second opinion).")
     pixels = _pixels(dataset)
     if pixels is not None:
-        captions = [f"{names[lab]}{' ≠' if lab != result.labels[row] else ''} · id "
+        own = names[result.labels[row]]
+        captions = [f"{names[lab]}{f' (not {own})' if lab != result.labels[row] else ''} · id "
                     f"{dataset.ids[r]}" for r, lab in zip(near, labels, strict=True)]
         st.image([thumbnail(dataset, r, scale=10) for r in near], caption=captions, width=80)
     else:

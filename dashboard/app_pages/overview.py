@@ -84,4 +84,4 @@ with st.expander("Per-class table"):
         "mean_quality": st.column_config.NumberColumn("mean quality", format="%.3f"),
         "estimated_true": st.column_config.NumberColumn("estimated true", format="%d"),
     })
-st.caption(f"Out-of-fold probabilities: {result.probabilities_source}.")
+st.caption(f"Predicted probabilities: {result.probabilities_source}.")
