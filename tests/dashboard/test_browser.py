@@ -10,6 +10,7 @@ Full-page screenshots go to ``tests/dashboard/screenshots/`` (git-ignored) or to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -97,11 +98,10 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory):
-    """``noiselens dashboard`` on a free port with a fresh workspace; yields its base URL."""
-    home = tmp_path_factory.mktemp("noiselens_home")
-    log_path = home / "dashboard.log"
+@contextlib.contextmanager
+def running_dashboard(home: Path):
+    """``noiselens dashboard`` on a free port with workspace ``home``; yields its base URL."""
+    log_path = home / f"dashboard-{time.monotonic_ns()}.log"
     port = _free_port()
     # the checkout this test lives in comes first, installed or not
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
@@ -137,6 +137,17 @@ def dashboard_url(tmp_path_factory):
         _stop(proc)
     assert "Traceback" not in log_path.read_text(errors="replace"), (
         f"the dashboard logged an exception:\n{tail()}")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("noiselens_home")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(home):
+    with running_dashboard(home) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -430,3 +441,67 @@ def test_suspects_buttons_follow_the_position(page):
     wait_idle(page)
     expect(page.get_by_text(re.compile(r"^Example 1 of "))).to_be_visible()
     expect(previous).to_be_disabled()
+
+
+@pytest.mark.parametrize("path, title", [
+    ("/review_export", "Review & export"),
+    ("/annotators?sample=digits_annotators", "Annotators"),
+    ("/evaluate", "Evaluate"),
+    ("/evaluate?sample=wine", "Evaluate"),
+])
+def test_other_pages(page, shots, path, title):
+    open_page(page, path, title)
+    screenshot(page, shots, path.strip("/").replace("?sample=", "_"))
+
+
+def _decide_first_suspect(page: Page) -> str:
+    open_page(page, "/suspects", "Suspects")
+    row_id = wait_for_query(page, "id")
+    page.get_by_role("button", name=re.compile(r"^Relabel to \S+")).first.click()
+    # deciding moves on to the next suspect
+    wait_for_query(page, "id", lambda v: v != row_id)
+    wait_idle(page)
+    return row_id
+
+
+def test_decision_survives_refresh_and_restart(browser, home, page, shots):
+    row_id = _decide_first_suspect(page)
+    page.reload()
+    wait_idle(page)
+    open_page(page, f"/suspects?id={row_id}", "Suspects")
+    expect(page.get_by_text(re.compile(r"Decision: relabel →"))).to_be_visible()
+    # a second server on the same workspace (a restart) shows the same decision
+    with running_dashboard(home) as url:
+        context = browser.new_context(viewport=VIEWPORT, base_url=url)
+        other = context.new_page()
+        try:
+            open_page(other, f"/suspects?id={row_id}", "Suspects")
+            expect(other.get_by_text(re.compile(r"Decision: relabel →"))).to_be_visible()
+            open_page(other, "/review_export", "Review & export")
+            expect(other.get_by_test_id("stMetricValue").first).to_have_text("1")
+            screenshot(other, shots, "review_after_restart")
+        finally:
+            context.close()
+
+
+def test_report_opens_offline(browser, tmp_path, shots, monkeypatch):
+    import analysis as nl
+    from dashboard.report import build_report
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    result = nl.analyze(nl.from_sample("wine"), model="logistic")
+    report = tmp_path / "report.html"
+    report.write_text(build_report(result.dataset, result), encoding="utf-8")
+    context = browser.new_context(viewport=VIEWPORT, offline=True)
+    pg = context.new_page()
+    requests: list[str] = []
+    pg.on("request", lambda r: requests.append(r.url))
+    try:
+        pg.goto(report.as_uri())
+        expect(pg.locator(".js-plotly-plot")).to_have_count(2)
+        expect(pg.locator(".main-svg").first).to_be_visible()
+        pg.wait_for_timeout(SETTLE)
+        pg.screenshot(path=str(shots / "report.png"), full_page=True)
+    finally:
+        context.close()
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
