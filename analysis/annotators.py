@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._validation import check_inputs, describe_rows
+from analysis.data import _as_text
 
 #: The value of a missing rating.
 MISSING = -1
@@ -187,15 +188,6 @@ def _missing(values: pd.Series) -> np.ndarray:
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         missing = missing | values.astype(str).str.strip().eq("").to_numpy()
     return missing
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Values as the strings class names are compared as (3.0 -> "3" for integral floats)."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == whole.round()).all():
-            return values.astype("Int64").astype(str)
-    return values.astype(str)
 
 
 def encode_ratings(
