@@ -448,6 +448,8 @@ def test_suspects_buttons_follow_the_position(page):
     ("/annotators?sample=digits_annotators", "Annotators"),
     ("/evaluate", "Evaluate"),
     ("/evaluate?sample=wine", "Evaluate"),
+    ("/evaluate?sample=breast_cancer", "Evaluate"),
+    ("/evaluate?sample=digits_annotators", "Evaluate"),
 ])
 def test_other_pages(page, shots, path, title):
     open_page(page, path, title)
@@ -505,3 +507,52 @@ def test_report_opens_offline(browser, tmp_path, shots, monkeypatch):
     finally:
         context.close()
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+
+
+def test_upload_a_csv_with_annotators_and_export(page, shots, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    n = 160
+    X = rng.normal(size=(n, 3))
+    truth = np.where(X[:, 0] > 0, "cat", "dog")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    for a, acc in enumerate([0.95, 0.85, 0.65]):
+        votes = np.where(rng.random(n) < acc, truth, np.where(truth == "cat", "dog", "cat"))
+        votes = votes.astype(object)
+        votes[rng.random(n) < 0.2] = None
+        frame[f"annotator_{a + 1}"] = votes
+    frame["label"] = frame["annotator_3"].fillna(pd.Series(truth))
+    path = tmp_path / "team_upload.csv"
+    frame.to_csv(path, index=False)
+
+    open_page(page, "/", "Label health")
+    page.get_by_text("Upload a file", exact=True).click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("160", timeout=PAGE_TIMEOUT)
+    wait_idle(page)
+    assert_no_error(page)
+    page.get_by_role("link", name="Annotators").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Annotators", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("3")
+    assert_no_error(page)
+    screenshot(page, shots, "annotators_upload")
+    page.get_by_role("link", name="Review & export").click()
+    wait_idle(page)
+    page.get_by_text("the detector's suggestions, without review").click()
+    wait_idle(page)
+    folder = tmp_path / "exported"
+    box = page.get_by_label("Write the files to this folder")
+    box.fill(str(folder))
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Export").click()
+    wait_idle(page)
+    expect(page.get_by_text("Exported:")).to_be_visible()
+    assert_no_error(page)
+    cleaned = pd.read_csv(folder / "team_upload_cleaned.csv")
+    assert len(cleaned) == n and list(cleaned.columns) == list(frame.columns)
+    assert (folder / "manifest.json").exists() and (folder / "report.html").exists()
