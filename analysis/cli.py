@@ -138,8 +138,7 @@ def analyze_command(args) -> int:
         "rows": len(dataset),
         "classes": names,
         "label_health": round(result.health, 3),
-        "estimated_wrong_labels": int(round(len(dataset)
-                                            * result.estimate.estimated_error_fraction)),
+        "estimated_wrong_labels": result.estimated_wrong,
         "flagged": result.num_issues,
         "filter_by": result.filter_by,
         "rank_by": result.rank_by,

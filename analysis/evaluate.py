@@ -28,6 +28,35 @@ def _known(result: Analysis) -> tuple[np.ndarray, np.ndarray]:
     return known, known & (truth != result.labels)
 
 
+@dataclass(frozen=True)
+class TruthCheck:
+    """The current flags against the known true labels (rows with known truth only)."""
+
+    known: int
+    wrong: int
+    flagged: int
+    hits: int
+
+    @property
+    def precision(self) -> float:
+        return self.hits / self.flagged if self.flagged else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.wrong if self.wrong else float("nan")
+
+
+def truth_check(result: Analysis) -> TruthCheck | None:
+    """How many known-wrong labels the current filter flags; ``None`` without known truth."""
+    truth = result.dataset.true_labels
+    if truth is None or not (np.asarray(truth) >= 0).any():
+        return None
+    known, wrong = _known(result)
+    flagged = result.is_issue & known
+    return TruthCheck(int(known.sum()), int(wrong.sum()), int(flagged.sum()),
+                      int((flagged & wrong).sum()))
+
+
 def _prf(flagged: np.ndarray, wrong: np.ndarray) -> tuple[int, int, float, float, float]:
     tp = int(np.count_nonzero(flagged & wrong))
     n_flag = int(np.count_nonzero(flagged))

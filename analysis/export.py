@@ -66,6 +66,7 @@ class Cleaned:
 
     frame: pd.DataFrame
     changes: pd.DataFrame
+    labels: np.ndarray  # encoded labels after the decisions, -1 for removed rows
     rows_in: int
     rows_out: int
     relabelled: int
@@ -144,6 +145,11 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         frame[label_col] = column
     removed_mask = np.zeros(n, dtype=bool)
     removed_mask[rows[actions == "remove"]] = True
+    code = {name: k for k, name in enumerate(names)}
+    labels_after = np.array(dataset.labels, dtype=np.int64, copy=True)
+    for r, lab in relabel_rows:
+        labels_after[r] = code[lab]
+    labels_after[removed_mask] = -1
     if removed == "flag":
         frame[FLAG_COLUMN] = removed_mask
         out = frame
@@ -167,12 +173,30 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     return Cleaned(
         frame=out,
         changes=changes,
+        labels=labels_after,
         rows_in=n,
         rows_out=len(out),
         relabelled=int((actions == "relabel").sum()),
         removed=num_removed,
         kept=int((actions == "keep").sum()),
     )
+
+
+def class_sizes(dataset: Dataset, cleaned: Cleaned) -> pd.DataFrame:
+    """Rows per class before and after the cleaning: ``class``, ``before``, ``after``,
+    ``change`` (removed rows count in neither class after)."""
+    k = dataset.num_classes
+    before = np.bincount(dataset.labels, minlength=k)
+    kept = cleaned.labels[cleaned.labels >= 0]
+    after = np.bincount(kept, minlength=k)
+    return pd.DataFrame({"class": [str(c) for c in dataset.class_names], "before": before,
+                         "after": after, "change": after - before})
+
+
+def default_stem(dataset: Dataset) -> str:
+    """File-name stem of the exports: the data file's name, or the sample's name."""
+    name = dataset.source.removeprefix("sample '").removesuffix("'")
+    return Path(name).stem or "data"
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -217,14 +241,8 @@ def _versions() -> dict[str, str]:
 def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
              files: dict[str, str], parameters: dict | None = None) -> dict:
     """The ``manifest.json`` content: what went in, how, and what came out."""
-    names = [str(c) for c in dataset.class_names]
-    before = dict(zip(names, np.bincount(dataset.labels, minlength=len(names)).tolist(),
-                      strict=True))
+    sizes = class_sizes(dataset, cleaned)
     label_col = dataset.label_column
-    after_labels = cleaned.frame
-    if FLAG_COLUMN in after_labels:
-        after_labels = after_labels.loc[~after_labels[FLAG_COLUMN]]
-    after = after_labels[label_col].astype(str).value_counts().reindex(names, fill_value=0)
     return {
         "input": {"source": dataset.source, "fingerprint": dataset.fingerprint,
                   "rows": cleaned.rows_in, "label_column": label_col,
@@ -236,8 +254,10 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
                    "relabelled": cleaned.relabelled, "removed": cleaned.removed,
                    "kept_as_is_reviewed": cleaned.kept,
                    "flagged_by_detector": result.num_issues,
-                   "per_class_before": before,
-                   "per_class_after": {k: int(v) for k, v in after.items()}},
+                   "per_class_before": dict(zip(sizes["class"], sizes["before"].tolist(),
+                                                strict=True)),
+                   "per_class_after": dict(zip(sizes["class"], sizes["after"].tolist(),
+                                               strict=True))},
         "files": files,
         "versions": _versions(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -265,7 +285,7 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
         raise ValueError(f"format={fmt!r} is not one of: {', '.join(FORMATS)}.")
     folder = Path(folder)
     cleaned = apply_decisions(dataset, decisions, removed=removed, scores=result.scores)
-    stem = stem or Path(dataset.source.replace("sample '", "").strip("'")).stem or "data"
+    stem = stem or default_stem(dataset)
     files = {
         "cleaned": folder / f"{stem}_cleaned.{fmt}",
         "changes": folder / f"{stem}_changes.csv",

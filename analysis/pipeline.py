@@ -181,6 +181,11 @@ class Analysis:
     def num_issues(self) -> int:
         return int(self.is_issue.sum())
 
+    @property
+    def estimated_wrong(self) -> int:
+        """Estimated number of wrong labels: N x (1 - trace(joint)), rounded."""
+        return int(round(len(self.labels) * self.estimate.estimated_error_fraction))
+
     @cached_property
     def health(self) -> float:
         """Label-health score: estimated percentage of correct labels."""

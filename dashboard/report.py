@@ -14,6 +14,8 @@ import pandas as pd
 
 import analysis as nl
 from analysis.classes import describe_pair
+from analysis.evaluate import truth_check
+from analysis.export import class_sizes
 from analysis.pipeline import Analysis
 from dashboard import figures, thumbs
 
@@ -100,14 +102,10 @@ def _changes(dataset: nl.Dataset, cleaned) -> str:
     if cleaned is None:
         return ("<p>No cleaning has been applied yet: the review decisions and the exported "
                 "split will be summarised here.</p>")
-    names = [str(c) for c in dataset.class_names]
-    before = pd.Series(np.bincount(dataset.labels, minlength=len(names)), index=names)
-    frame = cleaned.frame
-    if "noiselens_removed" in frame:
-        frame = frame.loc[~frame["noiselens_removed"]]
-    after = frame[dataset.label_column].astype(str).value_counts().reindex(names, fill_value=0)
-    rows = "".join(f"<tr><td>{_e(n)}</td><td>{before[n]:,}</td><td>{after[n]:,}</td>"
-                   f"<td>{after[n] - before[n]:+,}</td></tr>" for n in names)
+    rows = "".join(f"<tr><td>{_e(r.name)}</td><td>{r.before:,}</td><td>{r.after:,}</td>"
+                   f"<td>{r.change:+,}</td></tr>"
+                   for r in class_sizes(dataset, cleaned).rename(columns={"class": "name"})
+                   .itertuples())
     return (
         f"<p><b>{cleaned.relabelled:,}</b> rows relabelled, <b>{cleaned.removed:,}</b> removed, "
         f"<b>{cleaned.kept:,}</b> confirmed as correct; {cleaned.rows_in:,} rows in, "
@@ -134,7 +132,7 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
 
     est = result.estimate
     n = len(dataset)
-    wrong = int(round(n * est.estimated_error_fraction))
+    wrong = result.estimated_wrong
     name = title or f"Label quality report — {dataset.source}"
     pairs = result.pairs()
     systematic = pairs[pairs["verdict"] == "systematic"]
@@ -151,18 +149,13 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
         f"are estimated to be wrong. {len(systematic)} class pair(s) are confused "
         "systematically — a sign the labelling guideline needs a fix, not just the rows."
     )
-    truth = dataset.true_labels
-    truth_note = ""
-    if truth is not None and (truth >= 0).any():
-        known = truth >= 0
-        actual = known & (truth != result.labels)
-        hit = int((actual & result.is_issue).sum())
-        truth_note = (
-            f"<p>Checked against the known true labels of {int(known.sum()):,} rows: "
-            f"{int(actual.sum()):,} are actually wrong; the {result.num_issues:,} flagged rows "
-            f"contain {hit:,} of them (precision {hit / max(result.num_issues, 1):.0%}, "
-            f"recall {hit / max(int(actual.sum()), 1):.0%}).</p>"
-        )
+    check = truth_check(result)
+    truth_note = "" if check is None else (
+        f"<p>Checked against the known true labels of {check.known:,} rows: "
+        f"{check.wrong:,} are actually wrong; the {check.flagged:,} flagged among them "
+        f"contain {check.hits:,} (precision {check.precision:.0%}, "
+        f"recall {check.recall:.0%}).</p>"
+    )
     matrix = figures.noise_matrix_figure(est, dataset.class_names, kind="noise_matrix",
                                          hide_diagonal=True,
                                          title="P(given label | true label), errors only")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from core_cases import ALL_CASES, PRUNE_FILTERS, Case
@@ -23,18 +22,11 @@ from cleanlab import count as cl_count  # noqa: E402
 from cleanlab import filter as cl_filter  # noqa: E402
 from cleanlab import rank as cl_rank  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_numba_thread")]
 
 CASES = {case.id: case for case in ALL_CASES}
 case_ids = pytest.mark.parametrize("case_id", list(CASES))
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def quiet(func, *args, **kwargs):

@@ -24,19 +24,12 @@ import analysis
 pytestmark = [
     pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
     pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning"),
+    pytest.mark.usefixtures("one_numba_thread"),
 ]
 
 CASES = {case.id: case for case in ALL_CASES}
 case_ids = pytest.mark.parametrize("case_id", list(CASES))
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    """Small inputs: one thread (a parallel launch per kernel costs more than the work)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def filter_options(case: Case, filter_by: str) -> dict:

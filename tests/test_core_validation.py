@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import numba
 import numpy as np
 import pytest
 
@@ -25,12 +24,7 @@ every_function = pytest.mark.parametrize("func", list(PUBLIC.values()), ids=list
 NEED_TWO_CLASSES = {k: v for k, v in PUBLIC.items() if k != "label_quality_scores"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_numba_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def good_inputs(n=8, k=3, dtype=np.float64):

@@ -173,3 +173,36 @@ def test_interrupted_export_leaves_no_half_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label"]), target)
     assert list(target.glob("*")) == []
+
+
+def test_class_sizes_and_labels_after_by_definition(tmp_path):
+    from analysis.export import class_sizes, default_stem
+
+    ds = _dataset(tmp_path)
+    decisions = pd.DataFrame({"id": ["r1", "r3", "r4"], "action": ["relabel", "relabel",
+                                                                   "remove"],
+                              "new_label": ["cat", "cat", None]})
+    out = apply_decisions(ds, decisions)
+    # r0..r7 given cat, dog, ...; r1 and r3 become cat, r4 (a cat) is removed
+    assert list(out.labels) == [0, 0, 0, 0, -1, 1, 0, 1]
+    sizes = class_sizes(ds, out)
+    assert sizes.to_dict("list") == {"class": ["cat", "dog"], "before": [4, 4],
+                                     "after": [5, 2], "change": [1, -2]}
+    assert default_stem(ds) == "DataFrame"
+    assert default_stem(nl.from_sample("wine")) == "wine"
+
+
+def test_truth_check_counts_rows_with_known_truth_only(tmp_path):
+    from analysis.evaluate import truth_check
+
+    result = nl.analyze(nl.from_sample("wine"), model="logistic")
+    truth = result.dataset.true_labels
+    check = truth_check(result)
+    known = truth >= 0
+    wrong = known & (truth != result.labels)
+    assert check.known == known.sum() and check.wrong == wrong.sum()
+    assert check.flagged == (result.is_issue & known).sum()
+    assert check.hits == (result.is_issue & wrong).sum()
+    assert check.precision == check.hits / check.flagged
+    no_truth = dataclasses.replace(_dataset(tmp_path), pred_probs=np.full((8, 2), 0.5))
+    assert truth_check(nl.analyze(no_truth)) is None

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from analysis.classes import describe_pair
+from analysis.evaluate import truth_check
 from dashboard import figures, state
 
 dataset, result = state.current()
@@ -20,22 +21,18 @@ c[1].metric("Classes", f"{dataset.num_classes}")
 c[2].metric("Label health", f"{result.health:.1f} / 100",
             help="Estimated percentage of correct labels: 100 x trace of the estimated joint "
                  "distribution of given and true labels.")
-estimated_wrong = int(round(n * est.estimated_error_fraction))
-c[3].metric("Estimated wrong labels", f"{estimated_wrong:,}",
+c[3].metric("Estimated wrong labels", f"{result.estimated_wrong:,}",
             help="N x (1 - trace(joint)): how many labels are probably wrong in total.")
 c[4].metric("Flagged for review", f"{result.num_issues:,}",
             help="Rows the chosen filter flags; the Suspects page ranks them.")
 
-truth = dataset.true_labels
-if truth is not None and (truth >= 0).any():
-    known = truth >= 0
-    wrong = known & (truth != result.labels)
-    hit = int((wrong & result.is_issue).sum())
+check = truth_check(result)
+if check is not None:
     st.info(
-        f"This dataset carries known true labels for {int(known.sum()):,} rows: "
-        f"**{int(wrong.sum()):,}** labels are actually wrong; the filter flags "
-        f"{result.num_issues:,} rows, of which **{hit:,}** are truly wrong (precision "
-        f"{hit / max(result.num_issues, 1):.0%}, recall {hit / max(int(wrong.sum()), 1):.0%})."
+        f"This dataset carries known true labels for {check.known:,} rows: "
+        f"**{check.wrong:,}** labels are actually wrong; the filter flags "
+        f"{check.flagged:,} of these rows, of which **{check.hits:,}** are truly wrong "
+        f"(precision {check.precision:.0%}, recall {check.recall:.0%})."
     )
 
 left, right = st.columns(2)

@@ -4,11 +4,17 @@ a stakeholder report."""
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from analysis import cache
-from analysis.export import apply_decisions, export_split, suggested_decisions, write_text
+from analysis.export import (
+    apply_decisions,
+    class_sizes,
+    default_stem,
+    export_split,
+    suggested_decisions,
+    write_text,
+)
 from dashboard import state
 from dashboard.report import build_report
 
@@ -85,21 +91,13 @@ try:
 except ValueError as exc:
     st.error(f"These decisions cannot be applied: {exc}")
     st.stop()
-before = pd.Series(np.bincount(dataset.labels, minlength=len(names)), index=names)
-after_frame = cleaned.frame
-if "noiselens_removed" in after_frame:
-    after_frame = after_frame.loc[~after_frame["noiselens_removed"]]
-after = after_frame[dataset.label_column].astype(str).value_counts().reindex(names,
-                                                                             fill_value=0)
 st.markdown(f"**{cleaned.rows_in:,}** rows in → **{cleaned.rows_out:,}** rows out: "
             f"{cleaned.relabelled:,} relabelled, {cleaned.removed:,} removed"
             f"{' (flagged)' if removed == 'flag' else ''}, {cleaned.kept:,} confirmed.")
 with st.expander("Class sizes before and after"):
-    st.dataframe(pd.DataFrame({"class": names, "before": before.to_numpy(),
-                               "after": after.to_numpy(),
-                               "change": (after - before).to_numpy()}), hide_index=True)
+    st.dataframe(class_sizes(dataset, cleaned), hide_index=True)
 
-stem = Path(dataset.source.replace("sample '", "").strip("'")).stem or "data"
+stem = default_stem(dataset)
 default_folder = cache.workspace() / "exports" / stem
 folder = st.text_input("Write the files to this folder", str(default_folder),
                        key="export_folder")

@@ -61,7 +61,8 @@ if len(rows) == 0:
     st.stop()
 
 decided_labels = components.decision_labels(dataset)
-reviewed = sum(1 for r in result.ranked if str(dataset.ids[r]) in decided_labels)
+reviewed = int(np.isin(np.asarray(dataset.ids)[result.ranked].astype(str),
+                       list(decided_labels)).sum())
 st.progress(reviewed / max(len(result.ranked), 1),
             text=f"Reviewed {reviewed:,} of {len(result.ranked):,} flagged rows "
                  f"({len(decided_labels):,} decisions in all)")

@@ -281,22 +281,11 @@ def test_annotators_page_without_annotators_explains_itself():
     assert "no annotator columns" in at.info[0].value
 
 
-def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch):
+def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch, team_csv):
     from analysis.review import ReviewStore
 
-    rng = np.random.default_rng(3)
-    n = 150
-    X = rng.normal(size=(n, 3))
-    truth = np.where(X[:, 0] > 0, "cat", "dog")
-    frame = pd.DataFrame(X, columns=["a", "b", "c"])
-    for a, acc in enumerate([0.95, 0.8, 0.6]):
-        votes = np.where(rng.random(n) < acc, truth, np.where(truth == "cat", "dog", "cat"))
-        votes = votes.astype(object)
-        votes[rng.random(n) < 0.2] = None
-        frame[f"annotator_{a + 1}"] = votes
-    frame["label"] = frame["annotator_3"].fillna(pd.Series(truth))
-    path = tmp_path / "team.csv"
-    frame.to_csv(path, index=False)
+    path, frame = team_csv
+    n = len(frame)
     monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
     at = open_page("annotators")
     assert not at.error, [e.value for e in at.error]
@@ -310,7 +299,7 @@ def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch):
     at.text_input(key="export_folder").set_value(str(tmp_path / "out")).run()
     at.button(key="export_go").click().run()
     assert not at.exception and not at.error
-    cleaned = pd.read_csv(tmp_path / "out" / "team_cleaned.csv")
+    cleaned = pd.read_csv(tmp_path / "out" / "team_upload_cleaned.csv")
     assert len(cleaned) == n and list(cleaned.columns) == list(frame.columns)
     new = dict(zip(decisions["id"].astype(int), decisions["new_label"], strict=True))
     for i, label in enumerate(cleaned["label"]):

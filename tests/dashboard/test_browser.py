@@ -509,29 +509,17 @@ def test_report_opens_offline(browser, tmp_path, shots, monkeypatch):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
 
 
-def test_upload_a_csv_with_annotators_and_export(page, shots, tmp_path):
-    import numpy as np
+def test_upload_a_csv_with_annotators_and_export(page, shots, tmp_path, team_csv):
     import pandas as pd
 
-    rng = np.random.default_rng(5)
-    n = 160
-    X = rng.normal(size=(n, 3))
-    truth = np.where(X[:, 0] > 0, "cat", "dog")
-    frame = pd.DataFrame(X, columns=["a", "b", "c"])
-    for a, acc in enumerate([0.95, 0.85, 0.65]):
-        votes = np.where(rng.random(n) < acc, truth, np.where(truth == "cat", "dog", "cat"))
-        votes = votes.astype(object)
-        votes[rng.random(n) < 0.2] = None
-        frame[f"annotator_{a + 1}"] = votes
-    frame["label"] = frame["annotator_3"].fillna(pd.Series(truth))
-    path = tmp_path / "team_upload.csv"
-    frame.to_csv(path, index=False)
+    path, frame = team_csv
+    n = len(frame)
 
     open_page(page, "/", "Label health")
     page.get_by_text("Upload a file", exact=True).click()
     wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text("160", timeout=PAGE_TIMEOUT)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(str(n), timeout=PAGE_TIMEOUT)
     wait_idle(page)
     assert_no_error(page)
     page.get_by_role("link", name="Annotators").click()
