@@ -54,7 +54,8 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
     rows = np.asarray(rows, dtype=np.int64)
     table = result.table().iloc[rows]
     view = pd.DataFrame({
-        "rank": table["rank"].where(table["rank"] > 0).astype("Int64"),
+        # flagged rows carry their rank; the others show an empty cell, not "None"
+        "rank": [str(r) if r > 0 else "" for r in table["rank"]],
         "id": table["id"].astype(str),
         "given": table["given_name"].astype(str),
         "suggested": table["suggested_name"].astype(str),
@@ -66,7 +67,7 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
     if decisions:
         view["decision"] = [decisions.get(i, "") for i in view["id"]]
     config = {
-        "rank": st.column_config.NumberColumn(help="1 = most likely wrong (flagged rows)"),
+        "rank": st.column_config.TextColumn(help="1 = most likely wrong (flagged rows only)"),
         "quality": st.column_config.ProgressColumn(
             "quality", min_value=0.0, max_value=1.0, format="%.3f",
             help="Label quality score: low = likely wrong"),
@@ -173,7 +174,7 @@ def accept_suggestions(dataset: nl.Dataset, result: Analysis, rows, *, what: str
     if flagged.size == 0:
         return
     names = [str(c) for c in dataset.class_names]
-    if confirmed(key, f"Accept all {flagged.size:,} suggestions in {what}…",
+    if confirmed(key, f"Accept these {flagged.size:,} suggestions…",
                  f"Relabel **{flagged.size:,}** flagged rows in {what} to their suggested "
                  "labels? Rows you already decided on are overwritten; Undo reverts the whole "
                  "step.", f"Relabel {flagged.size:,} rows", icon=":material/done_all:"):
