@@ -73,13 +73,24 @@ class ReviewStore:
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
+            # WAL is a property of the file: set once, here. Switching the journal mode needs
+            # the database to itself and answers "locked" at once, without the busy handler,
+            # when another store is mid-write, so retry it.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             con.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self):
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA busy_timeout=30000")
             yield con
         finally:
