@@ -40,20 +40,62 @@ def test_decisions_are_written_at_once_and_read_back_by_a_new_store(tmp_path):
 
 
 def test_undo_restores_the_previous_state_step_by_step(tmp_path):
-    store = ReviewStore("fp", tmp_path / "r.sqlite")
-    store.decide(1, "remove")
-    store.decide(1, "relabel", "b")
-    store.decide_many([1, 2, 3], "keep")
-    assert store.counts()["keep"] == 3
-    assert store.undo() == 3  # the bulk step
-    assert store.get(1)["action"] == "relabel" and store.get(2) is None
-    assert store.undo() == 1
-    assert store.get(1)["action"] == "remove"
-    store.clear([1])
-    assert store.get(1) is None
-    assert store.undo() == 1 and store.get(1)["action"] == "remove"
-    assert store.undo() == 1 and store.get(1) is None
+    """Each undo gives back the whole earlier decision (action, new label, note) of every row
+    of the step, single or bulk, several steps deep."""
+    store = ReviewStore("fp", tmp_path / "r.sqlite", class_names=["a", "b", "c"])
+
+    def state():
+        return {i: store.get(i) for i in (1, 2, 3, 4)}
+
+    history = [state()]  # the state before each step, oldest first
+    steps = [
+        lambda: store.decide(1, "remove", note="blurry"),
+        lambda: store.decide(1, "relabel", "b", note="looks like b"),
+        lambda: store.decide_many([2, 3], "relabel", ["c", "a"], note="bulk: cell 2-3"),
+        lambda: store.decide(4, "keep", note="checked"),
+        lambda: store.decide_many([1, 2, 3, 4], "keep"),  # overwrites every row
+        lambda: store.decide_many([1, 3], "relabel", ["c", "c"], note="bulk again"),
+        lambda: store.clear([1, 2]),
+    ]
+    for step in steps:
+        step()
+        history.append(state())
+    assert history[3] == {
+        1: {"action": "relabel", "new_label": "b", "note": "looks like b"},
+        2: {"action": "relabel", "new_label": "c", "note": "bulk: cell 2-3"},
+        3: {"action": "relabel", "new_label": "a", "note": "bulk: cell 2-3"},
+        4: None,
+    }
+    assert history[-1][1] is None and history[-1][2] is None
+    sizes = [1, 1, 2, 1, 4, 2, 2]
+    for back in range(len(steps), 0, -1):
+        assert store.undo() == sizes[back - 1]
+        assert state() == history[back - 1], f"after undoing step {back}"
+        # what the store holds after the undo can be exported: every relabel has its label
+        d = store.decisions().set_index("id")
+        for i, want in history[back - 1].items():
+            if want is None:
+                assert str(i) not in d.index
+            else:
+                got = [None if pd.isna(v) else v
+                       for v in d.loc[str(i), ["action", "new_label", "note"]]]
+                assert got == [want["action"], want["new_label"], want["note"]]
     assert store.undo() == 0 and not store.can_undo()
+    assert store.decisions().empty
+
+
+def test_an_undone_relabel_exports_with_its_label_and_note(tmp_path):
+    ds = _dataset(tmp_path)
+    store = ReviewStore(ds.fingerprint, tmp_path / "r.sqlite", class_names=ds.class_names)
+    store.decide("r1", "relabel", "cat", note="pointy ears")
+    store.decide_many(["r2", "r3"], "relabel", ["dog", "cat"], note="bulk")
+    store.decide_many(["r1", "r2", "r3"], "remove", note="oops")
+    assert store.undo() == 3
+    out = apply_decisions(ds, store.decisions())
+    assert (out.relabelled, out.removed, out.rows_out) == (3, 0, 8)
+    assert list(out.frame["label"].iloc[1:4]) == ["cat", "dog", "cat"]
+    changes = out.changes.set_index("id")
+    assert changes.loc["r1", "note"] == "pointy ears" and changes.loc["r2", "note"] == "bulk"
 
 
 def test_bad_decisions_are_refused(tmp_path):
