@@ -18,12 +18,18 @@ from analysis.evaluate import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """Every test writes its cache to a workspace of its own, whatever ran before it."""
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
 @pytest.fixture(scope="module")
 def wine(tmp_path_factory):
-    import os
-
-    os.environ["NOISELENS_HOME"] = str(tmp_path_factory.mktemp("home"))
-    return nl.analyze(nl.from_sample("wine"), model="logistic")
+    # its own workspace, for this fixture only: the environment is restored afterwards
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOISELENS_HOME", str(tmp_path_factory.mktemp("home")))
+        return nl.analyze(nl.from_sample("wine"), model="logistic")
 
 
 def test_detection_table_by_definition(wine):
@@ -101,8 +107,7 @@ def test_retrain_check_is_seeded_and_paired(wine):
         retrain_check(X, wine.labels, wine.labels, np.full(len(truth), -1))
 
 
-def test_cleaning_the_digits_sample_pays(tmp_path, monkeypatch):
-    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+def test_cleaning_the_digits_sample_pays():
     result = nl.analyze(nl.from_sample("digits"), model="logistic")
     decisions = pd.DataFrame({
         "id": [str(result.dataset.ids[r]) for r in result.ranked],
