@@ -19,6 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.add_argument("--data", help="CSV or Parquet file to open instead of the sample")
     dash.add_argument("--label-col", help="name of the label column of --data")
+    dash.add_argument("--host", help="address to listen on (default: localhost, this machine "
+                      "only; 0.0.0.0 opens the dashboard, its review and its exports to the "
+                      "network)")
+    dash.add_argument("--export-dir", help="folder the Review & export page writes to "
+                      "(default: the workspace's exports/ folder); it cannot be changed from "
+                      "the page")
 
     run = sub.add_parser(
         "analyze",

@@ -5,27 +5,19 @@ Run with ``noiselens dashboard`` (optionally ``--data FILE --label-col COL``).
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import streamlit as st
 
 from analysis import samples
 from analysis.data import DataError, read_table
-from dashboard import state
+from dashboard import session, state
 
 HERE = Path(__file__).parent
 
-st.set_page_config(page_title="noiselens", page_icon=":material/label:", layout="wide")
-
-
-def _cli() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--data")
-    parser.add_argument("--label-col")
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    return args
+# a local file, not ":material/...:": Streamlit fetches material favicons from a font CDN
+st.set_page_config(page_title="noiselens", page_icon=str(HERE / "assets" / "favicon.png"),
+                   layout="wide")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -61,7 +53,7 @@ def _column_choices(path: Path, label_default: str | None) -> dict:
 
 
 def choose_source() -> state.Source:
-    args = _cli()
+    args = session.launch_options()
     st.sidebar.markdown("### Data")
     options = ["sample", "upload"] + (["cli"] if args.data else [])
     labels = {"sample": "Bundled sample", "upload": "Upload a file",
@@ -94,12 +86,12 @@ def choose_source() -> state.Source:
                           ("embeddings", "embeddings (.npy, N x D)")):
             f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
             if f is not None:
-                extra[key] = str(state.save_upload(f.getvalue(), f.name))
+                extra[key] = str(session.save_upload(f.getvalue(), f.name))
     if upload is None:
         st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
-    path = state.save_upload(upload.getvalue(), upload.name)
+    path = session.save_upload(upload.getvalue(), upload.name)
     return state.Source("file", str(path), **_column_choices(path, None), **extra)
 
 

@@ -1,17 +1,27 @@
-"""Start the Streamlit dashboard with the project's settings, wherever it is run from."""
+"""Start the Streamlit dashboard with the project's settings, wherever it is run from.
+
+Safety (docs/architecture.md, "Server safety"): the server listens on loopback unless the user
+asks for another address (``--host`` or Streamlit's ``--server.address``), and then a one-line
+warning says who can reach it. The launcher *replaces itself* with Streamlit (``exec``), so a
+SIGTERM or Ctrl-C sent to ``noiselens dashboard`` reaches the server itself and leaves no
+orphan holding the port.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import ipaddress
+import os
 import sys
 from pathlib import Path
 
 APP = Path(__file__).with_name("app.py")
+LOOPBACK = "localhost"
 
 # The project's .streamlit/config.toml is only read from the launch directory, so the settings
-# that matter are passed as flags (DESIGN section 8).
+# that matter are passed as flags (docs/architecture.md, "Launching").
 SETTINGS = {
     "server.headless": "true",
+    "server.address": LOOPBACK,
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
     "server.maxUploadSize": "1024",
@@ -20,22 +30,87 @@ SETTINGS = {
 }
 
 
+def _flag_values(extra: list[str]) -> dict[str, str | None]:
+    """Streamlit flags given on the command line: ``{"server.port": "8600", ...}``."""
+    values: dict[str, str | None] = {}
+    for t, token in enumerate(extra):
+        if not token.startswith("--"):
+            continue
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            following = extra[t + 1] if t + 1 < len(extra) else None
+            value = following if following is not None and not following.startswith("--") \
+                else None
+        values[name] = value
+    return values
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if address is None:
+        return False
+    address = address.strip().strip("[]")
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def streamlit_command(args, extra: list[str]) -> list[str]:
-    """The ``streamlit run`` command line: project settings, then the user's flags."""
+    """The ``streamlit run`` command line: project settings, then the user's flags.
+
+    ``args.host`` (``--host``) becomes ``--server.address``; without it, and without a
+    ``--server.address`` among ``extra``, the server listens on loopback only.
+    """
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP)]
-    given = {flag.split("=")[0].lstrip("-") for flag in extra if flag.startswith("--")}
-    cmd += [f"--{k}={v}" for k, v in SETTINGS.items() if k not in given]
+    given = _flag_values(extra)
+    host = getattr(args, "host", None)
+    if host is not None and "server.address" in given:
+        raise SystemExit("noiselens: error: give either --host or --server.address, not both.")
+    settings = dict(SETTINGS)
+    if host is not None:
+        settings["server.address"] = host
+    cmd += [f"--{k}={v}" for k, v in settings.items() if k not in given]
     cmd += extra
     app_args = []
     if getattr(args, "data", None):
         app_args += ["--data", str(Path(args.data).resolve())]
     if getattr(args, "label_col", None):
         app_args += ["--label-col", args.label_col]
+    if getattr(args, "export_dir", None):
+        app_args += ["--export-dir", str(Path(args.export_dir).expanduser().resolve())]
     if app_args:
         cmd += ["--", *app_args]
     return cmd
 
 
+def listening_address(cmd: list[str]) -> str:
+    """The ``--server.address`` the command sets (Streamlit's default: every interface)."""
+    address = _flag_values(cmd).get("server.address")
+    return "0.0.0.0" if address in (None, "") else address
+
+
+def exposure_warning(address: str) -> str | None:
+    """The one-line warning printed when the server is reachable from other machines."""
+    if is_loopback(address):
+        return None
+    return (f"noiselens: warning: listening on {address}: anyone who can reach this port can "
+            "read the data and use the Review & export pages (decisions, files written in the "
+            "export folder). Omit --host to listen on this machine only.")
+
+
 def launch(args, extra: list[str]) -> int:
-    """Run the dashboard until the user stops it; return Streamlit's exit code."""
-    return subprocess.call(streamlit_command(args, extra))
+    """Replace this process with the Streamlit server (returns only if ``exec`` fails)."""
+    cmd = streamlit_command(args, extra)
+    warning = exposure_warning(listening_address(cmd))
+    if warning:
+        print(warning, file=sys.stderr)
+    if getattr(args, "export_dir", None):
+        folder = Path(cmd[cmd.index("--export-dir") + 1])
+        print(f"noiselens: exports go to {folder}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)
+    return 1  # pragma: no cover - execv does not return

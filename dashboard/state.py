@@ -8,7 +8,6 @@ once and switch when UMAP is ready.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ import numpy as np
 import streamlit as st
 
 import analysis as nl
-from analysis import cache
 from analysis.pipeline import Analysis
 
 FILTER_LABELS = {
@@ -64,19 +62,6 @@ def load(source: Source) -> nl.Dataset:
         ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
     ) if v}
     return nl.load_dataset(source.name, source.label_column, **options)
-
-
-def save_upload(data: bytes, filename: str) -> Path:
-    """Keep an uploaded file in the workspace under its content hash; returns its path."""
-    suffix = "".join(Path(filename).suffixes[-2:]).lower() or ".csv"
-    folder = cache.workspace() / "uploads" / hashlib.sha256(data).hexdigest()[:24]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (Path(filename).stem.replace("/", "_") + suffix)
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path
 
 
 # -- the process-wide store ------------------------------------------------------------------

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from analysis import cache
 from analysis.export import (
     apply_decisions,
     class_sizes,
@@ -15,7 +14,7 @@ from analysis.export import (
     suggested_decisions,
     write_text,
 )
-from dashboard import state
+from dashboard import session, state
 from dashboard.report import build_report
 
 dataset, result = state.current()
@@ -98,9 +97,12 @@ with st.expander("Class sizes before and after"):
     st.dataframe(class_sizes(dataset, cleaned), hide_index=True)
 
 stem = default_stem(dataset)
-default_folder = cache.workspace() / "exports" / stem
-folder = st.text_input("Write the files to this folder", str(default_folder),
-                       key="export_folder")
+# the folder is chosen at launch (noiselens dashboard --export-dir), never typed into the page:
+# whoever reaches the page must not be able to make the server write elsewhere
+folder = session.export_dir() / stem
+st.caption(f"Files are written to `{folder}` on the machine running noiselens (choose another "
+           "folder at launch with `noiselens dashboard --export-dir DIR`) and offered below as "
+           "downloads.")
 if st.button("Export", type="primary", icon=":material/download:", key="export_go",
              disabled=len(chosen) == 0 and mode == "reviewed"):
     try:

@@ -194,8 +194,10 @@ def test_bad_file_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
     assert "bad.csv" in message and "'b'" in message
 
 
-def test_decisions_persist_and_export_round_trips(digits, home, tmp_path):
+def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkeypatch):
     from analysis.review import ReviewStore
+
+    monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
 
     store = ReviewStore(digits.dataset.fingerprint, class_names=digits.class_names)
     store.clear(store.decisions()["id"].tolist())
@@ -215,15 +217,14 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path):
     assert got.loc[ids[second], "action"] == "remove"
     at = open_page("review_export")
     assert metric(at, "Relabelled") == "1" and metric(at, "Removed") == "1"
-    at.text_input(key="export_folder").set_value(str(tmp_path / "export")).run()
     at.button(key="export_go").click().run()
     assert not at.exception and not at.error
-    cleaned = pd.read_csv(tmp_path / "export" / "digits_cleaned.csv")
+    cleaned = pd.read_csv(tmp_path / "export" / "digits" / "digits_cleaned.csv")
     assert len(cleaned) == len(ids) - 1
     assert str(ids[second]) not in set(cleaned["id"].astype(str))
     row = cleaned.loc[cleaned["id"].astype(str) == ids[first]].iloc[0]
     assert str(row["label"]) == digits.class_names[digits.suggested[first]]
-    assert (tmp_path / "export" / "report.html").stat().st_size > 100_000
+    assert (tmp_path / "export" / "digits" / "report.html").stat().st_size > 100_000
     at.button(key="undo_last").click().run()
     assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None
 
@@ -286,7 +287,8 @@ def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch, t
 
     path, frame = team_csv
     n = len(frame)
-    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label",
+                                      "--export-dir", str(tmp_path / "out")])
     at = open_page("annotators")
     assert not at.error, [e.value for e in at.error]
     at.button(key="consensus-accept").click().run()
@@ -296,11 +298,28 @@ def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch, t
     decisions = ReviewStore(ds.fingerprint).decisions()
     assert len(decisions) > 0 and set(decisions["action"]) == {"relabel"}
     at = open_page("review_export")
-    at.text_input(key="export_folder").set_value(str(tmp_path / "out")).run()
     at.button(key="export_go").click().run()
     assert not at.exception and not at.error
-    cleaned = pd.read_csv(tmp_path / "out" / "team_upload_cleaned.csv")
+    cleaned = pd.read_csv(tmp_path / "out" / "team_upload" / "team_upload_cleaned.csv")
     assert len(cleaned) == n and list(cleaned.columns) == list(frame.columns)
     new = dict(zip(decisions["id"].astype(int), decisions["new_label"], strict=True))
     for i, label in enumerate(cleaned["label"]):
         assert label == new.get(i, frame["label"].iloc[i])
+
+
+def test_the_export_folder_cannot_be_changed_from_the_page(home, tmp_path, monkeypatch):
+    """The page offers no input that names a folder: a visitor cannot make the server write
+    anywhere but the folder given at launch (issue: server safety)."""
+    monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "chosen")])
+    at = open_page("review_export")
+    assert not at.exception
+    assert [t.key for t in at.text_input] == []  # no free-text path of any kind
+    shown = " ".join(c.value for c in at.caption)
+    assert str(tmp_path / "chosen" / "digits") in shown
+    # a value smuggled into the session state under the old widget key changes nothing
+    at.session_state["export_folder"] = str(tmp_path / "elsewhere")
+    at.radio(key="export_mode").set_value("suggestions").run()
+    at.button(key="export_go").click().run()
+    assert not at.exception and not at.error
+    assert (tmp_path / "chosen" / "digits" / "digits_cleaned.csv").is_file()
+    assert not (tmp_path / "elsewhere").exists()

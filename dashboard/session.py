@@ -1,0 +1,99 @@
+"""The server's side of what the user chose at launch, and the files it keeps for them.
+
+* :func:`launch_options` — what ``noiselens dashboard`` passed after ``--`` (``--data``,
+  ``--label-col``, ``--export-dir``). Nothing here can be changed from the page: the export
+  folder in particular is chosen at launch only, so a visitor of the page cannot make the
+  server write anywhere else.
+* :func:`save_upload` — uploaded files kept in the workspace's ``uploads/`` folder, pruned to
+  :data:`MAX_UPLOADS` files and :data:`MAX_UPLOAD_BYTES` bytes (oldest removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from analysis import cache
+
+#: Uploads kept in the workspace at most (oldest removed first).
+MAX_UPLOADS = int(os.environ.get("NOISELENS_MAX_UPLOADS", "20"))
+#: Total size of the uploads kept at most, in bytes (oldest removed first).
+MAX_UPLOAD_BYTES = int(os.environ.get("NOISELENS_MAX_UPLOAD_BYTES", str(4 * 1024**3)))
+
+
+def launch_options(argv: list[str] | None = None) -> argparse.Namespace:
+    """The app's own command-line options (after ``--`` in the ``streamlit run`` command)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data")
+    parser.add_argument("--label-col")
+    parser.add_argument("--export-dir")
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def export_dir() -> Path:
+    """The folder exports are written to: ``--export-dir`` given at launch, else the
+    workspace's ``exports/`` folder."""
+    chosen = launch_options().export_dir
+    return Path(chosen) if chosen else cache.workspace() / "exports"
+
+
+def uploads_dir() -> Path:
+    """Where uploaded files are kept: ``<workspace>/uploads/``."""
+    return cache.workspace() / "uploads"
+
+
+def save_upload(data: bytes, filename: str) -> Path:
+    """Keep an uploaded file in the workspace under its content hash; returns its path.
+
+    Only the file name's last component is used (a client cannot choose the folder). After
+    saving, older uploads beyond :data:`MAX_UPLOADS` files or :data:`MAX_UPLOAD_BYTES` bytes
+    are removed, oldest first; the file just saved is always kept.
+    """
+    name = Path(filename.replace("\\", "/")).name
+    suffix = "".join(Path(name).suffixes[-2:]).lower() or ".csv"
+    stem = Path(name).name.removesuffix("".join(Path(name).suffixes)) or "upload"
+    folder = uploads_dir() / hashlib.sha256(data).hexdigest()[:24]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (stem[:100] + suffix)
+    if not path.exists():
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    os.utime(folder)  # the most recently used upload is the last to go
+    prune_uploads(keep=folder)
+    return path
+
+
+def prune_uploads(*, keep: Path | None = None, max_files: int | None = None,
+                  max_bytes: int | None = None) -> list[Path]:
+    """Remove the oldest uploads until the limits hold; returns the folders removed."""
+    max_files = MAX_UPLOADS if max_files is None else max_files
+    max_bytes = MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
+    root = uploads_dir()
+    if not root.is_dir():
+        return []
+    entries = []
+    for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        entries.append((folder.stat().st_mtime, folder, size))
+    entries.sort(key=lambda e: e[0])  # oldest first
+    total = sum(e[2] for e in entries)
+    count = len(entries)
+    removed = []
+    for _, folder, size in entries:
+        if count <= max_files and total <= max_bytes:
+            break
+        if keep is not None and folder == keep:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+        count -= 1
+        total -= size
+    return removed
