@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 import analysis as nl
 from analysis.cli import main
+from analysis.export import apply_decisions, suggested_decisions
 from analysis.review import ReviewStore
 
 
@@ -58,6 +60,9 @@ def test_analyze_writes_every_output_and_they_agree(tmp_path, capsys):
     noise = pd.read_csv(out / "noise_matrix.csv", index_col=0)
     np.testing.assert_allclose(noise.to_numpy(), result.estimate.noise_matrix, rtol=1e-12)
     assert "wrote" in capsys.readouterr().out
+    cleaned_by_suggestions = apply_decisions(result.dataset, suggested_decisions(result))
+    assert_report_states_the_numbers((out / "report.html").read_text(encoding="utf-8"), result,
+                                     cleaned_by_suggestions)
 
 
 def test_analyze_uses_the_review_when_there_is_one(tmp_path):
@@ -98,6 +103,89 @@ def test_console_script_runs_on_the_sample_offline(tmp_path):
     assert summary["rows"] == 178 and summary["flagged"] > 0
 
 
+class _Report(HTMLParser):
+    """The report's own text, by element: every ``<p>``, every heading and every card
+    (``class="card"``: value ``.v`` and label ``.l``), whitespace collapsed. Scripts (the
+    inlined plotly, 4.8 MB in which every integer below 1,000 appears) and styles are skipped,
+    so a number is found only where the report states it."""
+
+    VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr"}
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, set[str], list[str]]] = []
+        self.paragraphs: list[str] = []
+        self.headings: list[str] = []
+        self.cards: dict[str, str] = {}
+        self._card: dict[str, str] | None = None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        self.stack.append((tag, classes, []))
+        if "card" in classes:
+            self._card = {}
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID or not self.stack:
+            return
+        while self.stack:
+            open_tag, classes, parts = self.stack.pop()
+            text = " ".join("".join(parts).split())
+            if self.stack:  # the text belongs to the enclosing element too
+                self.stack[-1][2].append("".join(parts))
+            if open_tag == "p":
+                self.paragraphs.append(text)
+            elif open_tag in ("h1", "h2", "h3"):
+                self.headings.append(text)
+            if self._card is not None:
+                for part in ("v", "l"):
+                    if part in classes:
+                        self._card[part] = text
+                if "card" in classes:
+                    self.cards[self._card.get("l", "")] = self._card.get("v", "")
+                    self._card = None
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1][0] not in ("script", "style"):
+            self.stack[-1][2].append(data)
+
+
+def assert_report_states_the_numbers(page: str, result, cleaned=None) -> None:
+    """The cards, headline and cleaning summary of the report say what the package says."""
+    report = _Report(page)
+    n = len(result.labels)
+    flagged = int(np.asarray(result.is_issue).sum())
+    wrong = int(round(n * (1 - np.trace(result.estimate.joint))))
+    systematic = int((result.pairs()["verdict"] == "systematic").sum())
+    assert report.cards == {
+        "label health (estimated % correct)": f"{result.health:.1f} / 100",
+        "estimated wrong labels": f"{wrong:,}",
+        "rows flagged for review": f"{flagged:,}",
+        "systematic confusions": f"{systematic}",
+    }
+    headline = [p for p in report.paragraphs if p.startswith("About ")]
+    assert len(headline) == 1, report.paragraphs
+    assert headline[0].startswith(
+        f"About {wrong:,} of the {n:,} labels ({100 * wrong / n:.1f}%) are estimated to be "
+        f"wrong. {systematic} class pair(s) are confused systematically")
+    sub = [p for p in report.paragraphs if " rows · " in p]
+    assert len(sub) == 1 and f" {n:,} rows · {len(result.class_names)} classes · " in sub[0]
+    changes = [p for p in report.paragraphs if "rows relabelled" in p]
+    if cleaned is None:
+        assert not changes
+    else:
+        assert changes == [
+            f"{cleaned.relabelled:,} rows relabelled, {cleaned.removed:,} removed, "
+            f"{cleaned.kept:,} confirmed as correct; {cleaned.rows_in:,} rows in, "
+            f"{cleaned.rows_out:,} rows out."]
+
+
 def test_report_escapes_dataset_text_and_states_the_numbers(tmp_path):
     from dashboard.report import build_report
 
@@ -115,8 +203,12 @@ def test_report_escapes_dataset_text_and_states_the_numbers(tmp_path):
     assert "<script>alert" not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    assert f"{result.num_issues:,}" in page
-    assert f"{result.health:.1f} / 100" in page
+    assert result.num_issues > 0 and result.estimated_wrong > 0
+    assert_report_states_the_numbers(page, result)
+    decisions = suggested_decisions(result)
+    decisions.loc[decisions.index[:2], "action"] = "remove"
+    cleaned = apply_decisions(ds, decisions)
+    assert_report_states_the_numbers(build_report(ds, result, cleaned=cleaned), result, cleaned)
     # the only scripts are plotly's own: the inlined library and one per figure
     tags = re.findall(r"<script[^>]*>", page)
     assert len(tags) == 3
