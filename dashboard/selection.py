@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 
 def _points(event: Any) -> list[Mapping]:
     if not event:
@@ -60,6 +62,14 @@ def rows_from_event(event: Any) -> list[int]:
         except (TypeError, ValueError):
             continue
     return list(seen)
+
+
+def summarise_selection(result: Any, rows) -> tuple[np.ndarray, int]:
+    """The selected dataset rows ordered by label quality score, lowest (most suspect) first,
+    ties in selection order, and how many of them are flagged (``result.is_issue``)."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    ordered = rows[np.argsort(np.asarray(result.scores)[rows], kind="stable")]
+    return ordered, int(np.count_nonzero(np.asarray(result.is_issue)[ordered]))
 
 
 def parse_cell(text: str | None, num_classes: int) -> tuple[int, int] | None:

@@ -1,7 +1,6 @@
 """Embedding map: every example in 2-D; a point of one colour inside a cluster of another is a
 label worth checking. Box or lasso a region to list its examples."""
 
-import numpy as np
 import streamlit as st
 
 from dashboard import components, figures, selection, state
@@ -57,9 +56,7 @@ event = st.plotly_chart(fig, key=f"map-{shown}-{colour_by}", on_select="rerun",
 rows = selection.rows_from_event(event)
 if not rows:
     st.stop()
-rows = np.asarray(rows)
-rows = rows[np.argsort(result.scores[rows], kind="stable")]
-flagged = int(result.is_issue[rows].sum())
+rows, flagged = selection.summarise_selection(result, rows)
 st.subheader(f"{len(rows):,} selected examples · {flagged:,} flagged")
 counts = table.iloc[rows]["given_name"].value_counts()
 st.caption("Given labels in the selection: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))

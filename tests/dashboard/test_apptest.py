@@ -121,6 +121,44 @@ def test_noise_matrix_cell_from_the_url_lists_its_rows(digits):
     assert not at.subheader
 
 
+def _map_selection(digits) -> list[int]:
+    """A lasso's worth of rows: a few flagged among many unflagged, not in score order."""
+    rng = np.random.default_rng(7)
+    flagged = np.flatnonzero(digits.is_issue)
+    clean = np.flatnonzero(~digits.is_issue)
+    return rng.permutation(np.concatenate([flagged[:5], clean[::60]])).tolist()
+
+
+def test_embedding_map_selection_numbers_and_order(digits, monkeypatch):
+    """AppTest cannot lasso: the page's selection event is replaced by known rows; what the
+    page states about them is checked against the package."""
+    from dashboard import selection
+
+    rows = _map_selection(digits)
+    seen = []
+
+    def lassoed(event):
+        seen.append(event)
+        return list(rows)
+
+    monkeypatch.setattr(selection, "rows_from_event", lassoed)
+    at = open_page("embedding_map")
+    assert seen, "the page did not read the selection"
+    assert not at.error, [e.value for e in at.error]
+    # by hand from the package: lowest score first (ties as selected), unflagged not counted
+    order = sorted(range(len(rows)), key=lambda t: (float(digits.scores[rows[t]]), t))
+    expected = [rows[t] for t in order]
+    flagged = sum(bool(digits.is_issue[r]) for r in rows)
+    assert flagged == 5 and len(rows) - flagged > flagged
+    assert expected != rows
+    assert at.subheader[0].value == f"{len(rows):,} selected examples · {flagged:,} flagged"
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    assert frame_ids(at) == [ids[r] for r in expected]
+    assert at.session_state["map_selection"] == expected
+    accept = at.button(key="accept-map")
+    assert accept.label == f"Accept these {flagged:,} suggestions…"
+
+
 def test_suspects_table_is_the_ranking_and_filters_apply(digits):
     at = open_page("suspects")
     ids = np.asarray(digits.dataset.ids).astype(str)

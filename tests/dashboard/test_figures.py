@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,38 @@ def test_map_points_carry_row_ids_across_traces(result):
         xy = np.stack([tr.x, tr.y], axis=1)
         np.testing.assert_array_equal(
             xy, coords.astype(np.float32)[np.asarray(tr.customdata)[:, 0].astype(int)])
+
+
+def _summary_by_hand(result, rows):
+    """Selected rows, lowest score first (equal scores: as selected), and the flagged count."""
+    order = sorted(range(len(rows)), key=lambda t: (float(result.scores[rows[t]]), t))
+    ordered = [int(rows[t]) for t in order]
+    return ordered, sum(1 for r in ordered if bool(result.is_issue[r]))
+
+
+def test_map_selection_summary_is_ordered_by_score_and_counts_the_flagged(result):
+    rng = np.random.default_rng(3)
+    flagged_rows = np.flatnonzero(result.is_issue)
+    clean_rows = np.flatnonzero(~result.is_issue)
+    # mostly unflagged rows, in selection (not score) order: swapping the count for the
+    # unflagged one or dropping the sort is seen
+    rows = rng.permutation(np.concatenate([flagged_rows[:7], clean_rows[:40]])).tolist()
+    ordered, flagged = selection.summarise_selection(result, rows)
+    want_rows, want_flagged = _summary_by_hand(result, rows)
+    assert ordered.tolist() == want_rows and flagged == want_flagged == 7
+    assert ordered.tolist() != rows  # the selection really was out of order
+    # through the event the page receives
+    event = {"selection": {"points": [{"customdata": [r, 0.0]} for r in rows]}}
+    ordered, flagged = selection.summarise_selection(result, selection.rows_from_event(event))
+    assert ordered.tolist() == want_rows and flagged == 7
+    # equal scores keep the selection order; an empty selection is empty
+    tied = types.SimpleNamespace(scores=np.array([0.5, 0.2, 0.5, 0.2, 0.9]),
+                                 is_issue=np.array([True, False, False, True, False]))
+    for picked in ([4, 2, 0, 3, 1], [0, 2, 1, 3], [3]):
+        ordered, flagged = selection.summarise_selection(tied, picked)
+        assert (ordered.tolist(), flagged) == _summary_by_hand(tied, picked)
+    ordered, flagged = selection.summarise_selection(result, [])
+    assert ordered.tolist() == [] and flagged == 0
 
 
 def test_map_sample_keeps_every_flagged_row(result):
