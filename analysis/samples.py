@@ -10,18 +10,38 @@
 Each sample is a CSV file in ``sample_datasets/`` with a markdown card next to it (source,
 licence, the noise injected with its seeds, the resulting noise per class). The files are
 made by ``sample_datasets/build_samples.py``; :func:`load` only reads and checks them.
+
+In a source checkout (and an editable install) the files are read from the repository's
+``sample_datasets/`` folder; a wheel ships them as package data, ``analysis/sample_data/``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-#: Where the sample files live (the project's ``sample_datasets/`` folder).
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_datasets"
+#: The folder a wheel installs the sample files to, inside the ``analysis`` package.
+PACKAGED_DIR_NAME = "sample_data"
+#: The repository's folder of sample files (a source checkout or an editable install).
+REPOSITORY_DIR = Path(__file__).resolve().parent.parent / "sample_datasets"
+
+
+def _samples_dir() -> Path:
+    """The installed package's copy of the samples if there is one, else the repository's."""
+    packaged = resources.files(__package__) / PACKAGED_DIR_NAME
+    if packaged.is_dir():
+        # an installed wheel is a folder on disk: the files are plain files there
+        return Path(str(packaged))
+    return REPOSITORY_DIR
+
+
+#: Where the sample files live: ``analysis/sample_data/`` in an installed wheel, else the
+#: repository's ``sample_datasets/`` folder.
+SAMPLES_DIR = _samples_dir()
 
 ID_COLUMN = "id"
 LABEL_COLUMN = "label"
@@ -125,8 +145,8 @@ def load(name: str) -> Sample:
     for path in (csv_path, card_path):
         if not path.is_file():
             raise ValueError(
-                f"sample file {path} is missing; regenerate the samples with "
-                "`python sample_datasets/build_samples.py`."
+                f"sample file {path} is missing; in a source checkout regenerate the samples "
+                "with `python sample_datasets/build_samples.py`, else reinstall noiselens."
             )
     frame, annotators, features = _read(csv_path, spec)
     _validate(csv_path, frame, spec, annotators, features)
