@@ -222,10 +222,24 @@ def issues_mask_from(
     return mask
 
 
-def rank_issues(ev: Evidence, mask: np.ndarray, rank_by: str) -> np.ndarray:
-    """Indices of the flagged rows, most likely wrong first."""
+def rank_flagged(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Indices of the flagged rows, lowest score (most likely wrong) first.
+
+    The one ranking of label issues: :func:`find_label_issues` with ``rank_by`` and
+    :attr:`analysis.pipeline.Analysis.ranked` (hence ``label_issues.csv``) both use it.
+
+    Tied scores keep the reference implementation's order: the flagged rows' scores, taken in
+    row order, sorted by numpy's default ``argsort``. That sort is not stable (tied rows do
+    not stay in row order), and which order it leaves ties in may change with the numpy
+    version and the CPU's vector instructions; on a given machine it is the reference's order.
+    """
     rows = np.flatnonzero(mask)
-    return rows[np.argsort(scores_from(ev, rank_by)[mask])]
+    return rows[np.argsort(scores[rows])]
+
+
+def rank_issues(ev: Evidence, mask: np.ndarray, rank_by: str) -> np.ndarray:
+    """Indices of the flagged rows, most likely wrong first (see :func:`rank_flagged`)."""
+    return rank_flagged(scores_from(ev, rank_by), mask)
 
 
 def find_label_issues(
@@ -256,7 +270,8 @@ def find_label_issues(
         :func:`num_label_issues` rows of lowest score. Every filter but the last two keeps
         rows whose given label is the prediction.
     rank_by : {"self_confidence", "normalized_margin", "confidence_weighted_entropy"}, optional
-        If given, return the flagged row indices sorted by that score, lowest first.
+        If given, return the flagged row indices sorted by that score, lowest first (ties as
+        the reference orders them, see :func:`rank_flagged`).
     frac_noise : float in (0, 1], default=1.0
         Prune only this fraction of the estimated noise (prune filters only).
     num_to_remove_per_class : array-like of shape (K,), optional

@@ -19,7 +19,7 @@ from analysis import cache
 from analysis.classes import confused_pairs, label_health, per_class_table
 from analysis.confident import Evidence, NoiseEstimate, noise_estimate_from
 from analysis.data import DataError, Dataset
-from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
+from analysis.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagged, scores_from
 from analysis.probabilities import Progress, out_of_fold_probabilities
 
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
@@ -151,9 +151,10 @@ class Analysis:
 
     @cached_property
     def ranked(self) -> np.ndarray:
-        """Indices of the flagged rows, most likely wrong first (ties by row order)."""
-        rows = np.flatnonzero(self.is_issue)
-        return rows[np.argsort(self.scores[rows], kind="stable")]
+        """Indices of the flagged rows, most likely wrong first: the order of
+        ``find_label_issues(..., rank_by=...)``, ties included (see
+        :func:`analysis.issues.rank_flagged`)."""
+        return rank_flagged(self.scores, self.is_issue)
 
     @cached_property
     def estimated_true(self) -> np.ndarray:
