@@ -5,10 +5,17 @@ encoded once as integers 0..K-1 (class names kept), a stable id per row, and whi
 it has: numeric feature columns, a text column, an image column (paths) or pixel columns, and
 optionally out-of-fold ``pred_probs``, embeddings, annotator columns and audited true labels.
 Every bad input raises :class:`DataError` naming the file, the column and the first rows.
+
+A CSV file is read as text, every cell as it is written (``00027`` stays ``00027``, ``TRUE``
+stays ``TRUE``, an empty cell stays empty): that text frame is what the cleaned split writes
+back. Feature columns are parsed into numbers for the model only (:attr:`Dataset.features`).
+Labels are text: only an empty cell (or the ``missing_label`` text) is a missing label, and
+``01`` and ``1`` are two classes. A Parquet file keeps its schema (:class:`Origin`).
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,10 +34,40 @@ PROB_PREFIXES = ("pred_prob_", "prob_", "p_")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 #: Files larger than this are refused (the dashboard keeps everything in memory).
 MAX_FILE_BYTES = 2 * 1024**3
+#: Cells that count as "no value" in a numeric feature column (for the model only; the
+#: cell itself is written back unchanged). Labels never use this list.
+NA_TEXTS = ("", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None",
+            "<NA>", "#N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN")
+#: Delimiters recognised in a CSV header line.
+DELIMITERS = ",;\t|"
+#: A string column with at most this many distinct values is a categorical feature.
+MAX_CATEGORIES = 20
 
 
 class DataError(ValueError):
     """A problem with the user's data; the message names file, column and rows."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """How the source file is written, so that the cleaned split is written the same way.
+
+    Attributes
+    ----------
+    kind : {"csv", "parquet"}
+    delimiter, lineterminator : str
+        Of a CSV file (``lineterminator`` is the first line's ending).
+    bom : bool
+        The CSV file starts with a UTF-8 byte-order mark.
+    schema : pyarrow.Schema or None
+        Of a Parquet file.
+    """
+
+    kind: str
+    delimiter: str = ","
+    lineterminator: str = "\n"
+    bom: bool = False
+    schema: object = None
 
 
 @dataclass(frozen=True)
@@ -40,14 +77,15 @@ class Dataset:
     Attributes
     ----------
     frame : DataFrame
-        The rows as loaded, every column, original order.
+        The rows as loaded, every column, original order. Read from a CSV file every column
+        is text, each cell exactly as written in the file.
     source : str
         File name (or "DataFrame" / "arrays") used in messages.
     label_column : str
     labels : ndarray of shape (N,), int64
         Given labels encoded 0..K-1.
     class_names : list of str
-        ``class_names[i]`` is the original value of class i.
+        ``class_names[i]`` is the text of class i.
     ids : ndarray of shape (N,)
         Stable row ids: the id column, else the row number in the source.
     id_column : str or None
@@ -63,6 +101,10 @@ class Dataset:
         Audited / known true labels encoded like ``labels`` (-1 where unknown).
     base_dir : Path or None
         Folder relative to which image paths are resolved.
+    origin : Origin or None
+        The file format read (None for an in-memory frame).
+    feature_frame : DataFrame or None
+        The parsed feature columns when ``frame`` is text (see :attr:`features`).
     """
 
     frame: pd.DataFrame
@@ -81,6 +123,8 @@ class Dataset:
     annotator_columns: list[str] = field(default_factory=list)
     true_labels: np.ndarray | None = None
     base_dir: Path | None = None
+    origin: Origin | None = field(default=None, compare=False)
+    feature_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -91,7 +135,10 @@ class Dataset:
 
     @property
     def features(self) -> pd.DataFrame:
-        """The feature columns (a view of ``frame``)."""
+        """The feature columns as the model sees them: numbers (int64 / float64, NaN where a
+        cell is empty or ``NA``), booleans, or text for categorical columns."""
+        if self.feature_frame is not None:
+            return self.feature_frame
         return self.frame[self.feature_columns]
 
     @cached_property
@@ -99,7 +146,7 @@ class Dataset:
         """Hash of the content that matters to the analysis: keys every cache."""
         parts = [self.labels, list(self.class_names), np.asarray(self.ids).astype(str)]
         if self.feature_columns:
-            parts.append(self.frame[self.feature_columns])
+            parts.append(self.features)
         for col in (self.text_column, self.image_column):
             if col:
                 parts.append(self.frame[col].astype(str))
@@ -126,38 +173,7 @@ def _fail(source: str, message: str) -> DataError:
     return DataError(f"{source}: {message}")
 
 
-def _encode_labels(
-    values: pd.Series, source: str, column: str, class_names: Sequence | None
-) -> tuple[np.ndarray, list[str]]:
-    missing = values.isna().to_numpy()
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        missing = missing | values.astype(str).str.strip().eq("").to_numpy()
-    if missing.any():
-        raise _fail(
-            source,
-            f"column '{column}' has empty or missing labels in "
-            f"{describe_rows(np.flatnonzero(missing))}; "
-            "fill them in or drop those rows before analysis.",
-        )
-    if class_names is None:
-        uniques = pd.unique(values)
-        try:
-            uniques = sorted(uniques)
-        except TypeError:
-            uniques = sorted(uniques, key=str)
-        names = list(uniques)
-    else:
-        names = list(class_names)
-        unknown = ~values.isin(names).to_numpy()
-        if unknown.any():
-            first = np.flatnonzero(unknown)
-            raise _fail(
-                source,
-                f"column '{column}' holds labels that are not among the given class names "
-                f"({values.iloc[first[0]]!r} in {describe_rows(first)}).",
-            )
-    codes = pd.Categorical(values, categories=names).codes.astype(np.int64)
-    return codes, [str(n) for n in names]
+# --------------------------------------------------------------------------- cell text
 
 
 def _is_text(values: pd.Series) -> bool:
@@ -173,10 +189,109 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _is_nested(values: pd.Series) -> bool:
+    """The column holds lists, arrays or mappings (e.g. a Parquet list / struct column)."""
+    if values.dtype != object:
+        return False
+    sample = values.dropna().head(20)
+    return any(isinstance(v, _NESTED) for v in sample)
+
+
+def _label_text(values: pd.Series, source: str, column: str,
+                missing_label=None) -> tuple[pd.Series, np.ndarray]:
+    """Labels as text, and the rows whose label is missing.
+
+    A label is missing when its cell is empty (only spaces), None / NaN in a DataFrame, or
+    equal to ``missing_label``; every other text is a class name (``NA``, ``None``, ``01``).
+    Values of different types that print the same (int 1 and str "1") are refused.
+    """
+    if _is_nested(values):
+        raise _fail(source, f"column '{column}' holds nested values (lists or records), not "
+                            "labels.")
+    missing = values.isna().to_numpy()
+    if values.dtype == object:
+        present = values[~missing]
+        kinds = present.map(type)
+        if kinds.nunique() > 1:
+            both = pd.DataFrame({"text": present.astype(str), "kind": kinds})
+            both = both.drop_duplicates()
+            clash = both[both["text"].duplicated(keep=False)]
+            if len(clash):
+                text = clash["text"].iloc[0]
+                rows = np.flatnonzero((values.astype(str) == text).to_numpy() & ~missing)
+                shown = " and ".join(
+                    f"{v!r} ({type(v).__name__})"
+                    for v in present[both.loc[clash.index[clash['text'] == text]].index])
+                raise _fail(
+                    source,
+                    f"column '{column}' mixes values that print the same, {shown}, in "
+                    f"{describe_rows(rows)}; make the column one type (all text or all "
+                    "numbers) so that each class has one name.",
+                )
+        text = values.astype(str)
+    else:
+        text = _as_text(values)
+    text = text.where(~missing, "")
+    missing = missing | text.str.strip().eq("").to_numpy()
+    if missing_label is not None:
+        missing = missing | text.eq(str(missing_label)).to_numpy()
+    return text, missing
+
+
+def _sorted_names(names) -> list[str]:
+    """Class names in numeric order when every name is a number, else in text order."""
+    names = [str(n) for n in names]
+    numbers = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce")
+    if len(names) and numbers.notna().all():
+        return [n for _, n in sorted(zip(numbers.tolist(), names, strict=True))]
+    return sorted(names)
+
+
+def _encode_labels(
+    values: pd.Series, source: str, column: str, class_names: Sequence | None,
+    missing_label=None,
+) -> tuple[np.ndarray, list[str]]:
+    text, missing = _label_text(values, source, column, missing_label)
+    if missing.any():
+        what = "empty or missing" if missing_label is None else \
+            f"empty or missing (or {str(missing_label)!r})"
+        raise _fail(
+            source,
+            f"column '{column}' has {what} labels in "
+            f"{describe_rows(np.flatnonzero(missing))}; "
+            "fill them in or drop those rows before analysis.",
+        )
+    if class_names is None:
+        names = _sorted_names(pd.unique(text.to_numpy(dtype=object)))
+    else:
+        names = _as_text(pd.Series(list(class_names))).tolist()
+        if len(set(names)) != len(names):
+            repeated = sorted({x for x in names if names.count(x) > 1})
+            raise _fail(source, f"class_names repeats {repeated}: each class must appear once.")
+        unknown = ~text.isin(names).to_numpy()
+        if unknown.any():
+            first = np.flatnonzero(unknown)
+            raise _fail(
+                source,
+                f"column '{column}' holds labels that are not among the given class names "
+                f"({text.iloc[first[0]]!r} in {describe_rows(first)}).",
+            )
+    codes = pd.Categorical(text.to_numpy(dtype=object), categories=names).codes
+    return codes.astype(np.int64), names
+
+
 def _check_ids(ids: pd.Series, source: str, column: str) -> None:
-    if ids.isna().any():
+    if _is_nested(ids):
+        raise _fail(source, f"id column '{column}' holds nested values (lists or records).")
+    empty = ids.isna().to_numpy()
+    if _is_text(ids):
+        empty = empty | ids.astype(str).str.strip().eq("").to_numpy()
+    if empty.any():
         raise _fail(source, f"id column '{column}' is empty in "
-                            f"{describe_rows(np.flatnonzero(ids.isna().to_numpy()))}.")
+                            f"{describe_rows(np.flatnonzero(empty))}.")
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         rows = np.flatnonzero(dup)
@@ -187,31 +302,196 @@ def _check_ids(ids: pd.Series, source: str, column: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------- numbers from text
+
+
+def _arrow(values: pd.Series):
+    import pyarrow as pa
+
+    return pa.array(values.array) if hasattr(values.array, "__arrow_array__") else \
+        pa.array(values.to_numpy(dtype=object), type=pa.string())
+
+
+def _numbers(values: pd.Series) -> pd.Series | None:
+    """A text column as int64 / float64 numbers (NaN for the ``NA_TEXTS`` cells), or None
+    when a cell is not a number. Vectorised (Arrow's parser), no Python loop."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = _arrow(values)
+    arr = pc.if_else(pc.is_in(arr, value_set=pa.array(NA_TEXTS)), None, arr)
+    for kind in (pa.int64(), pa.float64()):
+        try:
+            out = pc.cast(arr, kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if kind == pa.int64() and out.null_count:
+            out = pc.cast(out, pa.float64())
+        return pd.Series(out.to_numpy(zero_copy_only=False), index=values.index,
+                         name=values.name)
+    return None
+
+
+def _parse_feature(values: pd.Series, source: str, column: str, *,
+                   named: bool) -> pd.Series | None:
+    """What the model sees of a text feature column: numbers, booleans or categories.
+
+    Returns None when the column is not a feature (free text with many distinct values);
+    when ``named`` (the user chose the column) such a column is a categorical feature.
+    A column of numbers with a few cells that are not numbers is an error naming them.
+    """
+    numbers = _numbers(values)
+    if numbers is not None:
+        return numbers
+    distinct = pd.unique(values.to_numpy(dtype=object))
+    lower = {str(v).lower() for v in distinct}
+    if lower <= {"true", "false"}:
+        return values.str.lower().eq("true")
+    filled = values[~values.isin(NA_TEXTS)]
+    if len(filled):
+        head = pd.to_numeric(filled.head(1000).str.strip(), errors="coerce")
+        if head.notna().mean() >= 0.95:
+            parsed = pd.to_numeric(values.where(~values.isin(NA_TEXTS), None).str.strip(),
+                                   errors="coerce")
+            bad = parsed.isna().to_numpy() & ~values.isin(NA_TEXTS).to_numpy()
+            if not bad.any():
+                return parsed.astype(np.float64)
+            if bad.mean() <= 0.05:
+                rows = np.flatnonzero(bad)
+                raise _fail(
+                    source,
+                    f"column '{column}' holds numbers except in {describe_rows(rows)} "
+                    f"({values.iloc[rows[0]]!r}); fix those cells, leave them empty, or "
+                    "choose the feature columns yourself (feature_columns=).",
+                )
+    if named or len(distinct) <= MAX_CATEGORIES:
+        return values
+    return None
+
+
+def _number_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str,
+                   what: str) -> np.ndarray:
+    """Columns of a text frame as a float64 matrix; a cell that is not a number is an error."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        values = frame[col]
+        if _is_text(values):
+            parsed = _numbers(values)
+            if parsed is None:
+                loose = pd.to_numeric(values.str.strip(), errors="coerce")
+                bad = np.flatnonzero(loose.isna().to_numpy() & ~values.isin(NA_TEXTS))
+                if bad.size:
+                    raise _fail(source, f"{what} column '{col}' is not a number in "
+                                        f"{describe_rows(bad)} ({values.iloc[bad[0]]!r}).")
+                parsed = loose
+            values = parsed
+        out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+# --------------------------------------------------------------------------- arrays from files
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+def _read_npy(p: Path, what: str, n: int) -> np.ndarray:
+    """Open a .npy file after checking its header against the file size (nothing is
+    allocated for a header that claims more data than the file holds)."""
+    from numpy.lib import format as npformat
+
+    name = p.name
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        start = fh.read(6)
+        if start[:4] == b"PK\x03\x04":
+            raise _fail(name, f"{what} is a NumPy .npz archive (a zip of several arrays), not "
+                              "one array; save the array itself with numpy.save('file.npy', "
+                              "array).")
+        fh.seek(0)
+        try:
+            version = npformat.read_magic(fh)
+        except ValueError:
+            raise _fail(name, f"{what} is not a NumPy .npy file (it does not start with the "
+                              ".npy signature); save the array with numpy.save, or give a "
+                              ".csv file.") from None
+        try:
+            if version == (1, 0):
+                shape, fortran, dtype = npformat.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = npformat.read_array_header_2_0(fh)
+            else:
+                shape, fortran, dtype = npformat._read_array_header(fh, version)
+        except (ValueError, SyntaxError, TypeError, EOFError) as err:
+            raise _fail(name, f"{what}: the .npy header is damaged ({err}).") from None
+        offset = fh.tell()
+    if dtype.hasobject:
+        raise _fail(name, f"{what} holds Python objects (a pickle); save it as a numeric "
+                          "array with numpy.save. Pickles are never opened.")
+    if len(shape) != 2 or shape[0] != n:
+        raise _fail(name, f"{what} must have shape ({n}, ...): one row per data row; got "
+                          f"{tuple(shape)}.")
+    if dtype.kind not in "fiu":
+        raise _fail(name, f"{what} must be numeric, got dtype {dtype}.")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = size - offset
+    if need != have:
+        raise _fail(name, f"{what}: the .npy header says shape {tuple(shape)} of {dtype} "
+                          f"({_human_bytes(need)}) but the file holds {_human_bytes(have)} "
+                          "of data; the file is truncated or damaged.")
+    return np.load(p, allow_pickle=False)
+
+
+def _read_prob_csv(p: Path, what: str) -> np.ndarray:
+    """A CSV of numbers, with or without a header row (a first row of numbers is data)."""
+    name = p.name
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            first = next(csv.reader(fh), [])
+        numbers = pd.to_numeric(pd.Series(first, dtype=object).str.strip(), errors="coerce")
+        header = None if len(first) and numbers.notna().all() else 0
+        frame = pd.read_csv(p, header=header, dtype=str, keep_default_na=False,
+                            na_filter=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _fail(name, f"{what} is not UTF-8 text (byte {err.start}).") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
+        raise _fail(name, f"{what} cannot be read as CSV: {err}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return _number_matrix(frame, list(frame.columns), name, what)
+
+
 def _load_npy(path, source: str, what: str, n: int) -> np.ndarray:
-    if isinstance(path, np.ndarray):
-        arr = path
+    if isinstance(path, (np.ndarray, list, tuple, pd.DataFrame)):
+        arr = np.asarray(path)
         name = what
     else:
         p = Path(path)
         name = p.name
         if p.suffix.lower() in (".pkl", ".pickle", ".joblib"):
             raise _fail(name, f"{what} must be a .npy or .csv file; pickle files are never opened.")
-        if not p.exists():
+        if not p.is_file():
             raise _fail(name, f"{what} file not found ({p}).")
-        if p.suffix.lower() == ".csv":
-            arr = pd.read_csv(p).to_numpy()
+        if p.suffix.lower() in (".csv", ".txt", ".tsv"):
+            arr = _read_prob_csv(p, what)
+            if arr.shape[0] != n:
+                raise _fail(name, f"{what} has {arr.shape[0]} rows but the data has {n}: one "
+                                  "row per data row, in the same order.")
         else:
-            try:
-                arr = np.load(p, allow_pickle=False)
-            except ValueError as err:
-                raise _fail(name, f"{what} holds Python objects (a pickle); save it as a "
-                                  f"numeric array with numpy.save. ({err})") from None
+            arr = _read_npy(p, what, n)
     if arr.ndim != 2 or arr.shape[0] != n:
         raise _fail(name, f"{what} must have shape ({n}, ...): one row per data row; got "
                           f"{arr.shape}.")
     if arr.dtype.kind not in "fiu":
         raise _fail(name, f"{what} must be numeric, got dtype {arr.dtype}.")
     return arr
+
+
+# --------------------------------------------------------------------------- images
 
 
 def _is_image_column(values: pd.Series) -> bool:
@@ -253,6 +533,7 @@ def from_frame(
     annotator_columns: Sequence[str] | None = None,
     true_label_column: str | None = None,
     class_names: Sequence | None = None,
+    missing_label: str | None = None,
     min_class_size: int = 2,
     source: str = "DataFrame",
     base_dir: str | Path | None = None,
@@ -272,23 +553,28 @@ def from_frame(
     feature_columns : sequence of str, optional
         Model features. Default: every numeric or boolean column that is not a label, id,
         probability, annotator or true-label column, plus string columns with at most 20
-        distinct values (categorical).
+        distinct values (categorical). Nested columns (lists, records) are never features.
     text_column, image_column : str, optional
         Default: a string column of long texts / of image file names.
     image_shape : (height, width), optional
         The feature columns are pixels of images of this shape.
-    pred_probs : array-like of shape (N, K) or path to ``.npy``, optional
+    pred_probs : array-like of shape (N, K) or path to ``.npy`` / ``.csv``, optional
         Out-of-fold predicted probabilities, columns in class order.
     pred_prob_columns : sequence of str, optional
         Columns of ``frame`` holding the probabilities, one per class in class order. Default:
         ``pred_prob_<class>`` / ``prob_<class>`` / ``p_<class>`` for every class, if present.
-    embeddings : array-like of shape (N, D) or path to ``.npy``, optional
+    embeddings : array-like of shape (N, D) or path to ``.npy`` / ``.csv``, optional
     annotator_columns : sequence of str, optional
         Default: columns whose name starts with ``annotator``.
     true_label_column : str, optional
         Known true labels (audited subset: empty where unknown). Default: ``true_label``.
     class_names : sequence, optional
-        All classes in order; default: the sorted distinct given labels.
+        All classes in order; default: the distinct given labels, in numeric order when all
+        are numbers, else in text order.
+    missing_label : str, optional
+        A label text that means "no label" (e.g. ``"NA"``), reported like an empty cell.
+        By default only an empty cell is a missing label: ``NA``, ``None``, ``null`` are
+        class names like any other.
     min_class_size : int, default=2
         A class given to fewer rows is an error (its noise cannot be estimated).
     source : str
@@ -305,27 +591,44 @@ def from_frame(
     DataError
         With the file, column and rows at fault.
     """
+    return _build(frame, label_column, id_column=id_column, feature_columns=feature_columns,
+                  text_column=text_column, image_column=image_column, image_shape=image_shape,
+                  pred_probs=pred_probs, pred_prob_columns=pred_prob_columns,
+                  embeddings=embeddings, annotator_columns=annotator_columns,
+                  true_label_column=true_label_column, class_names=class_names,
+                  missing_label=missing_label, min_class_size=min_class_size, source=source,
+                  base_dir=base_dir, origin=None)
+
+
+def _build(frame, label_column, *, id_column, feature_columns, text_column, image_column,
+           image_shape, pred_probs, pred_prob_columns, embeddings, annotator_columns,
+           true_label_column, class_names, missing_label, min_class_size, source, base_dir,
+           origin: Origin | None) -> Dataset:
+    """:func:`from_frame`; with a CSV ``origin`` the frame is text, every column ``str``."""
     if not isinstance(frame, pd.DataFrame):
         raise _fail(source, f"expected a pandas DataFrame, got {type(frame).__name__}.")
     if len(frame) == 0:
         raise _fail(source, "the file has no rows.")
+    text_frame = origin is not None and origin.kind == "csv"
     frame = frame.reset_index(drop=True)
     columns = [str(c) for c in frame.columns]
+    _check_column_names(columns, source)
     frame.columns = columns
-    dup_cols = pd.Index(columns)[pd.Index(columns).duplicated()].tolist()
-    if dup_cols:
-        raise _fail(source, f"column names must be unique; repeated: {dup_cols}.")
 
     def need(col, what):
         if col is not None and col not in columns:
             raise _fail(source, f"{what} column '{col}' not found; columns are {columns}.")
+        if col is not None and _is_nested(frame[col]):
+            raise _fail(source, f"{what} column '{col}' holds nested values (lists or "
+                                "records); choose a column of plain values.")
         return col
 
     label_column = need(label_column, "label") or _find(columns, LABEL_NAMES)
     if label_column is None:
         raise _fail(source, "no label column: name it with label_column= (or --label-col); "
                             f"columns are {columns}.")
-    labels, names = _encode_labels(frame[label_column], source, label_column, class_names)
+    labels, names = _encode_labels(frame[label_column], source, label_column, class_names,
+                                   missing_label)
     k = len(names)
     if k < 2:
         raise _fail(source, f"column '{label_column}' holds a single class ({names[0]!r}): "
@@ -346,16 +649,16 @@ def from_frame(
         id_column = _find(columns, ID_NAMES)
     if id_column is not None:
         _check_ids(frame[id_column], source, id_column)
-        ids = frame[id_column].to_numpy()
+        ids = frame[id_column].to_numpy(dtype=object if text_frame else None)
     else:
         ids = np.arange(len(frame))
 
     true_label_column = need(true_label_column, "true label") or _find(columns, TRUE_LABEL_NAMES)
     true_labels = None
     if true_label_column is not None:
-        tl = frame[true_label_column]
-        known = tl.notna().to_numpy()
-        as_text = _as_text(tl)
+        as_text, unknown_cell = _label_text(frame[true_label_column], source, true_label_column,
+                                            missing_label)
+        known = ~unknown_cell
         index = {name: i for i, name in enumerate(names)}
         codes = as_text.map(index)
         unknown = known & codes.isna().to_numpy()
@@ -364,13 +667,15 @@ def from_frame(
             raise _fail(
                 source,
                 f"true-label column '{true_label_column}' holds classes not among the given "
-                f"labels ({tl.iloc[rows[0]]!r} in {describe_rows(rows)}).",
+                f"labels ({frame[true_label_column].iloc[rows[0]]!r} in "
+                f"{describe_rows(rows)}).",
             )
         true_labels = np.full(len(frame), -1, dtype=np.int64)
         true_labels[known] = codes[known].astype(np.int64).to_numpy()
 
     if annotator_columns is None:
-        annotator_columns = [c for c in columns if c.lower().startswith("annotator")]
+        annotator_columns = [c for c in columns if c.lower().startswith("annotator")
+                             and not _is_nested(frame[c])]
     for col in annotator_columns:
         need(col, "annotator")
 
@@ -387,7 +692,7 @@ def from_frame(
             need(col, "pred_probs")
         if len(pred_prob_columns) != k:
             raise _fail(source, f"{len(pred_prob_columns)} pred_probs columns for {k} classes.")
-        pred_probs = frame[list(pred_prob_columns)].to_numpy(dtype=np.float64)
+        pred_probs = _number_matrix(frame, list(pred_prob_columns), source, "pred_probs")
     if pred_probs is not None:
         arr = _load_npy(pred_probs, source, "pred_probs", len(frame))
         if arr.shape[1] != k:
@@ -405,10 +710,27 @@ def from_frame(
 
     reserved = {label_column, id_column, true_label_column, *annotator_columns,
                 *(pred_prob_columns or [])}
+    reserved |= {c for c in columns if _is_nested(frame[c])}
+    # a text frame: which columns are numbers (parsed once, for the model only)
+    parsed: dict[str, pd.Series | None] = {}
+    if text_frame:
+        wanted = set(feature_columns) if feature_columns is not None else None
+        for c in columns:
+            if c in reserved or (wanted is not None and c not in wanted):
+                continue
+            parsed[c] = _parse_feature(frame[c], source, c,
+                                       named=wanted is not None and c in wanted)
+
+    def textual(c: str) -> bool:
+        if text_frame:
+            p = parsed.get(c)
+            return p is None or _is_text(p)
+        return _is_text(frame[c])
+
     base = Path(base_dir) if base_dir is not None else None
     if image_column is None and base is not None:
         image_column = next((c for c in columns if c not in reserved
-                             and _is_text(frame[c]) and _is_image_column(frame[c])), None)
+                             and textual(c) and _is_image_column(frame[c])), None)
     need(image_column, "image")
     if image_column is not None:
         if base is None:
@@ -417,7 +739,7 @@ def from_frame(
         reserved.add(image_column)
     if text_column is None:
         text_column = next(
-            (c for c in columns if c not in reserved and _is_text(frame[c])
+            (c for c in columns if c not in reserved and textual(c)
              and frame[c].astype(str).str.len().mean() > 30),
             None,
         )
@@ -429,15 +751,26 @@ def from_frame(
         for c in columns:
             if c in reserved:
                 continue
+            if text_frame:
+                if parsed.get(c) is not None:
+                    feature_columns.append(c)
+                continue
             s = frame[c]
             if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                 feature_columns.append(c)
-            elif s.nunique(dropna=True) <= 20:
+            elif s.nunique(dropna=True) <= MAX_CATEGORIES:
                 feature_columns.append(c)
     else:
         for c in feature_columns:
             need(c, "feature")
     feature_columns = list(feature_columns)
+    feature_frame = None
+    if text_frame:
+        feature_frame = pd.DataFrame(
+            {c: parsed[c] if c in parsed and parsed[c] is not None else frame[c]
+             for c in feature_columns}, index=frame.index)
+        feature_frame = feature_frame[feature_columns] if feature_columns else \
+            pd.DataFrame(index=frame.index)
     if image_shape is not None and int(np.prod(image_shape)) != len(feature_columns):
         raise _fail(source, f"image_shape {tuple(image_shape)} needs {int(np.prod(image_shape))} "
                             f"pixel columns, found {len(feature_columns)} feature columns.")
@@ -458,11 +791,149 @@ def from_frame(
         annotator_columns=list(annotator_columns),
         true_labels=true_labels,
         base_dir=base,
+        origin=origin,
+        feature_frame=feature_frame,
     )
 
 
-def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataFrame:
-    """Read a CSV / TSV / Parquet file with clear errors (no pickle, size limit, UTF-8)."""
+def _check_column_names(columns: Sequence[str], source: str) -> None:
+    seen: dict[str, int] = {}
+    for c in columns:
+        seen[c] = seen.get(c, 0) + 1
+    repeated = [c for c, n in seen.items() if n > 1]
+    if repeated:
+        shown = ", ".join(f"'{c}' ({seen[c]} times)" for c in repeated)
+        raise _fail(source, f"column names must be unique; repeated: {shown}. Rename the "
+                            "columns so each name appears once.")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _sniff(p: Path, suffix: str) -> Origin:
+    """Delimiter, line ending and byte-order mark of a CSV file, from its first line."""
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 16)
+    bom = head.startswith(b"\xef\xbb\xbf")
+    if bom:
+        head = head[3:]
+    end = head.find(b"\n")
+    cr = head.find(b"\r")
+    if end < 0 and cr < 0:
+        ending = "\n"
+    elif end > 0 and head[end - 1:end] == b"\r":
+        ending = "\r\n"
+    elif cr >= 0 and (end < 0 or cr < end):
+        ending = "\r"
+    else:
+        ending = "\n"
+    first = head[: end if end >= 0 else len(head)].rstrip(b"\r").decode("utf-8", "replace")
+    if suffix == ".tsv":
+        delimiter = "\t"
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(first, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","
+        if delimiter != "," and "," in first:
+            # a comma-separated header whose names hold other marks: count outside quotes
+            counts = {d: sum(f.count(d) for f in first.split('"')[::2]) for d in DELIMITERS}
+            delimiter = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return Origin("csv", delimiter=delimiter, lineterminator=ending, bom=bom)
+
+
+def _not_utf8(p: Path, err_start: int | None = None) -> DataError:
+    data = p.read_bytes()
+    if err_start is None:
+        try:
+            data.decode("utf-8")
+            err_start = 0
+        except UnicodeDecodeError as err:
+            err_start = err.start
+    line = data[:err_start].count(b"\n") + 1
+    return DataError(f"{p.name}: not UTF-8 text (byte {err_start}, line {line}); save the file "
+                     "as UTF-8.")
+
+
+def _ragged_row(p: Path, origin: Origin, width: int) -> str | None:
+    """The first data row whose number of cells differs from the header's (for messages)."""
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=origin.delimiter)
+            next(reader, None)
+            for i, row in enumerate(reader):
+                if row and len(row) != width:
+                    return (f"row {i} (line {reader.line_num}) has {len(row)} cells but the "
+                            f"header has {width}")
+    except (csv.Error, UnicodeDecodeError):  # pragma: no cover - reported by the caller
+        return None
+    return None
+
+
+def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
+    """Every cell of a CSV file as text, exactly as written; columns named by the header."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    name = p.name
+    origin = _sniff(p, suffix)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh, delimiter=origin.delimiter), None)
+    except UnicodeDecodeError as err:
+        raise _not_utf8(p, err.start + (3 if origin.bom else 0)) from None
+    except csv.Error as err:
+        raise DataError(f"{name}: the header line cannot be read as CSV: {err}") from None
+    if not header:
+        raise DataError(f"{name}: the file is empty (no header line).")
+    _check_column_names(header, name)
+    if origin.delimiter == ";" and len(header) == 1:  # pragma: no cover - sniffer guard
+        raise DataError(f"{name}: semicolon-separated: the header has one column only.")
+    try:
+        table = pacsv.read_csv(
+            p,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=origin.delimiter,
+                                             newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except pa.ArrowInvalid as err:
+        text = str(err)
+        if "UTF8" in text or "utf8" in text.lower():
+            raise _not_utf8(p) from None
+        if "columns" in text:
+            where = _ragged_row(p, origin, len(header))
+            sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[origin.delimiter]
+            where = where or "a row has a different number of cells than the header"
+            raise DataError(f"{name}: {where} ({sep}-separated).") from None
+        raise DataError(f"{name}: cannot be read as CSV: {text}") from None
+    if table.num_rows == 0:
+        raise DataError(f"{name}: the file has no rows.")
+    frame = table.to_pandas()
+    frame.columns = list(header)
+    return frame, origin
+
+
+def _read_parquet(p: Path) -> tuple[pd.DataFrame, Origin]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{p.name}: cannot be read as Parquet: {err}") from None
+    _check_column_names(table.column_names, p.name)
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError) as err:
+        raise DataError(f"{p.name}: cannot convert the Parquet columns: {err}") from None
+    return frame.reset_index(drop=True), Origin("parquet", schema=table.schema)
+
+
+def _read_source(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[pd.DataFrame, Origin]:
     p = Path(path)
     name = p.name
     if not p.exists():
@@ -472,31 +943,42 @@ def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataF
         raise DataError(f"{name}: {size / 2**20:.0f} MiB is larger than the limit of "
                         f"{max_bytes / 2**20:.0f} MiB.")
     suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8")
-    except UnicodeDecodeError as err:
-        line = p.read_bytes()[: err.start].count(b"\n") + 1
-        raise DataError(f"{name}: not UTF-8 text (byte {err.start}, line {line}); save the file "
-                        "as UTF-8.") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as err:
-        raise DataError(f"{name}: cannot be read as {suffix[1:].upper()}: {err}") from None
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(p)
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _read_csv_text(p, suffix)
     raise DataError(f"{name}: unsupported file type '{suffix}'; use CSV, TSV or Parquet "
                     "(pickle files are never opened).")
+
+
+def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataFrame:
+    """Read a CSV / TSV / Parquet file with clear errors (no pickle, size limit, UTF-8).
+
+    A CSV file comes back as text: every column ``str``, each cell as written in the file
+    (the delimiter, ``,`` ``;`` tab or ``|``, is detected from the header line).
+    """
+    return _read_source(path, max_bytes)[0]
 
 
 def load_dataset(path: str | Path, label_column: str | None = None, **options) -> Dataset:
     """Load a CSV / TSV / Parquet file as a :class:`Dataset`.
 
-    ``options`` are those of :func:`from_frame`; image paths are resolved relative to the
-    file's folder, and ``pred_probs`` / ``embeddings`` may be paths to ``.npy`` files (opened
-    with ``allow_pickle=False``).
+    ``options`` are those of :func:`from_frame` (e.g. ``missing_label="NA"``); image paths
+    are resolved relative to the file's folder, and ``pred_probs`` / ``embeddings`` may be
+    paths to ``.npy`` files (opened with ``allow_pickle=False``, the header checked against
+    the file size first) or ``.csv`` files (with or without a header row).
     """
     p = Path(path)
-    frame = read_table(p)
-    return from_frame(frame, label_column, source=p.name, base_dir=p.resolve().parent, **options)
+    frame, origin = _read_source(p)
+    defaults = dict(id_column=None, feature_columns=None, text_column=None, image_column=None,
+                    image_shape=None, pred_probs=None, pred_prob_columns=None, embeddings=None,
+                    annotator_columns=None, true_label_column=None, class_names=None,
+                    missing_label=None, min_class_size=2)
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"load_dataset() got unexpected option(s): {sorted(unknown)}")
+    return _build(frame, label_column, source=p.name, base_dir=p.resolve().parent,
+                  origin=origin, **{**defaults, **options})
 
 
 def from_arrays(

@@ -7,6 +7,7 @@ relabelled rows carry the new label; removed rows are dropped, or kept with a fl
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import platform
@@ -50,14 +51,62 @@ def suggested_decisions(result: Analysis, *, max_score: float = 1.0,
     })
 
 
+#: ``DataFrame.attrs`` key of the source format (:class:`analysis.data.Origin`): the cleaned
+#: frame carries it so that :func:`write_table` writes it back the way it was read.
+ORIGIN_ATTR = "noiselens_origin"
+
+
+def _origin_attr(origin) -> dict:
+    """An :class:`~analysis.data.Origin` as JSON-safe values (``to_parquet`` stores attrs)."""
+    schema = origin.schema
+    return {"kind": origin.kind, "delimiter": origin.delimiter,
+            "lineterminator": origin.lineterminator, "bom": origin.bom,
+            "schema": (base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+                       if schema is not None else None)}
+
+
+def _origin_of(frame: pd.DataFrame):
+    """The :class:`~analysis.data.Origin` a cleaned frame carries, or None."""
+    from analysis.data import Origin
+
+    attr = frame.attrs.get(ORIGIN_ATTR)
+    if not isinstance(attr, dict):
+        return None
+    schema = None
+    if attr.get("schema"):
+        import pyarrow as pa
+
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(attr["schema"])))
+    return Origin(attr["kind"], delimiter=attr["delimiter"],
+                  lineterminator=attr["lineterminator"], bom=attr["bom"], schema=schema)
+
+
 def _label_value(frame: pd.DataFrame, column: str, name: str):
     """A class name as a value of the label column (integers stay integers)."""
-    kind = frame[column].dtype.kind
+    dtype = frame[column].dtype
+    kind = dtype.kind
+    if pd.api.types.is_bool_dtype(dtype):
+        return {"true": True, "false": False}.get(name.lower(), name)
     if kind in "iu":
         return int(name)
     if kind == "f":
         return float(name)
     return name
+
+
+def _label_values(dataset: Dataset, frame: pd.DataFrame, names: list[str]) -> dict:
+    """Each class name as a value of the label column, in the column's own type: the text
+    itself in a CSV, else the value a row of that class holds (int 3, True, a category)."""
+    if dataset.origin is not None and dataset.origin.kind == "csv":
+        return {name: name for name in names}
+    column = frame[dataset.label_column]
+    labels = np.asarray(dataset.labels)
+    values = {}
+    for k, name in enumerate(names):
+        hit = np.flatnonzero(labels == k)
+        values[name] = (column.iloc[int(hit[0])] if hit.size
+                        else _label_value(frame, dataset.label_column, name))
+    return values
 
 
 @dataclass(frozen=True)
@@ -136,7 +185,8 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         else:
             new.append(old[len(new)])
     if relabel_rows:
-        values = [_label_value(frame, label_col, lab) for _, lab in relabel_rows]
+        as_value = _label_values(dataset, frame, names)
+        values = [as_value[lab] for _, lab in relabel_rows]
         positions = [r for r, _ in relabel_rows]
         column = frame[label_col].copy()
         if column.dtype.kind in "iuf" and any(isinstance(v, str) for v in values):
@@ -155,6 +205,8 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         out = frame
     else:
         out = frame.loc[~removed_mask]
+    if dataset.origin is not None:
+        out.attrs[ORIGIN_ATTR] = _origin_attr(dataset.origin)
     num_removed = int(removed_mask.sum())
     kept_out = len(out) if removed == "drop" else n - num_removed
     if kept_out + num_removed != n:  # pragma: no cover - a guard, never expected
@@ -217,12 +269,51 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write a table atomically as CSV or Parquet.
+
+    A cleaned split (``frame.attrs`` holds its :class:`~analysis.data.Origin`) is written the
+    way its source was read: from a CSV, every cell's text as it was (quoted only where
+    needed), with the source's delimiter, line ending and byte-order mark; from a Parquet
+    file, with the source's schema (column types, nested columns included).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"format={fmt!r} is not one of: {', '.join(FORMATS)}.")
-    if fmt == "csv":
+    origin = _origin_of(frame)
+    if origin is not None:  # written here, not in the file's metadata
+        frame = frame.copy(deep=False)
+        frame.attrs = {}
+    if fmt == "csv" and origin is not None and origin.kind == "csv":
+        _atomic_write(path, lambda p: _write_source_csv(frame, p, origin))
+    elif fmt == "parquet" and origin is not None and origin.kind == "parquet":
+        _atomic_write(path, lambda p: _write_source_parquet(frame, p, origin))
+    elif fmt == "csv":
         _atomic_write(path, lambda p: frame.to_csv(p, index=False))
     else:
         _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+
+
+def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
+    """The text cells as read, with csv quoting only where a cell needs it."""
+    import csv
+
+    frame.to_csv(path, index=False, sep=origin.delimiter, lineterminator=origin.lineterminator,
+                 quoting=csv.QUOTE_MINIMAL, quotechar='"', doublequote=True,
+                 encoding="utf-8-sig" if origin.bom else "utf-8")
+
+
+def _write_source_parquet(frame: pd.DataFrame, path: Path, origin) -> None:
+    """The rows with the source file's column types (added columns typed from their values)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = origin.schema
+    fields = []
+    for name in frame.columns:
+        i = schema.get_field_index(str(name)) if schema is not None else -1
+        fields.append(schema.field(i) if i >= 0 else
+                      pa.field(str(name), pa.Array.from_pandas(frame[name]).type))
+    table = pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
+    pq.write_table(table, path)
 
 
 def _versions() -> dict[str, str]:
