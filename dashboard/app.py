@@ -12,6 +12,7 @@ import streamlit as st
 from analysis import samples
 from analysis.data import DataError, read_table
 from dashboard import session, state
+from dashboard.text import md
 
 HERE = Path(__file__).parent
 
@@ -30,7 +31,7 @@ def _column_choices(path: Path, label_default: str | None) -> dict:
     try:
         columns = _columns(str(path), path.stat().st_mtime)
     except (DataError, OSError) as exc:
-        st.sidebar.error(str(exc))
+        st.sidebar.error(md(exc))
         st.stop()
     lower = {c.lower(): c for c in columns}
     guess = label_default if label_default in columns else next(
@@ -75,7 +76,7 @@ def choose_source() -> state.Source:
     if kind == "cli":
         path = Path(args.data)
         if not path.is_file():
-            st.sidebar.error(f"{path}: no such file (given with --data).")
+            st.sidebar.error(f"{md(path)}: no such file (given with --data).")
             st.stop()
         return state.Source("file", str(path), **_column_choices(path, args.label_col))
     upload = st.sidebar.file_uploader("CSV or Parquet", type=["csv", "tsv", "parquet", "pq"],
@@ -145,7 +146,7 @@ try:
     dataset = state.load(source)
     result = state.analysis_for(dataset, filter_by, rank_by)
 except (DataError, ValueError) as exc:
-    st.error(f"**This data cannot be analysed yet.** {exc}")
+    st.error(f"**This data cannot be analysed yet.** {md(exc)}")
     st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
     st.stop()
 if dataset.annotator_columns:
@@ -163,7 +164,7 @@ st.session_state["_dataset"] = dataset
 st.session_state["_analysis"] = result
 st.session_state["_source"] = source
 st.sidebar.caption(
-    f"{source.title} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "
+    f"{md(source.title)} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "
     f"{result.probabilities_source}"
 )
 page.run()

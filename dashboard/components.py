@@ -9,6 +9,7 @@ import streamlit as st
 import analysis as nl
 from analysis.pipeline import Analysis
 from dashboard import figures, state, thumbs
+from dashboard.text import md, visible
 
 MAX_THUMBNAILS = 500
 
@@ -53,12 +54,13 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
     image datasets; returns the row the user selected, if any."""
     rows = np.asarray(rows, dtype=np.int64)
     table = result.table().iloc[rows]
+    shown = np.array([visible(str(n)) for n in dataset.class_names], dtype=object)
     view = pd.DataFrame({
         # flagged rows carry their rank; the others show an empty cell, not "None"
         "rank": [str(r) if r > 0 else "" for r in table["rank"]],
-        "id": table["id"].astype(str),
-        "given": table["given_name"].astype(str),
-        "suggested": table["suggested_name"].astype(str),
+        "id": table["id"].astype(str).map(visible),
+        "given": shown[table["given"].to_numpy()],
+        "suggested": shown[table["suggested"].to_numpy()],
         "quality": table["score"].astype(float),
         "p(given)": table["p_given"].astype(float),
         "p(suggested)": table["p_suggested"].astype(float),
@@ -80,7 +82,7 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
         config["image"] = st.column_config.ImageColumn("image", width="small")
     elif dataset.text_column:
         view.insert(2, "text", dataset.frame[dataset.text_column].iloc[rows].astype(str)
-                    .str.slice(0, 200).to_numpy())
+                    .str.slice(0, 200).map(visible).to_numpy())
     event = st.dataframe(view, hide_index=True, column_config=config, key=key,
                          on_select="rerun", selection_mode="single-row", height=height,
                          row_height=40 if "image" in view else None)
@@ -92,7 +94,7 @@ def describe_decision(d: dict | None) -> str:
     if not d:
         return ""
     if d["action"] == "relabel":
-        return f"relabel → {d['new_label']}"
+        return f"relabel → {d['new_label']}"  # plain text (tables); md() it for Markdown
     return d["action"]
 
 
@@ -111,15 +113,15 @@ def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -
     current = store.get(row_id)
     suggested = names[int(result.suggested[row])]
     given = names[int(result.labels[row])]
-    status = (f"Decision: **{describe_decision(current)}**"
-              + (f" — _{current['note']}_" if current and current["note"] else "")
+    status = (f"Decision: **{md(describe_decision(current))}**"
+              + (f" — _{md(current['note'])}_" if current and current["note"] else "")
               if current else "No decision yet.")
     st.markdown(status)
     note = st.text_input("Note (optional)", key=f"{key}-note-{row_id}",
                          placeholder="why, for the change list")
     cols = st.columns([1.6, 1.6, 1, 1.1, 0.9], vertical_alignment="bottom")
     decided = False
-    if suggested != given and cols[0].button(f"Relabel to {suggested}", type="primary",
+    if suggested != given and cols[0].button(f"Relabel to {md(suggested)}", type="primary",
                                              key=f"{key}-accept", shortcut="A",
                                              icon=":material/check:",
                                              help="Accept the suggestion (key A)"):
@@ -175,7 +177,7 @@ def accept_suggestions(dataset: nl.Dataset, result: Analysis, rows, *, what: str
         return
     names = [str(c) for c in dataset.class_names]
     if confirmed(key, f"Accept these {flagged.size:,} suggestions…",
-                 f"Relabel **{flagged.size:,}** flagged rows in {what} to their suggested "
+                 f"Relabel **{flagged.size:,}** flagged rows in {md(what)} to their suggested "
                  "labels? Rows you already decided on are overwritten; Undo reverts the whole "
                  "step.", f"Relabel {flagged.size:,} rows", icon=":material/done_all:"):
         state.review_store(dataset).decide_many(
@@ -205,13 +207,14 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
     given = int(result.labels[row])
     suggested = int(result.suggested[row])
     flagged = bool(result.is_issue[row])
-    verdict = (f":red-badge[flagged] suggested label **{names[suggested]}**" if flagged
+    verdict = (f":red-badge[flagged] suggested label **{md(names[suggested])}**" if flagged
                else ":green-badge[not flagged]")
-    st.markdown(f"#### Example id `{dataset.ids[row]}` — given **{names[given]}** · {verdict}")
+    st.markdown(f"#### Example id {md(dataset.ids[row])} — given **{md(names[given])}** · "
+                f"{verdict}")
     truth = dataset.true_labels
     if truth is not None and truth[row] >= 0:
         right = truth[row] == given
-        st.caption(f"Known true label: **{names[truth[row]]}** "
+        st.caption(f"Known true label: **{md(names[truth[row]])}** "
                    f"({'the given label is right' if right else 'the given label is wrong'}).")
     left, middle = st.columns([1, 1.4])
     with left:
@@ -223,7 +226,7 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
             try:
                 st.image(str(dataset.image_path(row)), width="stretch")
             except Exception as exc:  # a missing or unreadable file: say so, keep going
-                st.warning(f"Cannot show the image: {exc}")
+                st.warning(f"Cannot show the image: {md(exc)}")
         if dataset.text_column:
             st.text_area("Text", str(dataset.frame[dataset.text_column].iloc[row]),
                          height=200, disabled=True, key=f"text-{row}")
@@ -252,17 +255,17 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
     pixels = _pixels(dataset)
     if pixels is not None:
         own = names[result.labels[row]]
-        captions = [f"{names[lab]}{f' (not {own})' if lab != result.labels[row] else ''} · id "
-                    f"{dataset.ids[r]}" for r, lab in zip(near, labels, strict=True)]
+        captions = [md(f"{names[lab]}{f' (not {own})' if lab != result.labels[row] else ''} · "
+                       f"id {dataset.ids[r]}") for r, lab in zip(near, labels, strict=True)]
         st.image([thumbnail(dataset, r, scale=10) for r in near], caption=captions, width=80)
     else:
         frame = pd.DataFrame({
-            "id": [str(dataset.ids[r]) for r in near],
-            "given": [names[lab] for lab in labels],
+            "id": [visible(str(dataset.ids[r])) for r in near],
+            "given": [visible(str(names[lab])) for lab in labels],
             "distance": distances,
             "flagged": result.is_issue[near],
         })
         if dataset.text_column:
             frame["text"] = dataset.frame[dataset.text_column].iloc[near].astype(str).str.slice(
-                0, 160).to_numpy()
+                0, 160).map(visible).to_numpy()
         st.dataframe(frame, hide_index=True)

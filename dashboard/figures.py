@@ -1,8 +1,10 @@
 """Plotly figure builders shared by the dashboard pages and the HTML report.
 
-Plain functions of analysis results: no streamlit here. Clickable figures carry the row id
-(or the matrix cell) in ``customdata`` so that a selection event can be read back without
-relying on per-trace point indices (DESIGN section 8).
+Plain functions of analysis results: no streamlit here. Every string that comes from the
+dataset (class names, ids) passes through :func:`dashboard.text.plot` before plotly sees it:
+plotly's labels are HTML-like, and a name must never become a tag, a style or a template field.
+Clickable figures carry the row id (or the matrix cell) in ``customdata`` so that a selection
+event can be read back without relying on per-trace point indices (DESIGN section 8).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from dashboard.text import plot, plot_all
 
 ACCENT = "#d6336c"
 GIVEN_COLOUR = "#868e96"
@@ -57,7 +61,7 @@ def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.
     fig = go.Figure(
         go.Bar(
             x=frame["noise_rate"] * 100,
-            y=frame["name"].astype(str),
+            y=plot_all(frame["name"]),
             orientation="h",
             marker_color=ACCENT,
             customdata=np.stack([frame["given"], frame["issues"]], axis=1),
@@ -77,7 +81,7 @@ def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.
 
 def class_distribution(per_class: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Grouped bars: rows given each class vs rows estimated to truly belong to it."""
-    names = per_class["name"].astype(str)
+    names = plot_all(per_class["name"])
     fig = go.Figure([
         go.Bar(name="given labels", x=names, y=per_class["given"], marker_color=GIVEN_COLOUR,
                hovertemplate="class %{x}: %{y} rows given<extra></extra>"),
@@ -119,7 +123,7 @@ def noise_matrix_figure(
     values = matrix_values(estimate, kind)
     counts = np.asarray(estimate.confident_joint, dtype=float)
     k = values.shape[0]
-    names = [str(c) for c in class_names]
+    names = plot_all(class_names)
     given, true = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     given, true = given.ravel(), true.ravel()
     shown = values[given, true].copy()
@@ -230,7 +234,7 @@ def embedding_figure(
     t = table.iloc[keep] if keep.size < n else table
     xy = np.asarray(coords, dtype=np.float32)
     xy = xy[keep] if keep.size < n else xy
-    names = [str(c) for c in class_names]
+    names = plot_all(class_names)
     ids = t["id"].to_numpy()
     shown_ids = ids.astype(np.float64) if ids.dtype.kind in "iu" else t["row"].to_numpy()
     # numeric customdata only: 100k points serialise in milliseconds (strings would take s)
@@ -250,7 +254,7 @@ def embedding_figure(
     codes = t[by].to_numpy()
 
     def name_of(k: int) -> str:
-        return names[k] if k < len(names) else str(k)
+        return names[k] if k < len(names) else plot(k)
 
     if colour_by in ("given", "suggested"):
         for k in np.unique(codes):
@@ -311,7 +315,7 @@ def probability_bars(
     for c in (given, suggested):
         if c not in order:
             order.append(c)
-    names = [str(class_names[c]) for c in order]
+    names = [plot(class_names[c]) for c in order]
     colours = [SUGGESTED_COLOUR if c == suggested else GIVEN_COLOUR if c == given
                else "#dee2e6" for c in order]
     tags = ["suggested" if c == suggested else "given" if c == given else "" for c in order]
@@ -338,25 +342,43 @@ def image_figure(pixels: np.ndarray, shape: tuple[int, int], *, title: str | Non
     return _layout(fig, height=height, title=title)
 
 
-def image_grid(images: Sequence[np.ndarray], shape: tuple[int, int], captions: Sequence[str],
-               *, columns: int = 5, highlight: Sequence[bool] | None = None) -> go.Figure:
-    """Small multiples: images in a grid with a caption under each (neighbours, suspects)."""
-    from plotly.subplots import make_subplots
+# -- annotators -------------------------------------------------------------------------
+def kappa_figure(kappa: np.ndarray, annotator_names: Sequence[str], *,
+                 title: str | None = None) -> go.Figure:
+    """Pairwise Cohen's kappa of the annotators as an annotated heatmap.
 
-    n = len(images)
-    rows = max(1, -(-n // columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(captions),
-                        horizontal_spacing=0.02, vertical_spacing=0.12)
-    for t, img in enumerate(images):
-        r, c = divmod(t, columns)
-        fig.add_trace(go.Heatmap(z=np.asarray(img, float).reshape(shape), colorscale="Greys",
-                                 showscale=False, hoverinfo="skip"), row=r + 1, col=c + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    for t, ann in enumerate(fig.layout.annotations):
-        ann.font = {"size": 11, "color": ACCENT if highlight is not None and highlight[t]
-                    else "#212529"}
-    return _layout(fig, height=150 * rows + 30)
+    ``kappa`` is (A, A), NaN where two annotators share no row; ``annotator_names`` are the
+    A annotator column names.
+    """
+    kappa = np.asarray(kappa, dtype=float)
+    labels = plot_all(annotator_names)
+    fig = go.Figure(go.Heatmap(
+        z=kappa, x=labels, y=labels, colorscale=[[0, "#f8f9fa"], [1, ACCENT]],
+        zmin=0, zmax=1, text=[["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in kappa],
+        texttemplate="%{text}", hovertemplate="%{y} vs %{x}: κ = %{z:.3f}<extra></extra>",
+        colorbar={"title": {"text": "κ"}, "thickness": 12}))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, height=380, title=title)
+
+
+def annotator_quality_figure(annotators: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Horizontal bars: each annotator's estimated accuracy (weighted consensus), lowest first.
+
+    ``annotators`` is :attr:`analysis.annotators.AgreementSummary.annotators` (columns
+    ``annotator``, ``weighted_accuracy``, ``ratings``, ``accuracy``).
+    """
+    table = annotators.sort_values("weighted_accuracy", kind="stable")
+    fig = go.Figure(go.Bar(
+        x=table["weighted_accuracy"], y=plot_all(table["annotator"]), orientation="h",
+        marker_color=ACCENT, text=[f"{v:.0%}" for v in table["weighted_accuracy"]],
+        textposition="outside", cliponaxis=False,
+        customdata=np.stack([table["ratings"], table["accuracy"]], axis=1),
+        hovertemplate="%{y}: %{x:.1%} agree with the weighted consensus<br>%{customdata[0]} "
+                      "rows rated; %{customdata[1]:.1%} agree with the majority<extra></extra>"))
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title="estimated accuracy")
+    fig.update_yaxes(type="category")
+    return _layout(fig, height=380, title=title)
 
 
 # -- evaluate ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ escapes every piece of dataset text. Built from the same figure functions as the
 
 from __future__ import annotations
 
-import html
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from analysis.evaluate import truth_check
 from analysis.export import class_sizes
 from analysis.pipeline import Analysis
 from dashboard import figures, thumbs
+from dashboard.text import html_text
 
 _CSS = """
 :root { --accent: #d6336c; --ink: #212529; --muted: #6c757d; --line: #dee2e6; }
@@ -57,8 +57,7 @@ th:first-child, td:first-child { text-align: left; }
 """
 
 
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+_e = html_text
 
 
 def _figure(fig) -> str:

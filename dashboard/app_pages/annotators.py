@@ -2,11 +2,11 @@
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.annotators import agreement_summary
 from dashboard import components, figures, state
+from dashboard.text import md
 
 dataset, result = state.current()
 names = [str(c) for c in dataset.class_names]
@@ -34,30 +34,11 @@ c[4].metric("Unanimous rows", f"{summary.unanimous_share:.0%}")
 
 left, right = st.columns(2)
 with left:
-    kappa = summary.pairwise_kappa
-    labels = list(dataset.annotator_columns)
-    fig = go.Figure(go.Heatmap(
-        z=kappa, x=labels, y=labels, colorscale=[[0, "#f8f9fa"], [1, figures.ACCENT]],
-        zmin=0, zmax=1, text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(kappa),
-        texttemplate="%{text}", hovertemplate="%{y} vs %{x}: κ = %{z:.3f}<extra></extra>",
-        colorbar={"title": {"text": "κ"}, "thickness": 12}))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title={"text": "Pairwise Cohen's κ", "x": 0}, height=380,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white")
-    st.plotly_chart(fig, key="kappa")
+    st.plotly_chart(figures.kappa_figure(summary.pairwise_kappa, dataset.annotator_columns,
+                                         title="Pairwise Cohen's κ"), key="kappa")
 with right:
-    table = summary.annotators.sort_values("weighted_accuracy")
-    bars = go.Figure(go.Bar(
-        x=table["weighted_accuracy"], y=table["annotator"], orientation="h",
-        marker_color=figures.ACCENT, text=[f"{v:.0%}" for v in table["weighted_accuracy"]],
-        textposition="outside", cliponaxis=False,
-        customdata=np.stack([table["ratings"], table["accuracy"]], axis=1),
-        hovertemplate="%{y}: %{x:.1%} agree with the weighted consensus<br>%{customdata[0]} "
-                      "rows rated; %{customdata[1]:.1%} agree with the majority<extra></extra>"))
-    bars.update_xaxes(range=[0, 1.12], tickformat=".0%", title="estimated accuracy")
-    bars.update_layout(title={"text": "Annotator quality", "x": 0}, height=380,
-                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white")
-    st.plotly_chart(bars, key="quality")
+    st.plotly_chart(figures.annotator_quality_figure(summary.annotators,
+                                                     title="Annotator quality"), key="quality")
 
 with st.expander("Per-annotator table"):
     st.dataframe(summary.annotators, hide_index=True, column_config={
@@ -91,7 +72,7 @@ if picked is not None:
     st.dataframe(pd.DataFrame({
         "annotator": dataset.annotator_columns,
         "label": [names[v] if v >= 0 else "—" for v in votes]}).T, hide_index=False)
-    st.caption(f"Consensus **{names[consensus.labels[picked]]}** with quality "
+    st.caption(f"Consensus **{md(names[consensus.labels[picked]])}** with quality "
                f"{consensus.quality[picked]:.2f}.")
     with st.container(border=True):
         if components.decision_bar(dataset, result, picked, key="consensus"):

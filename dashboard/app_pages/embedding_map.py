@@ -4,6 +4,7 @@ label worth checking. Box or lasso a region to list its examples."""
 import streamlit as st
 
 from dashboard import components, figures, selection, state
+from dashboard.text import md
 
 dataset, result = state.current()
 names = dataset.class_names
@@ -59,7 +60,8 @@ if not rows:
 rows, flagged = selection.summarise_selection(result, rows)
 st.subheader(f"{len(rows):,} selected examples · {flagged:,} flagged")
 counts = table.iloc[rows]["given_name"].value_counts()
-st.caption("Given labels in the selection: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+st.caption("Given labels in the selection: "
+           + ", ".join(f"{md(k)}: {v}" for k, v in counts.items()))
 st.session_state["map_selection"] = rows.tolist()
 picked = components.rows_table(dataset, result, rows, key=f"map-table-{len(rows)}",
                                decisions=components.decision_labels(dataset))

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import components, figures, selection, state
+from dashboard.text import md
 
 dataset, result = state.current()
 names = dataset.class_names
@@ -38,7 +39,7 @@ if cell is None:
 given, true = cell
 rows = result.cell(given, true)
 count = result.estimate.confident_joint[given, true]
-st.subheader(f"Given '{names[given]}', estimated true '{names[true]}'")
+st.subheader(f"Given '{md(names[given])}', estimated true '{md(names[true])}'")
 st.caption(f"{len(rows):,} examples counted in this cell before calibration (the matrix shows "
            f"~{int(count):,} after calibration to the class sizes); lowest label quality first.")
 if len(rows) == 0:

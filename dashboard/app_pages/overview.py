@@ -5,6 +5,7 @@ import streamlit as st
 from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
 from dashboard import figures, state
+from dashboard.text import md
 
 dataset, result = state.current()
 source = st.session_state["_source"]
@@ -12,7 +13,7 @@ est = result.estimate
 n = len(dataset)
 
 st.title("Label health")
-st.caption(f"{source.title} · filter: {state.FILTER_LABELS[result.filter_by]} · ranking: "
+st.caption(f"{md(source.title)} · filter: {state.FILTER_LABELS[result.filter_by]} · ranking: "
            f"{state.RANK_LABELS[result.rank_by]}")
 
 c = st.columns(5)
@@ -57,8 +58,8 @@ else:
         badge = (":red-badge[systematic]" if row["verdict"] == "systematic"
                  else ":gray-badge[isolated]")
         cols = st.columns([6, 1.3], vertical_alignment="center")
-        cols[0].markdown(f"{badge} **{row['given_name']} → really {row['true_name']}** — "
-                         f"{describe_pair(row)}")
+        cols[0].markdown(f"{badge} **{md(row['given_name'])} → really {md(row['true_name'])}**"
+                         f" — {md(describe_pair(row))}")
         cols[1].page_link("app_pages/noise_matrix.py", label="Show rows",
                           icon=":material/arrow_forward:",
                           query_params={"cell": f"{int(row['given'])}-{int(row['true'])}"})

@@ -1,0 +1,154 @@
+"""Server safety without a browser: dataset text stays text (Markdown, plotly labels, the
+report), the launcher listens on loopback unless asked, and hands its process to Streamlit."""
+
+from __future__ import annotations
+
+import html
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import figures, launch
+from dashboard.text import html_text, md, plot
+
+HOSTILE = [
+    "![b](http://127.0.0.1:9/x.png)",
+    '<span style="fill:url(http://127.0.0.1:9/f)">s</span>',
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    ":red[red] **b** :material/label: :smile:",
+    "=HYPERLINK(\"http://127.0.0.1:9\",\"x\")",
+    "%{x} &amp; $x^2$",
+    "https://example.com www.example.com a@b.co",
+    "\u202eevil override",
+    "a\u200bb",
+    "x" * 300,
+]
+
+
+def _markdown_plain(text: str) -> str:
+    """What CommonMark shows for backslash escapes (every ASCII punctuation may be escaped),
+    with the invisible word joiners removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_markdown_escape_leaves_no_markup(value):
+    out = md(value)
+    # no unescaped character that Markdown or Streamlit treats as syntax
+    assert not re.search(r"(?<!\\)[\[\]()*_`<>!#:$|~&=%]", out), out
+    # no directive, icon, emoji, link or e-mail pattern survives the escape
+    plain = out.replace("\\", "")
+    assert ":material/" not in plain and "://" not in plain and "www." not in plain
+    assert "@b" not in plain
+    # and what the reader sees is the value itself (hidden characters made visible)
+    shown = _markdown_plain(out)
+    expected = value.replace("\u202e", "[U+202E]").replace("\u200b", "[U+200B]")
+    assert shown == expected
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_plot_escape_leaves_no_tag_style_or_template_field(value):
+    out = plot(value)
+    assert "<" not in out and ">" not in out and "%{" not in out
+    # plotly decodes &amp; &lt; &gt; &#37; for display: the reader sees the value
+    shown = html.unescape(out)
+    assert shown == value.replace("\u202e", "[U+202E]").replace("\u200b", "[U+200B]")
+
+
+def test_report_text_escape_is_html_safe():
+    assert html_text('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+
+
+def _all_strings(obj) -> list[str]:
+    """Every string anywhere in a plotly figure's JSON-able dict."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _all_strings(v)]
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [s for v in obj for s in _all_strings(v)]
+    return []
+
+
+def test_every_figure_escapes_class_names():
+    k = len(HOSTILE)
+    per_class = pd.DataFrame({"class": range(k), "name": HOSTILE, "given": np.arange(k) + 5,
+                              "issues": np.ones(k, int), "noise_rate": np.linspace(0, .5, k),
+                              "estimated_true": np.arange(k) + 4})
+    joint = np.full((k, k), 1.0 / k**2)
+    est = SimpleNamespace(confident_joint=np.ones((k, k)), joint=joint,
+                          noise_matrix=np.full((k, k), 1 / k),
+                          inverse_noise_matrix=np.full((k, k), 1 / k))
+    table = pd.DataFrame({"row": np.arange(k), "id": np.arange(k), "score": np.full(k, .5),
+                          "is_issue": np.arange(k) % 2 == 0, "given": np.arange(k),
+                          "suggested": np.arange(k)[::-1]})
+    annotators = pd.DataFrame({"annotator": HOSTILE[:3], "weighted_accuracy": [.5, .6, .7],
+                               "ratings": [3, 4, 5], "accuracy": [.4, .5, .6]})
+    built = [
+        figures.noise_rate_bars(per_class),
+        figures.class_distribution(per_class),
+        figures.noise_matrix_figure(est, HOSTILE, selected=(0, 1)),
+        *[figures.embedding_figure(np.zeros((k, 2)), table, colour_by=c, class_names=HOSTILE)
+          for c in figures.COLOUR_BY],
+        figures.probability_bars(np.full(k, 1 / k), HOSTILE, given=0, suggested=1, top=k),
+        figures.kappa_figure(np.eye(3), HOSTILE[:3]),
+        figures.annotator_quality_figure(annotators),
+    ]
+    for fig in built:
+        for s in _all_strings(fig.to_plotly_json()["data"]) + _all_strings(
+                fig.to_plotly_json()["layout"]):
+            assert "<span" not in s and "<img" not in s and "<script" not in s, s
+            assert "](http" not in s or "&lt;" in s or "![b]" in s  # shown, not a tag
+            for raw in ("%{x} &amp;",):
+                assert raw not in s, s  # the name's own "%{x}" never reaches a template
+
+
+def test_launcher_listens_on_loopback_unless_asked():
+    args = SimpleNamespace(data=None, label_col=None, host=None, export_dir=None)
+    cmd = launch.streamlit_command(args, [])
+    assert "--server.address=localhost" in cmd
+    assert launch.exposure_warning(launch.listening_address(cmd)) is None
+    # the user's --server.address wins, and is warned about
+    cmd = launch.streamlit_command(args, ["--server.address", "0.0.0.0"])
+    assert "--server.address=localhost" not in cmd
+    assert launch.listening_address(cmd) == "0.0.0.0"
+    assert "anyone who can reach this port" in launch.exposure_warning("0.0.0.0")
+    # --host is the friendly spelling
+    cmd = launch.streamlit_command(SimpleNamespace(**{**vars(args), "host": "192.168.1.5"}), [])
+    assert "--server.address=192.168.1.5" in cmd
+    for loopback in ("localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"):
+        assert launch.exposure_warning(loopback) is None, loopback
+    with pytest.raises(SystemExit, match="either --host or --server.address"):
+        launch.streamlit_command(SimpleNamespace(**{**vars(args), "host": "0.0.0.0"}),
+                                 ["--server.address=::"])
+
+
+def test_launcher_passes_the_export_folder_to_the_app(tmp_path):
+    args = SimpleNamespace(data=None, label_col=None, host=None, export_dir=str(tmp_path / "x"))
+    cmd = launch.streamlit_command(args, [])
+    assert cmd[cmd.index("--") + 1:] == ["--export-dir", str(tmp_path / "x")]
+
+
+def test_uploads_are_kept_within_the_limit(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from dashboard import session
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    monkeypatch.setattr(session, "MAX_UPLOADS", 3)
+    monkeypatch.setattr(session, "MAX_UPLOAD_BYTES", 10_000)
+    paths = []
+    for i in range(5):
+        paths.append(session.save_upload(f"a,b\n{i},{i}\n".encode(), f"../../f{i}.csv"))
+        past = time.time() - 100 + i
+        os.utime(paths[-1].parent, (past, past))
+    assert all(p.is_relative_to(tmp_path / "uploads") for p in paths)
+    assert [p.exists() for p in paths] == [False, False, True, True, True]
+    # size: one big file pushes out every older one, never itself
+    big = session.save_upload(b"x" * 20_000, "big.csv")
+    assert big.exists() and not any(p.exists() for p in paths)
