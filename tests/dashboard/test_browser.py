@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,6 +146,16 @@ def home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def digits(home):
+    """The analysis the dashboard shows by default, from the package (the server's cache)."""
+    import analysis as nl
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOISELENS_HOME", str(home))
+        return nl.analyze(nl.from_sample("digits"))
+
+
+@pytest.fixture(scope="module")
 def dashboard_url(home):
     with running_dashboard(home) as url:
         yield url
@@ -257,6 +268,31 @@ def plotly_selected(page: Page, chart_index: int = 0) -> int:
         [PLOT, chart_index])
 
 
+def plotly_selected_rows(page: Page, chart_index: int = 0) -> list[int]:
+    """Dataset rows (``customdata[0]``) of the points plotly itself marks as selected in a
+    chart, every trace, each row once (the outline trace repeats the flagged rows)."""
+    return page.evaluate(
+        """([selector, i]) => {
+            const rows = new Set();
+            for (const t of document.querySelectorAll(selector)[i]._fullData) {
+                for (const p of (t.selectedpoints || [])) rows.add(Number(t.customdata[p][0]));
+            }
+            return Array.from(rows);
+        }""", [PLOT, chart_index])
+
+
+def grid_columns(table: Locator, *names: str) -> list[tuple[str, ...]]:
+    """The cells of columns ``names`` in the rows of a ``st.dataframe`` that the grid has drawn
+    (its accessible table holds the rows in view), top first."""
+    grid = table.locator('table[role="grid"]')
+    expect(grid.locator("tbody tr").first).to_be_attached()
+    headers = [h.inner_text().strip() for h in grid.locator("thead th").all()]
+    columns = [grid.locator("thead th").nth(headers.index(n)).get_attribute("aria-colindex")
+               for n in names]
+    return [tuple(row.locator(f'td[aria-colindex="{c}"]').inner_text().strip() for c in columns)
+            for row in grid.locator("tbody tr").all()]
+
+
 def center(box: dict) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
@@ -354,7 +390,7 @@ def test_noise_matrix_deep_link(page, shots):
     screenshot(page, shots, "noise_matrix_deep_link")
 
 
-def test_embedding_map_lasso(page, shots):
+def test_embedding_map_lasso(page, shots, digits):
     open_page(page, "/embedding_map", "Embedding map")
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart.locator(".gl-container canvas").first).to_be_attached()
@@ -386,9 +422,26 @@ def test_embedding_map_lasso(page, shots):
     wait_idle(page)
     n = int(re.match(r"[\d,]+", heading.inner_text()).group().replace(",", ""))
     assert 0 < n < 1797
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible()
     assert_no_error(page)
     screenshot(page, shots, "embedding_map_lasso")
+
+    # what the page states about the lassoed points, against the package: plotly's own
+    # selection, counted with the analysis' flags; the bulk action offers that many
+    rows = np.array(plotly_selected_rows(page), dtype=np.int64)
+    flagged = int(digits.is_issue[rows].sum())
+    assert 0 < flagged < len(rows), "the lasso should catch flagged and unflagged rows"
+    expect(heading).to_have_text(f"{len(rows):,} selected examples · {flagged:,} flagged")
+    expect(page.get_by_role("button", name=f"Accept these {flagged:,} suggestions…")
+           ).to_be_visible()
+    # the table lists them most suspect first: the rows in view are the lowest scores
+    position = {str(v): r for r, v in enumerate(digits.dataset.ids)}
+    shown = [position[i] for (i,) in grid_columns(table, "id")]
+    assert len(shown) >= 5 and set(shown) <= set(rows.tolist())
+    lowest = np.sort(digits.scores[rows], kind="stable")[:len(shown)]
+    np.testing.assert_array_equal(digits.scores[shown], lowest,
+                                  err_msg="the selection is not listed lowest score first")
 
 
 def test_suspects_walk(page, shots):
