@@ -274,6 +274,67 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None
 
 
+def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, monkeypatch):
+    """Single decisions with notes, a bulk step over them, then undo after undo (the Review
+    page's button, then the Suspects page's): each undo gives back action, label and note, and
+    the restored relabel exports."""
+    from analysis.review import ReviewStore
+    from dashboard import selection
+
+    monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
+    store = ReviewStore(digits.dataset.fingerprint, class_names=digits.class_names)
+    store.clear(store.decisions()["id"].tolist())
+    ids = np.asarray(digits.dataset.ids).astype(str)
+    names = [str(c) for c in digits.class_names]
+    first, second = (int(r) for r in digits.ranked[:2])
+    relabel = {"action": "relabel", "new_label": names[digits.suggested[first]],
+               "note": "a 7 with a bar"}
+    removal = {"action": "remove", "new_label": None, "note": "two digits in one"}
+
+    at = open_page("suspects", id=ids[first])
+    at.text_input(key=f"suspect-note-{ids[first]}").set_value(relabel["note"])
+    at.button(key="suspect-accept").click().run()
+    at = open_page("suspects", id=ids[second])
+    at.text_input(key=f"suspect-note-{ids[second]}").set_value(removal["note"])
+    at.button(key="suspect-remove").click().run()
+    assert not at.exception
+    assert store.get(ids[first]) == relabel and store.get(ids[second]) == removal
+
+    # one bulk step over both and more: accept the suggestions of a map selection
+    rows = [first, second] + [r for r in _map_selection(digits) if r not in (first, second)]
+    monkeypatch.setattr(selection, "rows_from_event", lambda event: list(rows))
+    at = open_page("embedding_map")
+    at.button(key="accept-map").click().run()
+    at.button(key="accept-map-yes").click().run()
+    assert not at.exception
+    bulk = [r for r in rows if digits.is_issue[r]]
+    assert len(bulk) > 2 and len(store.decisions()) == len(bulk)
+    assert store.get(ids[second]) == {
+        "action": "relabel", "new_label": names[digits.suggested[second]],
+        "note": "bulk: suggestions in the map selection"}
+
+    at = open_page("review_export")
+    at.button(key="undo_last").click().run()
+    assert not at.exception
+    assert store.get(ids[first]) == relabel and store.get(ids[second]) == removal
+    assert len(store.decisions()) == 2
+    at = open_page("suspects", id=ids[first])
+    at.button(key="suspect-undo").click().run()
+    assert not at.exception
+    assert store.get(ids[first]) == relabel and store.get(ids[second]) is None
+
+    at = open_page("review_export")
+    assert metric(at, "Relabelled") == "1" and metric(at, "Removed") == "0"
+    at.button(key="export_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cleaned = pd.read_csv(tmp_path / "export" / "digits" / "digits_cleaned.csv")
+    row = cleaned.loc[cleaned["id"].astype(str) == ids[first]].iloc[0]
+    assert str(row["label"]) == relabel["new_label"]
+    changes = pd.read_csv(tmp_path / "export" / "digits" / "digits_changes.csv", dtype=str)
+    assert changes[["id", "action", "new_label", "note"]].values.tolist() == [
+        [ids[first], "relabel", relabel["new_label"], relabel["note"]]]
+
+
 @pytest.mark.parametrize("sample", ["digits", "wine", "breast_cancer", "digits_annotators"])
 def test_evaluate_page_on_every_sample(sample, home):
     from analysis import evaluate
