@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clean", choices=("auto", "reviewed", "suggestions", "none"),
                      default="auto", help="decisions applied to the cleaned split: the review "
                      "made in the dashboard, the detector's suggestions, or none (auto: the "
-                     "review if there is one, else the suggestions)")
+                     "review if this dataset has any decision, in any version of the file, "
+                     "else the suggestions; reviewed with nothing to apply is an error)")
     run.add_argument("--suggestion-action", choices=("relabel", "remove"), default="relabel",
                      help="with suggestions: relabel flagged rows or remove them")
     run.add_argument("--max-score", type=float, default=1.0,
@@ -57,7 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="drop removed rows or keep them with a flag column")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv",
                      help="format of the cleaned split")
-    run.add_argument("--out", required=True, help="output folder (created)")
+    run.add_argument("--out", required=True,
+                     help="output folder (created; each run replaces its files as one set)")
+    run.add_argument("--reviews", metavar="PATH",
+                     help="review database (default: reviews.sqlite in the workspace, or "
+                     "$NOISELENS_REVIEWS)")
+    run.add_argument("--dataset-name", metavar="NAME",
+                     help="the name the review decisions are kept under (default: the file's "
+                     "path, or the sample's name)")
     return parser
 
 
@@ -71,11 +79,20 @@ def analyze_command(args) -> int:
     import json
     from pathlib import Path
 
+    import pandas as pd
+
     import analysis as nl
     from analysis.data import DataError
-    from analysis.export import export_split, suggested_decisions, write_table, write_text
+    from analysis.export import (
+        ExportError,
+        check_target,
+        export_split,
+        manifest,
+        suggested_decisions,
+    )
     from analysis.issues import FILTERS, RANKINGS
-    from analysis.review import ReviewStore
+    from analysis.review import ReviewStore, reconcile
+    from analysis.spreadsheet import guard_formulas
 
     if (args.data is None) == (args.sample is None):
         return _fail("give either a DATA file or --sample NAME (not both).")
@@ -83,6 +100,11 @@ def analyze_command(args) -> int:
         return _fail(f"--filter-by {args.filter_by!r} is not one of: {', '.join(FILTERS)}.")
     if args.rank_by not in RANKINGS:
         return _fail(f"--rank-by {args.rank_by!r} is not one of: {', '.join(RANKINGS)}.")
+    out = Path(args.out)
+    try:
+        check_target(out)  # before a long analysis
+    except ExportError as exc:
+        return _fail(f"--out {args.out}: {exc}")
     try:
         if args.sample:
             dataset = nl.from_sample(args.sample)
@@ -91,6 +113,11 @@ def analyze_command(args) -> int:
                 ("id_column", args.id_col), ("text_column", args.text_col),
                 ("pred_probs", args.pred_probs), ("embeddings", args.embeddings)) if v}
             dataset = nl.load_dataset(args.data, args.label_col, **options)
+        names = [str(c) for c in dataset.class_names]
+        # the review: read (and a damaged database named) before the long analysis
+        store = ReviewStore(dataset, getattr(args, "reviews", None), class_names=names,
+                            identity=getattr(args, "dataset_name", None))
+        carry = reconcile(store, dataset)
 
         def progress(fraction: float, message: str) -> None:
             print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
@@ -103,67 +130,94 @@ def analyze_command(args) -> int:
     except (DataError, ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    names = [str(c) for c in dataset.class_names]
-    issues = result.issues_table()
-    write_table(issues, out / "label_issues.csv", "csv")
-    write_table(result.per_class, out / "per_class.csv", "csv")
-    import pandas as pd
-
-    frame = pd.DataFrame(result.estimate.noise_matrix, index=[f"given={n}" for n in names],
-                         columns=[f"true={n}" for n in names])
-    write_table(frame.reset_index(names="P(given | true)"), out / "noise_matrix.csv", "csv")
-    cj = pd.DataFrame(result.estimate.confident_joint, index=[f"given={n}" for n in names],
-                      columns=[f"true={n}" for n in names])
-    write_table(cj.reset_index(names="confident joint"), out / "confident_joint.csv", "csv")
-
-    store = ReviewStore(dataset.fingerprint, class_names=names)
-    reviewed = store.decisions()
     mode = args.clean
     if mode == "auto":
-        mode = "reviewed" if len(reviewed) else "suggestions"
+        # any decision on this dataset (any version of its file) means it was reviewed: never
+        # fall back to unreviewed suggestions then
+        mode = "reviewed" if carry.total else "suggestions"
     if mode == "reviewed":
-        decisions = reviewed
+        if carry.total:
+            print(f"review ({store.key}): {carry.message()}", file=sys.stderr)
+        if carry.carried == 0:
+            gone = ", ".join(carry.gone["id"].astype(str).head(5))
+            return _fail(
+                f"no review decision applies to {dataset.source}: "
+                + (f"all {carry.total:,} decisions of this dataset concern rows no longer in "
+                   f"the file (ids {gone}{', ...' if len(carry.gone) > 5 else ''}). "
+                   if carry.total else
+                   f"there is no review for it in {store.path} (dataset {store.key}). ")
+                + "Review it in the dashboard, or choose --clean suggestions or --clean none.")
+        decisions = carry.applicable
+        applied = (f"your review: {carry.carried:,} decision(s) "
+                   f"({len(carry.changed):,} on rows changed since; {len(carry.gone):,} on "
+                   "rows no longer in the file, not applied)")
     elif mode == "suggestions":
         decisions = suggested_decisions(result, max_score=args.max_score,
                                         action=args.suggestion_action)
+        applied = (f"the detector's suggestions, unreviewed: {len(decisions):,} row(s) "
+                   f"{'relabelled' if args.suggestion_action == 'relabel' else 'removed'}"
+                   + (" (no review decisions for this dataset)" if args.clean == "auto" else ""))
     else:
-        decisions = reviewed.iloc[0:0]
-    try:
-        exported = export_split(dataset, result, decisions, out, fmt=args.format,
-                                removed=args.removed, mode=mode)
-    except ValueError as exc:
-        return _fail(str(exc))
+        decisions = carry.applicable.iloc[0:0]
+        applied = "nothing (--clean none): the cleaned split is the input"
+
+    issues = result.issues_table()
+    noise = pd.DataFrame(result.estimate.noise_matrix, index=[f"given={n}" for n in names],
+                         columns=[f"true={n}" for n in names])
+    cj = pd.DataFrame(result.estimate.confident_joint, index=[f"given={n}" for n in names],
+                      columns=[f"true={n}" for n in names])
+
+    def summary(cleaned) -> str:
+        counts = manifest(dataset, result, cleaned, mode=mode, files={})["counts"]
+        return json.dumps({
+            "source": dataset.source,
+            "rows": len(dataset),
+            "classes": names,
+            "label_health": round(result.health, 3),
+            "estimated_wrong_labels": result.estimated_wrong,
+            "flagged": result.num_issues,
+            "filter_by": result.filter_by,
+            "rank_by": result.rank_by,
+            "probabilities": result.probabilities_source,
+            "systematic_pairs": [
+                {"given": r.given_name, "true": r.true_name, "count": int(r.count),
+                 "p_given_given_true": round(float(r.p_given_given_true), 4)}
+                for r in result.pairs().itertuples() if r.verdict == "systematic"
+            ],
+            "cleaning": counts | {"decisions": mode},
+            "review": carry.counts() if mode == "reviewed" else None,
+            "fingerprint": dataset.fingerprint,
+        }, indent=2)
 
     from dashboard.report import build_report
 
-    write_text(out / "report.html", build_report(dataset, result, cleaned=exported.cleaned))
-    summary = {
-        "source": dataset.source,
-        "rows": len(dataset),
-        "classes": names,
-        "label_health": round(result.health, 3),
-        "estimated_wrong_labels": result.estimated_wrong,
-        "flagged": result.num_issues,
-        "filter_by": result.filter_by,
-        "rank_by": result.rank_by,
-        "probabilities": result.probabilities_source,
-        "systematic_pairs": [
-            {"given": r.given_name, "true": r.true_name, "count": int(r.count),
-             "p_given_given_true": round(float(r.p_given_given_true), 4)}
-            for r in result.pairs().itertuples() if r.verdict == "systematic"
-        ],
-        "cleaning": exported.manifest["counts"] | {"decisions": mode},
-        "fingerprint": dataset.fingerprint,
+    extra = {
+        "label_issues.csv": issues,
+        "per_class.csv": result.per_class,
+        "noise_matrix.csv": noise.reset_index(names="P(given | true)"),
+        "confident_joint.csv": cj.reset_index(names="confident joint"),
+        "summary.json": summary,
+        "report.html": lambda cleaned: build_report(dataset, result, cleaned=cleaned),
     }
-    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    if mode == "reviewed" and carry.needs_a_look:
+        extra["review_changed_rows.csv"] = guard_formulas(carry.table())
+    try:
+        exported = export_split(dataset, result, decisions, out, fmt=args.format,
+                                removed=args.removed, mode=mode, extra_files=extra,
+                                review=carry.counts() if mode == "reviewed" else None)
+    except (ValueError, OSError) as exc:
+        return _fail(str(exc))
+
     print(f"{result.num_issues:,} rows flagged; label health {result.health:.1f}/100; "
-          f"cleaned split ({mode}): {exported.cleaned.rows_out:,} rows -> "
-          f"{exported.files['cleaned']}", file=sys.stderr)
-    print(f"wrote {out}/: label_issues.csv per_class.csv noise_matrix.csv confident_joint.csv "
-          f"summary.json report.html {exported.files['cleaned'].name} "
-          f"{exported.files['changes'].name} manifest.json")
+          f"cleaned split: {exported.cleaned.rows_out:,} rows -> {exported.files['cleaned']}",
+          file=sys.stderr)
+    print(f"applied {applied}: {exported.cleaned.relabelled:,} relabelled, "
+          f"{exported.cleaned.removed:,} removed, {exported.cleaned.kept:,} confirmed",
+          file=sys.stderr)
+    if "review_changed_rows" in exported.files:
+        print(f"review: {len(carry.gone):,} gone, {len(carry.changed):,} changed since the "
+              f"decision: ids in {exported.files['review_changed_rows']}", file=sys.stderr)
+    print(f"wrote {out}/: {' '.join(p.name for p in exported.files.values())}")
     return 0
 
 

@@ -8,12 +8,15 @@ relabelled rows carry the new label; removed rows are dropped, or kept with a fl
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,11 +333,17 @@ def _versions() -> dict[str, str]:
 
 
 def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
-             files: dict[str, str], parameters: dict | None = None) -> dict:
-    """The ``manifest.json`` content: what went in, how, and what came out."""
+             files: dict[str, str | dict], parameters: dict | None = None,
+             review: dict | None = None) -> dict:
+    """The ``manifest.json`` content: what went in, how, and what came out.
+
+    ``files`` maps each kind (``cleaned``, ``changes``, ``report``...) to its file name, or to
+    ``{"name", "rows", "bytes", "sha256"}`` (what :func:`export_split` writes). ``review`` is
+    :meth:`analysis.review.Carryover.counts` when the decisions came from the review store.
+    """
     sizes = class_sizes(dataset, cleaned)
     label_col = dataset.label_column
-    return {
+    out = {
         "input": {"source": dataset.source, "fingerprint": dataset.fingerprint,
                   "rows": cleaned.rows_in, "label_column": label_col,
                   "id_column": dataset.id_column},
@@ -353,40 +362,309 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
         "versions": _versions(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if review is not None:
+        out["review"] = dict(review)
+    return out
 
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What :func:`export_split` wrote.
+
+    ``files`` are the paths through ``folder`` (stable: ``folder`` always shows one whole
+    set); ``set_dir`` is the folder that holds this set; ``leftovers`` what was removed of an
+    earlier, interrupted export.
+    """
+
     folder: Path
     files: dict[str, Path]
     cleaned: Cleaned
     manifest: dict
+    set_dir: Path | None = None
+    leftovers: tuple[str, ...] = ()
+
+
+class ExportError(OSError):
+    """An export could not be written; the message says what was and was not written."""
+
+
+# the names of what noiselens writes into an export folder (older versions wrote them there
+# directly: such a folder is taken over, anything else in a folder is never touched)
+_OWN_NAMES = {"label_issues.csv", "per_class.csv", "noise_matrix.csv", "confident_joint.csv",
+              "summary.json", "report.html", "manifest.json", "review_changed_rows.csv"}
+_OWN_SUFFIXES = ("_cleaned.csv", "_cleaned.parquet", "_changes.csv", ".part")
+
+# test hook: called as _after_step(k, what) after each step of an export (k = 1, 2, ...)
+_after_step: Callable[[int, str], None] | None = None
+
+
+def sets_folder(folder) -> Path:
+    """Where the export sets shown at ``folder`` live: ``.<name>.noiselens`` beside it."""
+    folder = Path(folder).absolute()
+    return folder.parent / f".{folder.name}.noiselens"
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:  # pragma: no cover - e.g. directories on some platforms
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _locked(sets: Path):
+    """One export at a time per folder (other processes wait)."""
+    with open(sets / ".lock", "a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _current_set(target: Path, sets: Path) -> Path | None:
+    """The set ``target`` links to (``None``: no link into ``sets``)."""
+    if not target.is_symlink():
+        return None
+    resolved = target.resolve()
+    return resolved if resolved.parent == sets.resolve() else None
+
+
+def _describe_target(target: Path, sets: Path) -> str:
+    """What is at ``target`` now ('new' / 'set' / 'empty' / 'legacy'), or raise ExportError."""
+    if target == Path.cwd() or target in Path.cwd().parents or target.parent == target:
+        raise ExportError(f"{target} is the current folder or one of its parents: give the "
+                          "export a folder of its own (e.g. --out results). Nothing was written.")
+    if target.is_symlink():
+        if _current_set(target, sets) is not None or not target.exists():
+            return "set"
+        raise ExportError(f"{target} is a link to {target.resolve()}, which noiselens did not "
+                          "make: choose another folder. Nothing was written.")
+    if not target.exists():
+        return "new"
+    if not target.is_dir():
+        raise ExportError(f"{target} is a file, not a folder: choose a folder name (it is "
+                          "created). Nothing was written.")
+    names = sorted(p.name for p in target.iterdir())
+    if not names:
+        return "empty"
+    foreign = [n for n in names if n not in _OWN_NAMES and not n.endswith(_OWN_SUFFIXES)]
+    if foreign:
+        raise ExportError(
+            f"{target} already holds files noiselens did not write ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}): choose a new or empty folder, so that "
+            "nothing of yours is replaced. Nothing was written.")
+    return "legacy"
+
+
+def check_target(folder) -> None:
+    """Raise :class:`ExportError` now when :func:`export_split` could not write to ``folder``
+    (an existing file, a folder holding other files, a link elsewhere, a folder that cannot be
+    written), so that a long analysis does not run for nothing."""
+    target = Path(folder).expanduser().absolute()
+    sets = sets_folder(target)
+    _describe_target(target, sets)
+    probe = sets if sets.exists() else next(p for p in sets.parents if p.exists())
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write to {probe} (permission denied): nothing was written; "
+                          "choose a folder you can write to.")
+
+
+def _clean_leftovers(target: Path, sets: Path) -> list[str]:
+    """Finish or remove what an interrupted export left: temporary folders, ``.part`` files,
+    half-made links, sets no longer shown. A sealed set that never got linked (the export was
+    killed while swapping) is linked when ``target`` shows nothing."""
+    removed = []
+    sealed = sorted(p for p in sets.iterdir() if p.is_dir() and p.name.startswith("set-")
+                    and (p / "manifest.json").exists())
+    if not target.exists() and not target.is_symlink() and sealed:
+        link = target.parent / f".{target.name}.link-recover"
+        link.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(sealed[-1], target.parent), link)
+        os.replace(link, target)
+    current = _current_set(target, sets)
+    for p in sets.iterdir():
+        if p.name == ".lock" or (current is not None and p.resolve() == current):
+            continue
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p.name)
+        except OSError:  # pragma: no cover - best effort; retried next time
+            pass
+    for p in target.parent.glob(f".{target.name}.link-*"):
+        p.unlink(missing_ok=True)
+        removed.append(p.name)
+    if current is not None:
+        for p in current.glob(".*.part"):
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
+def _write_one(path: Path, content) -> int | None:
+    """Write one file of a set; returns its row count (tables) or ``None``."""
+    if isinstance(content, pd.DataFrame):
+        write_table(content, path, "parquet" if path.suffix == ".parquet" else "csv")
+        return len(content)
+    if isinstance(content, bytes):
+        _atomic_write(path, lambda p: p.write_bytes(content))
+    else:
+        write_text(path, str(content))
+    return None
 
 
 def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, folder,
                  *, fmt: str = "csv", removed: str = "drop", mode: str = "reviewed",
-                 parameters: dict | None = None, stem: str | None = None) -> ExportResult:
-    """Write the cleaned split, its change list and ``manifest.json`` into ``folder``.
+                 parameters: dict | None = None, stem: str | None = None,
+                 extra_files: dict | None = None, review: dict | None = None) -> ExportResult:
+    """Write the cleaned split, its change list, any extra files and ``manifest.json`` as one
+    set, shown at ``folder``.
 
-    Files: ``<stem>_cleaned.<csv|parquet>``, ``<stem>_changes.csv``, ``manifest.json``; each
-    written to a temporary name and renamed, so an interrupted export leaves no half file.
-    ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``).
+    Files: ``<stem>_cleaned.<csv|parquet>``, ``<stem>_changes.csv``, the ``extra_files``
+    (name -> text, bytes, a DataFrame written as CSV, or a function of the :class:`Cleaned`
+    returning one of those; e.g. ``{"report.html": ...}``) and ``manifest.json`` last, listing
+    each file with its row count, size and SHA-256.
+
+    The set is written into a temporary folder in ``.<folder name>.noiselens/`` beside
+    ``folder``, sealed, and then ``folder`` (a symbolic link) is switched to it in one atomic
+    rename: ``folder`` always shows either the previous set or the new one, whole. What an
+    interrupted export left behind is removed at the next export. ``folder`` may also be new,
+    empty, or a folder an older noiselens wrote its files into; any other existing path is
+    refused.
+
+    ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``); ``review``
+    (:meth:`analysis.review.Carryover.counts`) goes into the manifest as its ``review`` section.
+
+    Raises
+    ------
+    ValueError
+        The decisions cannot be applied (nothing written).
+    ExportError
+        The folder cannot take the export, or writing failed: the message says what was and
+        was not written.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format={fmt!r} is not one of: {', '.join(FORMATS)}.")
-    folder = Path(folder)
+    target = Path(folder).expanduser().absolute()
     cleaned = apply_decisions(dataset, decisions, removed=removed, scores=result.scores)
     stem = stem or default_stem(dataset)
-    files = {
-        "cleaned": folder / f"{stem}_cleaned.{fmt}",
-        "changes": folder / f"{stem}_changes.csv",
-        "manifest": folder / "manifest.json",
+    contents: dict[str, object] = {
+        f"{stem}_cleaned.{fmt}": cleaned.frame,
+        f"{stem}_changes.csv": cleaned.changes,
     }
-    write_table(cleaned.frame, files["cleaned"], fmt)
-    write_table(cleaned.changes, files["changes"], "csv")
-    content = manifest(dataset, result, cleaned, mode=mode,
-                       files={k: p.name for k, p in files.items()},
-                       parameters={"removed_rows": removed, "format": fmt,
-                                   **(parameters or {})})
-    write_text(files["manifest"], json.dumps(content, indent=2))
-    return ExportResult(folder, files, cleaned, content)
+    for name, content in (extra_files or {}).items():
+        if name in contents or name == "manifest.json" or Path(name).name != name:
+            raise ValueError(f"extra file name {name!r} is taken or not a plain file name.")
+        contents[name] = content(cleaned) if callable(content) else content
+    kinds = {f"{stem}_cleaned.{fmt}": "cleaned", f"{stem}_changes.csv": "changes"}
+    kinds.update({name: Path(name).stem for name in extra_files or {}})
+    kinds["manifest.json"] = "manifest"
+    every = [*contents, "manifest.json"]
+
+    sets = sets_folder(target)
+    state = _describe_target(target, sets)
+    try:
+        sets.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot write beside {target} ({exc.strerror or exc}): nothing was "
+                          f"written; choose a folder you can write to.") from None
+    step = 0
+
+    def done(what: str) -> None:
+        nonlocal step
+        step += 1
+        if _after_step is not None:
+            _after_step(step, what)
+
+    with _locked(sets):
+        leftovers = _clean_leftovers(target, sets)
+        previous = _current_set(target, sets)
+        state = _describe_target(target, sets)  # a recovered link makes it a "set"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        tmp = sets / f"tmp-{stamp}"
+        final = sets / f"set-{stamp}"
+        written: list[str] = []
+        current = "?"
+        try:
+            current = "the temporary folder"
+            tmp.mkdir()
+            listing = {}
+            for name, content in contents.items():
+                current = name
+                rows = _write_one(tmp / name, content)
+                _fsync(tmp / name)
+                listing[kinds[name]] = {"name": name, "rows": rows,
+                                        "bytes": (tmp / name).stat().st_size,
+                                        "sha256": _sha256(tmp / name)}
+                written.append(name)
+                done(f"wrote {name}")
+            current = "manifest.json"
+            content = manifest(dataset, result, cleaned, mode=mode, files=listing,
+                               parameters={"removed_rows": removed, "format": fmt,
+                                           **(parameters or {})}, review=review)
+            content["set"] = final.name
+            write_text(tmp / "manifest.json", json.dumps(content, indent=2))
+            _fsync(tmp / "manifest.json")
+            written.append("manifest.json")
+            done("wrote manifest.json")
+            current = "the finished set"
+            _fsync(tmp, directory=True)
+            os.rename(tmp, final)
+            _fsync(sets, directory=True)
+            done("sealed the set")
+            current = f"the link {target}"
+            link = target.parent / f".{target.name}.link-{stamp}"
+            os.symlink(os.path.relpath(final, target.parent), link)
+            done("made the new link")
+            if state == "empty":
+                os.rmdir(target)
+            elif state == "legacy":
+                os.rename(target, sets / f"legacy-{stamp}")
+            os.replace(link, target)
+            _fsync(target.parent, directory=True)
+            done("switched the link")
+        except Exception as exc:
+            if target.is_symlink() and target.resolve() == final.resolve():
+                raise  # pragma: no cover - switched: the export is whole
+            for p in (tmp, final):
+                shutil.rmtree(p, ignore_errors=True)
+            for p in target.parent.glob(f".{target.name}.link-{stamp}"):
+                p.unlink(missing_ok=True)
+            before = (f"it still shows the previous export ({previous.name})" if previous
+                      else "it holds what it held before" if target.exists()
+                      else "it was not created")
+            reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+            raise ExportError(
+                f"the export to {target} failed while writing {current}: {reason}. Nothing "
+                f"changed in {target}: {before}. Not written: {', '.join(every)}"
+                + (f" ({', '.join(written)} had been written to a temporary folder, now "
+                   "removed)." if written else ".")) from exc
+        for p in sets.iterdir():  # the previous sets: no longer shown
+            if p.name.startswith(("set-", "legacy-")) and p.resolve() != final.resolve():
+                shutil.rmtree(p, ignore_errors=True)
+        done("removed the previous set")
+    files = {kinds[name]: target / name for name in every}
+    return ExportResult(target, files, cleaned, content, set_dir=final,
+                        leftovers=tuple(leftovers))

@@ -1,53 +1,224 @@
 """Review decisions per row id, kept in SQLite the moment they are made.
 
 A decision is one of ``relabel`` (to a class name), ``remove`` or ``keep`` (reviewed: the label
-is right), with an optional note. Decisions are keyed by the dataset fingerprint and the row
-id, written in a transaction, and logged so that the last change can be undone. A browser
+is right), with an optional note. Decisions belong to the *dataset*, not to one version of its
+bytes: they are keyed by the dataset's identity (:func:`dataset_key`: the resolved file path,
+the sample's name, or a name the user gives) and the row id. Each decision also records the
+version it was made on (the dataset fingerprint) and what the row looked like then (its given
+label and a hash of its other cells), so that when the file changes :func:`reconcile` can say
+which decisions carried over, which rows are gone and which rows changed since the decision.
+
+Writes are one transaction each and logged, so the last change can be undone. A browser
 refresh, a second tab or a server restart reads the same decisions back.
+
+Older databases (schema 1, keyed by the fingerprint alone) are migrated in place the first
+time they are opened, in one transaction, after a copy of the file is kept beside it
+(``reviews.sqlite.schema1-backup``): their decisions are kept under the fingerprint, and the
+first time a dataset whose content has that fingerprint is opened, they become that dataset's
+decisions (the same happens to decisions made through a store opened by fingerprint).
+
+A damaged database (not SQLite, truncated, or an empty file that noiselens did not just create)
+is never changed: :class:`ReviewDatabaseError` names it and says how to start afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis import cache
 
 ACTIONS = ("relabel", "remove", "keep")
+SCHEMA_VERSION = 2
+REVIEWS_ENV_VAR = "NOISELENS_REVIEWS"
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset TEXT PRIMARY KEY,     -- dataset_key(): file:/path, sample:name, name:..., upload:...
+    fingerprint TEXT NOT NULL,    -- the version last opened
+    seen_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS decisions (
-    fingerprint TEXT NOT NULL,
+    dataset TEXT NOT NULL,
     row_id TEXT NOT NULL,
     action TEXT NOT NULL CHECK (action IN ('relabel', 'remove', 'keep')),
     new_label TEXT,
     note TEXT NOT NULL DEFAULT '',
     decided_at REAL NOT NULL,
-    PRIMARY KEY (fingerprint, row_id)
+    fingerprint TEXT,   -- the version of the dataset the decision was made on (NULL: unknown)
+    given_label TEXT,   -- the row's label then (NULL: unknown)
+    row_hash TEXT,      -- hash of the row's other cells then (NULL: unknown)
+    PRIMARY KEY (dataset, row_id)
 );
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    fingerprint TEXT NOT NULL,
+    dataset TEXT NOT NULL,
     batch INTEGER NOT NULL,
     row_id TEXT NOT NULL,
     -- what the row held before this change (NULL action: no decision)
     old_action TEXT,
     old_label TEXT,
     old_note TEXT,
-    old_decided_at REAL
+    old_decided_at REAL,
+    old_fingerprint TEXT,
+    old_given_label TEXT,
+    old_row_hash TEXT
 );
-CREATE INDEX IF NOT EXISTS history_by_dataset ON history (fingerprint, batch);
+CREATE INDEX IF NOT EXISTS history_by_dataset ON history (dataset, batch);
 """
+
+_DECISION_COLS = "action, new_label, note, decided_at, fingerprint, given_label, row_hash"
+
+
+class ReviewDatabaseError(OSError):
+    """The review database cannot be read; it was left untouched."""
+
+    def __init__(self, path: Path, detail: str):
+        self.path = Path(path)
+        self.fresh = fresh_path(self.path)
+        super().__init__(
+            f"the review database {self.path} is damaged ({detail}); noiselens left it "
+            f"untouched. To start afresh, use a new file beside it (noiselens analyze "
+            f"--reviews {self.fresh}, or {REVIEWS_ENV_VAR}={self.fresh} for the dashboard), "
+            f"or move the damaged file away (e.g. to {self.path.name}.damaged) and run again."
+        )
 
 
 def default_path() -> Path:
-    """``reviews.sqlite`` in the workspace (DESIGN section 6)."""
-    return cache.workspace() / "reviews.sqlite"
+    """``$NOISELENS_REVIEWS``, else ``reviews.sqlite`` in the workspace (DESIGN section 6)."""
+    env = os.environ.get(REVIEWS_ENV_VAR)
+    return Path(env).expanduser() if env else cache.workspace() / "reviews.sqlite"
+
+
+def fresh_path(path: Path) -> Path:
+    """A file name beside ``path`` that does not exist yet (to start a fresh database)."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{stamp}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+# -- dataset identity and row snapshots -----------------------------------------------------------
+def dataset_key(dataset, name: str | None = None) -> str:
+    """The identity under which a dataset's decisions are kept.
+
+    ``name:<name>`` when the user gives one; ``file:<resolved path>`` for a file loaded with
+    :func:`analysis.data.load_dataset`; ``upload:<file name>`` for a file uploaded in the
+    dashboard (kept in the workspace under its content hash, so its path changes with its
+    content); ``sample:<name>`` for a bundled sample; else (a DataFrame or arrays, which have
+    no lasting identity) the content fingerprint.
+    """
+    if name:
+        return f"name:{name}"
+    source = str(dataset.source)
+    base = getattr(dataset, "base_dir", None)
+    if source.startswith("sample '") and source.endswith("'"):
+        return f"sample:{source[len('sample '):].strip(chr(39))}"
+    if base is not None and source not in ("DataFrame", "arrays"):
+        path = (Path(base) / source).resolve()
+        uploads = (cache.workspace() / "uploads").resolve()
+        if uploads in path.parents:
+            return f"upload:{source}"
+        return f"file:{path}"
+    return dataset.fingerprint
+
+
+def _cell(value) -> str:
+    """A cell as text, the same whatever dtype a reader inferred (1 == 1.0, NaN == empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 2**63:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, bool):
+        return str(value)
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def row_snapshots(dataset, rows: Sequence[int]) -> tuple[list[str], list[str]]:
+    """The given label (class name) and a hash of every other cell of each row in ``rows``."""
+    rows = [int(r) for r in rows]
+    names = [str(c) for c in dataset.class_names]
+    labels = [names[dataset.labels[r]] for r in rows]
+    columns = sorted(c for c in dataset.frame.columns if c != dataset.label_column)
+    part = dataset.frame.iloc[rows][columns] if rows else dataset.frame.iloc[0:0][columns]
+    hashes = []
+    for values in part.itertuples(index=False, name=None):
+        text = "\x1f".join(f"{c}\x1e{_cell(v)}" for c, v in zip(columns, values, strict=True))
+        hashes.append(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32])
+    return labels, hashes
+
+
+# -- the database file ----------------------------------------------------------------------------
+_checked: dict[tuple[str, int, int], bool] = {}
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (11, 26) or "malformed" in str(exc) or "not a database" in str(exc)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse an empty or damaged database file before anything writes to it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return
+    if stat.st_size == 0:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            return  # all its content is still in the write-ahead log
+        if time.time() - stat.st_mtime < 2:
+            # maybe another process is creating it this instant: give it a moment
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and path.stat().st_size == 0:
+                time.sleep(0.05)
+            if path.stat().st_size > 0:
+                return _check_file(path)
+        raise ReviewDatabaseError(path, "an empty file, not a database noiselens created")
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _checked:
+        return
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute("PRAGMA quick_check(1)").fetchall()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        if _is_damage(exc):
+            raise ReviewDatabaseError(path, str(exc)) from None
+        raise
+    if rows != [("ok",)]:
+        raise ReviewDatabaseError(path, f"integrity check: {rows[0][0]}")
+    _checked[key] = True
 
 
 class ReviewStore:
@@ -55,23 +226,46 @@ class ReviewStore:
 
     Parameters
     ----------
-    fingerprint : str
-        The dataset's :attr:`analysis.data.Dataset.fingerprint`.
+    dataset : Dataset or str
+        The dataset (its identity is :func:`dataset_key`, and each decision records the row's
+        label and content then), or a key string. A string that is the fingerprint of a
+        dataset version opened before means that dataset; any other string is a key of its own.
     path : path, optional
         SQLite file; default :func:`default_path`. Several stores (tabs, processes) may share
         it: every write is one ``BEGIN IMMEDIATE`` transaction.
     class_names : sequence of str, optional
-        When given, a relabel to a name outside it is refused.
+        When given (by default the dataset's), a relabel to a name outside it is refused.
+    identity : str, optional
+        A name the user gives the dataset (``name:<identity>`` instead of its path).
+
+    Raises
+    ------
+    ReviewDatabaseError
+        The file is not a readable SQLite database (left untouched).
     """
 
-    def __init__(self, fingerprint: str, path: str | Path | None = None,
-                 class_names: Sequence[str] | None = None):
-        if not fingerprint:
-            raise ValueError("a review store needs the dataset fingerprint.")
-        self.fingerprint = fingerprint
+    def __init__(self, dataset, path: str | Path | None = None,
+                 class_names: Sequence[str] | None = None, *, identity: str | None = None):
+        if isinstance(dataset, str):
+            if not dataset:
+                raise ValueError("a review store needs the dataset or its key.")
+            self.dataset = None
+            self.key = dataset
+            self.fingerprint = dataset
+        else:
+            self.dataset = dataset
+            self.key = dataset_key(dataset, identity)
+            self.fingerprint = dataset.fingerprint
+            if class_names is None:
+                class_names = dataset.class_names
         self.path = Path(path) if path is not None else default_path()
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot create the folder of the review database {self.path}: "
+                          f"{exc.strerror or exc}") from None
+        _check_file(self.path)
         with self._connect() as con:
             # WAL is a property of the file: set once, here. Switching the journal mode needs
             # the database to itself and answers "locked" at once, without the busy handler,
@@ -85,14 +279,32 @@ class ReviewStore:
                     if "locked" not in str(exc) or time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            con.executescript(_SCHEMA)
+            self._migrate(con)
+        if self.dataset is not None:
+            self._open_dataset()
+        else:
+            with self._connect() as con:
+                alias = con.execute(
+                    "SELECT dataset FROM datasets WHERE fingerprint = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM datasets WHERE dataset = ?) ORDER BY seen_at DESC LIMIT 1",
+                    (self.key, self.key)).fetchone()
+            if alias is not None:
+                self.key = alias[0]
 
+    # -- the file ----------------------------------------------------------------------------
     @contextmanager
     def _connect(self):
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise OSError(f"cannot open the review database {self.path}: {exc}") from None
         try:
             con.execute("PRAGMA busy_timeout=30000")
             yield con
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise ReviewDatabaseError(self.path, str(exc)) from None
+            raise
         finally:
             con.close()
 
@@ -106,6 +318,105 @@ class ReviewStore:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+
+    def _migrate(self, con) -> None:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "decisions" in tables:
+            cols = {r[1] for r in con.execute("PRAGMA table_info(decisions)")}
+            if "dataset" not in cols:  # schema 1: keyed by the fingerprint alone
+                self._migrate_schema1(con)
+                return
+        con.executescript(_SCHEMA)
+
+    def _migrate_schema1(self, con) -> None:
+        backup = self.path.with_name(self.path.name + ".schema1-backup")
+        if not backup.exists():
+            target = sqlite3.connect(backup)
+            try:
+                con.backup(target)
+            finally:
+                target.close()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cols = {r[1] for r in con.execute("PRAGMA table_info(decisions)")}
+            if "dataset" in cols:  # another process migrated it meanwhile
+                con.execute("COMMIT")
+                return
+            con.execute("ALTER TABLE decisions RENAME TO decisions_schema1")
+            con.execute("ALTER TABLE history RENAME TO history_schema1")
+            con.execute("DROP INDEX IF EXISTS history_by_dataset")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute(
+                "INSERT INTO decisions (dataset, row_id, action, new_label, note, decided_at, "
+                "fingerprint) SELECT fingerprint, row_id, action, new_label, note, decided_at, "
+                "fingerprint FROM decisions_schema1")
+            con.execute(
+                "INSERT INTO history (seq, dataset, batch, row_id, old_action, old_label, "
+                "old_note, old_decided_at, old_fingerprint) SELECT seq, fingerprint, batch, "
+                "row_id, old_action, old_label, old_note, old_decided_at, fingerprint FROM "
+                "history_schema1")
+            con.execute("DROP TABLE decisions_schema1")
+            con.execute("DROP TABLE history_schema1")
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                        (str(SCHEMA_VERSION),))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def _open_dataset(self) -> None:
+        """Record this version, adopt decisions kept under its fingerprint (older databases,
+        stores opened by fingerprint) and note what their rows look like."""
+        fp = self.fingerprint
+        with self._connect() as con:  # most opens have nothing to do: read before writing
+            seen = con.execute("SELECT fingerprint FROM datasets WHERE dataset = ?",
+                               (self.key,)).fetchone()
+            pending = con.execute(
+                "SELECT 1 FROM decisions WHERE (dataset = ? AND ? != dataset) OR (dataset = ? "
+                "AND fingerprint = ? AND (given_label IS NULL OR row_hash IS NULL)) LIMIT 1",
+                (fp, self.key, self.key, fp)).fetchone()
+        if seen == (fp,) and pending is None:
+            return
+        with self._transaction() as con:
+            con.execute("INSERT OR REPLACE INTO datasets VALUES (?, ?, ?)",
+                        (self.key, fp, time.time()))
+            if self.key != fp:
+                # a row decided under both: the later decision wins
+                mine = dict(con.execute("SELECT row_id, decided_at FROM decisions WHERE "
+                                        "dataset = ?", (self.key,)).fetchall())
+                theirs = dict(con.execute("SELECT row_id, decided_at FROM decisions WHERE "
+                                          "dataset = ?", (fp,)).fetchall())
+                both = [r for r in theirs if r in mine]
+                con.executemany(
+                    "DELETE FROM decisions WHERE dataset = ? AND row_id = ?",
+                    [(fp, r) if mine[r] >= theirs[r] else (self.key, r) for r in both])
+                con.execute("UPDATE decisions SET dataset = ?, fingerprint = COALESCE("
+                            "fingerprint, ?) WHERE dataset = ?", (self.key, fp, fp))
+                top = con.execute("SELECT COALESCE(MAX(batch), 0) FROM history WHERE "
+                                  "dataset = ?", (self.key,)).fetchone()[0]
+                con.execute("UPDATE history SET dataset = ?, batch = batch + ? WHERE "
+                            "dataset = ?", (self.key, top, fp))
+            unsealed = [r[0] for r in con.execute(
+                "SELECT row_id FROM decisions WHERE dataset = ? AND fingerprint = ? AND "
+                "(given_label IS NULL OR row_hash IS NULL)", (self.key, fp))]
+            index = self._index()
+            rows = [index[i] for i in unsealed if i in index]
+            if rows:
+                labels, hashes = row_snapshots(self.dataset, rows)
+                ids = [i for i in unsealed if i in index]
+                con.executemany(
+                    "UPDATE decisions SET given_label = ?, row_hash = ? WHERE dataset = ? AND "
+                    "row_id = ?", [(lab, h, self.key, i)
+                                   for lab, h, i in zip(labels, hashes, ids, strict=True)])
+
+    def _index(self) -> dict[str, int]:
+        if self.dataset is None:
+            return {}
+        if not hasattr(self, "_index_cache"):
+            self._index_cache = {str(v): r for r, v in enumerate(self.dataset.ids)}
+        return self._index_cache
 
     # -- writing ---------------------------------------------------------------------------
     def _check(self, action: str, new_label) -> str | None:
@@ -138,32 +449,43 @@ class ReviewStore:
                   for t in range(len(ids))]
         if not ids:
             return 0
+        if self.dataset is not None:
+            index = self._index()
+            missing = [i for i in ids if i not in index]
+            if missing:
+                raise ValueError(f"{len(missing)} row id(s) not in {self.dataset.source}: "
+                                 f"{', '.join(missing[:5])}.")
+            given, hashes = row_snapshots(self.dataset, [index[i] for i in ids])
+        else:
+            given = hashes = [None] * len(ids)
         now = time.time()
         with self._transaction() as con:
-            batch = 1 + (con.execute("SELECT COALESCE(MAX(batch), 0) FROM history WHERE "
-                                     "fingerprint = ?", (self.fingerprint,)).fetchone()[0])
+            batch = self._next_batch(con)
             self._log(con, batch, ids)
             con.executemany(
-                "INSERT INTO decisions (fingerprint, row_id, action, new_label, note, decided_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint, row_id) DO UPDATE SET "
-                "action = excluded.action, new_label = excluded.new_label, "
-                "note = excluded.note, decided_at = excluded.decided_at",
-                [(self.fingerprint, r, action, lab, note or "", now)
-                 for r, lab in zip(ids, labels, strict=True)],
+                "INSERT INTO decisions (dataset, row_id, action, new_label, note, decided_at, "
+                "fingerprint, given_label, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dataset, row_id) DO UPDATE SET action = excluded.action, "
+                "new_label = excluded.new_label, note = excluded.note, "
+                "decided_at = excluded.decided_at, fingerprint = excluded.fingerprint, "
+                "given_label = excluded.given_label, row_hash = excluded.row_hash",
+                [(self.key, r, action, lab, note or "", now, self.fingerprint, g, h)
+                 for r, lab, g, h in zip(ids, labels, given, hashes, strict=True)],
             )
         return len(ids)
+
+    def _next_batch(self, con) -> int:
+        return 1 + con.execute("SELECT COALESCE(MAX(batch), 0) FROM history WHERE dataset = ?",
+                               (self.key,)).fetchone()[0]
 
     def clear(self, row_ids: Sequence) -> int:
         """Forget the decisions on these rows (one undo step); returns how many existed."""
         ids = [str(r) for r in row_ids]
         with self._transaction() as con:
-            batch = 1 + (con.execute("SELECT COALESCE(MAX(batch), 0) FROM history WHERE "
-                                     "fingerprint = ?", (self.fingerprint,)).fetchone()[0])
+            batch = self._next_batch(con)
             self._log(con, batch, ids)
-            cur = con.executemany(
-                "DELETE FROM decisions WHERE fingerprint = ? AND row_id = ?",
-                [(self.fingerprint, r) for r in ids],
-            )
+            cur = con.executemany("DELETE FROM decisions WHERE dataset = ? AND row_id = ?",
+                                  [(self.key, r) for r in ids])
             return cur.rowcount
 
     def _log(self, con, batch: int, ids: list[str]) -> None:
@@ -172,15 +494,15 @@ class ReviewStore:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in con.execute(
-                f"SELECT row_id, action, new_label, note, decided_at FROM decisions WHERE "
-                f"fingerprint = ? AND row_id IN ({marks})", (self.fingerprint, *chunk)
+                f"SELECT row_id, {_DECISION_COLS} FROM decisions WHERE dataset = ? AND row_id "
+                f"IN ({marks})", (self.key, *chunk)
             ):
                 old[row[0]] = row[1:]
         con.executemany(
-            "INSERT INTO history (fingerprint, batch, row_id, old_action, old_label, old_note, "
-            "old_decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self.fingerprint, batch, r, *old.get(r, (None, None, None, None)))
-             for r in dict.fromkeys(ids)],
+            "INSERT INTO history (dataset, batch, row_id, old_action, old_label, old_note, "
+            "old_decided_at, old_fingerprint, old_given_label, old_row_hash) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.key, batch, r, *old.get(r, (None,) * 7)) for r in dict.fromkeys(ids)],
         )
 
     def undo(self) -> int:
@@ -189,65 +511,169 @@ class ReviewStore:
         Returns the number of rows restored (0 when there is nothing to undo).
         """
         with self._transaction() as con:
-            batch = con.execute("SELECT MAX(batch) FROM history WHERE fingerprint = ?",
-                                (self.fingerprint,)).fetchone()[0]
+            batch = con.execute("SELECT MAX(batch) FROM history WHERE dataset = ?",
+                                (self.key,)).fetchone()[0]
             if batch is None:
                 return 0
             rows = con.execute(
-                "SELECT row_id, old_action, old_label, old_note, old_decided_at FROM history "
-                "WHERE fingerprint = ? AND batch = ?", (self.fingerprint, batch)).fetchall()
-            for row_id, action, label, note, at in rows:
+                "SELECT row_id, old_action, old_label, old_note, old_decided_at, "
+                "old_fingerprint, old_given_label, old_row_hash FROM history WHERE dataset = ? "
+                "AND batch = ?", (self.key, batch)).fetchall()
+            for row_id, action, *rest in rows:
                 if action is None:
-                    con.execute("DELETE FROM decisions WHERE fingerprint = ? AND row_id = ?",
-                                (self.fingerprint, row_id))
+                    con.execute("DELETE FROM decisions WHERE dataset = ? AND row_id = ?",
+                                (self.key, row_id))
                 else:
                     con.execute(
-                        "INSERT OR REPLACE INTO decisions (fingerprint, row_id, action, "
-                        "new_label, note, decided_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (self.fingerprint, row_id, action, label, note, at))
-            con.execute("DELETE FROM history WHERE fingerprint = ? AND batch = ?",
-                        (self.fingerprint, batch))
+                        f"INSERT OR REPLACE INTO decisions (dataset, row_id, {_DECISION_COLS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (self.key, row_id, action, *rest))
+            con.execute("DELETE FROM history WHERE dataset = ? AND batch = ?", (self.key, batch))
             return len(rows)
 
     # -- reading ---------------------------------------------------------------------------
-    def decisions(self) -> pd.DataFrame:
+    def decisions(self, *, include_gone: bool = False, details: bool = False) -> pd.DataFrame:
         """Every decision: columns ``id``, ``action``, ``new_label``, ``note``, ``decided_at``
-        (UTC timestamp), oldest first."""
+        (UTC timestamp), oldest first.
+
+        A store opened on a dataset leaves out decisions on ids no longer in it (see
+        :func:`reconcile`, which reports them) unless ``include_gone``. ``details`` adds the
+        version (``fingerprint``), ``given_label`` and ``row_hash`` recorded with each decision.
+        """
         with self._connect() as con:
             rows = con.execute(
-                "SELECT row_id, action, new_label, note, decided_at FROM decisions WHERE "
-                "fingerprint = ? ORDER BY decided_at, rowid", (self.fingerprint,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["id", "action", "new_label", "note", "decided_at"])
+                "SELECT row_id, action, new_label, note, decided_at, fingerprint, given_label, "
+                "row_hash FROM decisions WHERE dataset = ? ORDER BY decided_at, rowid",
+                (self.key,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["id", "action", "new_label", "note", "decided_at",
+                                            "fingerprint", "given_label", "row_hash"])
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], unit="s", utc=True)
+        if self.dataset is not None and not include_gone:
+            index = self._index()
+            frame = frame.loc[[i in index for i in frame["id"]]].reset_index(drop=True)
+        if not details:
+            frame = frame.drop(columns=["fingerprint", "given_label", "row_hash"])
         return frame
 
     def get(self, row_id) -> dict | None:
         """The decision on one row, or ``None``."""
         with self._connect() as con:
             row = con.execute(
-                "SELECT action, new_label, note FROM decisions WHERE fingerprint = ? AND "
-                "row_id = ?", (self.fingerprint, str(row_id))).fetchone()
+                "SELECT action, new_label, note FROM decisions WHERE dataset = ? AND "
+                "row_id = ?", (self.key, str(row_id))).fetchone()
         return None if row is None else {"action": row[0], "new_label": row[1], "note": row[2]}
 
     def counts(self) -> dict[str, int]:
-        """How many rows carry each action."""
-        with self._connect() as con:
-            rows = con.execute("SELECT action, COUNT(*) FROM decisions WHERE fingerprint = ? "
-                               "GROUP BY action", (self.fingerprint,)).fetchall()
+        """How many rows carry each action (on a dataset: rows still in it)."""
         out = dict.fromkeys(ACTIONS, 0)
+        if self.dataset is not None:
+            out.update(self.decisions()["action"].value_counts().to_dict())
+            return {k: int(v) for k, v in out.items()}
+        with self._connect() as con:
+            rows = con.execute("SELECT action, COUNT(*) FROM decisions WHERE dataset = ? "
+                               "GROUP BY action", (self.key,)).fetchall()
         out.update(dict(rows))
         return out
 
     def can_undo(self) -> bool:
         with self._connect() as con:
-            return con.execute("SELECT 1 FROM history WHERE fingerprint = ? LIMIT 1",
-                               (self.fingerprint,)).fetchone() is not None
+            return con.execute("SELECT 1 FROM history WHERE dataset = ? LIMIT 1",
+                               (self.key,)).fetchone() is not None
 
     def version(self) -> tuple[int, float]:
         """Changes whenever the decisions change (for cache keys)."""
         with self._connect() as con:
             row = con.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM history WHERE "
-                              "fingerprint = ?", (self.fingerprint,)).fetchone()
+                              "dataset = ?", (self.key,)).fetchone()
             total = con.execute("SELECT COUNT(*), COALESCE(SUM(decided_at), 0) FROM decisions "
-                                "WHERE fingerprint = ?", (self.fingerprint,)).fetchone()
+                                "WHERE dataset = ?", (self.key,)).fetchone()
         return int(row[1]) * 1_000_003 + int(total[0]), float(total[1])
+
+
+# -- carrying decisions over to a new version -----------------------------------------------------
+@dataclass(frozen=True)
+class Carryover:
+    """What became of a dataset's decisions in its current version (see :func:`reconcile`).
+
+    ``applicable`` holds the decisions to apply (ids still in the file, changed rows included);
+    ``gone`` the decisions on ids no longer in the file (reported, never applied); ``changed``
+    the applied decisions whose row's label or other cells differ from when it was decided,
+    with ``what`` changed, ``label_then`` and ``label_now``.
+    """
+
+    total: int
+    applicable: pd.DataFrame
+    gone: pd.DataFrame
+    changed: pd.DataFrame
+    other_versions: int  # decisions made on another version of the file
+
+    @property
+    def carried(self) -> int:
+        return len(self.applicable)
+
+    def counts(self) -> dict[str, int]:
+        return {"decisions": self.total, "carried": self.carried, "gone": len(self.gone),
+                "changed": len(self.changed), "made_on_other_versions": self.other_versions}
+
+    @property
+    def needs_a_look(self) -> bool:
+        return bool(len(self.gone) or len(self.changed))
+
+    def message(self) -> str:
+        """One sentence for people: how many carried over, are gone, changed."""
+        return (f"{self.carried:,} of {self.total:,} review decision(s) apply to this version "
+                f"of the file ({self.other_versions:,} made on an earlier version); "
+                f"{len(self.gone):,} concern rows no longer in the file (not applied); "
+                f"{len(self.changed):,} concern rows changed since the decision (applied, "
+                "listed for a second look).")
+
+    def table(self) -> pd.DataFrame:
+        """Gone and changed decisions, one row each: ``id``, ``status``, ``what``,
+        ``label_then``, ``label_now``, ``action``, ``new_label``, ``decided_at``."""
+        gone = self.gone.assign(status="gone", what="row id not in the file",
+                                label_now="")
+        changed = self.changed.assign(status="changed")
+        cols = ["id", "status", "what", "label_then", "label_now", "action", "new_label",
+                "note", "decided_at"]
+        parts = [p.reindex(columns=cols) for p in (gone, changed) if len(p)]
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(parts, ignore_index=True)
+
+
+def reconcile(store: ReviewStore, dataset) -> Carryover:
+    """Match the store's decisions against ``dataset`` (the current version of the file).
+
+    Decisions on ids still in the file carry over and are applied; those whose row's given
+    label or other cells changed since the decision are listed as ``changed``; decisions on
+    ids no longer in the file are ``gone``. A decision recorded without the row's content
+    (made through a store opened by key or fingerprint) counts as unchanged when it was made
+    on this very version, else as changed ("unknown").
+    """
+    every = store.decisions(include_gone=True, details=True)
+    index = {str(v): r for r, v in enumerate(dataset.ids)}
+    known = np.array([i in index for i in every["id"]], dtype=bool)
+    gone = every.loc[~known].rename(columns={"given_label": "label_then"}).reset_index(drop=True)
+    live = every.loc[known].reset_index(drop=True)
+    rows = [index[i] for i in live["id"]]
+    labels_now, hashes_now = row_snapshots(dataset, rows)
+    what = []
+    for then_label, then_hash, fp, now_label, now_hash in zip(
+            live["given_label"], live["row_hash"], live["fingerprint"], labels_now, hashes_now,
+            strict=True):
+        if then_label is None or then_hash is None:
+            what.append("" if fp == dataset.fingerprint
+                        else "unknown (decided before noiselens recorded the row)")
+            continue
+        parts = []
+        if then_label != now_label:
+            parts.append("label")
+        if then_hash != now_hash:
+            parts.append("other cells")
+        what.append(" and ".join(parts))
+    live = live.assign(what=what, label_now=labels_now).rename(
+        columns={"given_label": "label_then"})
+    changed = live.loc[live["what"] != ""].reset_index(drop=True)
+    applicable = live[["id", "action", "new_label", "note", "decided_at"]]
+    other = int((every["fingerprint"].fillna("") != dataset.fingerprint).sum())
+    return Carryover(total=len(every), applicable=applicable, gone=gone, changed=changed,
+                     other_versions=other)

@@ -212,3 +212,93 @@ def test_report_escapes_dataset_text_and_states_the_numbers(tmp_path):
     # the only scripts are plotly's own: the inlined library and one per figure
     tags = re.findall(r"<script[^>]*>", page)
     assert len(tags) == 3
+
+
+def _run(path, out, *extra):
+    return main(["analyze", str(path), "--label-col", "animal", "--id-col", "uid",
+                 "--out", str(out), *extra])
+
+
+def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys):
+    """Decide, edit the file (a label cell, a deleted row, a feature cell), re-run: the review
+    carries over, gone and changed rows are counted, printed, listed and in the manifest."""
+    path, frame = _csv(tmp_path)
+    ds = nl.load_dataset(path, "animal", id_column="uid")
+    store = ReviewStore(ds)
+    store.decide_many(["u1", "u2", "u3", "u4"], "remove")
+    store.decide("u10", "relabel", "cat")
+    edited = frame.copy()
+    edited.loc[edited["uid"] == "u1", "animal"] = "cat" if frame.loc[1, "animal"] == "dog" \
+        else "dog"
+    edited.loc[edited["uid"] == "u3", "a"] = 123.25
+    edited = edited.loc[edited["uid"] != "u2"]
+    edited.to_csv(path, index=False)
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert _run(path, out) == 0  # auto: the review (made on the earlier version)
+    err = capsys.readouterr().err
+    assert "4 of 5 review decision(s) apply" in err
+    assert "1 concern rows no longer in the file" in err
+    assert "2 concern rows changed since the decision" in err
+    assert "applied your review: 4 decision(s)" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["method"]["decisions"] == "reviewed"
+    assert manifest["review"] == {"decisions": 5, "carried": 4, "gone": 1, "changed": 2,
+                                  "made_on_other_versions": 5}
+    assert manifest["counts"]["removed"] == 3 and manifest["counts"]["relabelled"] == 1
+    listed = pd.read_csv(out / "review_changed_rows.csv")
+    assert list(listed["id"]) == ["u2", "u1", "u3"]
+    assert list(listed["status"]) == ["gone", "changed", "changed"]
+    assert list(listed["what"]) == ["row id not in the file", "label", "other cells"]
+    assert manifest["files"]["review_changed_rows"]["rows"] == 3
+    cleaned = pd.read_csv(out / "mine_cleaned.csv")
+    assert set(cleaned["uid"]) == set(edited["uid"]) - {"u1", "u3", "u4"}
+    assert json.loads((out / "summary.json").read_text())["review"]["gone"] == 1
+
+
+def test_clean_modes_never_apply_unreviewed_suggestions_silently(tmp_path, capsys):
+    path, frame = _csv(tmp_path)
+    out = tmp_path / "out"
+    # reviewed with no review at all: an error, nothing written
+    assert _run(path, out, "--clean", "reviewed") == 2
+    err = capsys.readouterr().err
+    assert "no review decision applies to mine.csv" in err and "--clean suggestions" in err
+    assert not out.exists()
+    # every decided row deleted from the file: auto does not fall back to the suggestions
+    ds = nl.load_dataset(path, "animal", id_column="uid")
+    ReviewStore(ds).decide_many(["u1", "u2"], "remove")
+    frame.loc[~frame["uid"].isin(["u1", "u2"])].to_csv(path, index=False)
+    assert _run(path, out) == 2
+    err = capsys.readouterr().err
+    assert "all 2 decisions of this dataset concern rows no longer in the file (ids u1, u2)" \
+        in err
+    assert not out.exists()
+    # the suggestions when asked for, saying so
+    assert _run(path, out, "--clean", "suggestions") == 0
+    assert "applied the detector's suggestions, unreviewed" in capsys.readouterr().err
+
+
+def test_bad_review_database_and_output_paths_are_messages(tmp_path, capsys):
+    path, _ = _csv(tmp_path)
+    db = tmp_path / "ws" / "reviews.sqlite"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"\0" * 10)
+    assert _run(path, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert f"the review database {db} is damaged" in err and "--reviews" in err
+    assert db.read_bytes() == b"\0" * 10  # untouched
+    assert _run(path, tmp_path / "out", "--reviews", str(tmp_path / "fresh.sqlite")) == 0
+    capsys.readouterr()
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("mine")
+    assert _run(path, a_file, "--reviews", str(tmp_path / "fresh.sqlite")) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert a_file.read_text() == "mine"
+    assert _run(path, "/proc/noiselens-out", "--reviews", str(tmp_path / "fresh.sqlite")) == 2
+    assert "nothing was written" in capsys.readouterr().err
+    # a second run replaces the first set whole; --out keeps showing the files by name
+    out = tmp_path / "out"
+    first = json.loads((out / "manifest.json").read_text())["set"]
+    assert _run(path, out, "--reviews", str(tmp_path / "fresh.sqlite")) == 0
+    assert json.loads((out / "manifest.json").read_text())["set"] != first
+    assert (out / "label_issues.csv").is_file()

@@ -12,16 +12,25 @@ from analysis.export import (
     default_stem,
     export_split,
     suggested_decisions,
-    write_text,
 )
+from analysis.review import ReviewDatabaseError, reconcile
 from dashboard import session, state
 from dashboard.report import build_report
 
 dataset, result = state.current()
-store = state.review_store(dataset)
+try:
+    store = state.review_store(dataset)
+    carry = reconcile(store, dataset)
+except ReviewDatabaseError as exc:
+    st.error(f"**The review decisions cannot be read.** {exc}")
+    st.stop()
 names = [str(c) for c in dataset.class_names]
 
 st.title("Review & export")
+if carry.needs_a_look:
+    st.warning(f"**The file changed since some decisions were made.** {carry.message()} "
+               "The rows below deserve a second look.", icon=":material/difference:")
+    st.dataframe(carry.table(), hide_index=True, height=200)
 decisions = store.decisions()
 counts = store.counts()
 reviewed_flagged = int(np.isin(np.asarray(dataset.ids).astype(str)[result.ranked],
@@ -106,15 +115,15 @@ st.caption(f"Files are written to `{folder}` on the machine running noiselens (c
 if st.button("Export", type="primary", icon=":material/download:", key="export_go",
              disabled=len(chosen) == 0 and mode == "reviewed"):
     try:
-        with st.spinner("Writing the cleaned split, change list, manifest and report…"):
-            out = export_split(dataset, result, chosen, folder, fmt=fmt, removed=removed,
-                               mode=mode, parameters=params, stem=stem)
-            report_path = Path(folder) / "report.html"
-            write_text(report_path, build_report(dataset, result, cleaned=out.cleaned))
-        st.session_state["last_export"] = {**{k: str(p) for k, p in out.files.items()},
-                                           "report": str(report_path)}
+        with st.spinner("Writing the cleaned split, change list, report and manifest…"):
+            out = export_split(
+                dataset, result, chosen, folder, fmt=fmt, removed=removed, mode=mode,
+                parameters=params, stem=stem,
+                extra_files={"report.html": lambda c: build_report(dataset, result, cleaned=c)},
+                review=carry.counts() if mode == "reviewed" else None)
+        st.session_state["last_export"] = {k: str(p) for k, p in out.files.items()}
     except (OSError, ValueError) as exc:
-        st.error(f"The export failed, nothing was half-written: {exc}")
+        st.error(f"**The export failed.** {exc}")
 if len(chosen) == 0 and mode == "reviewed":
     st.caption("Nothing to export yet: make decisions first, or choose the suggestions.")
 
