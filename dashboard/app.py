@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis import samples
 from analysis.data import DataError, read_table
-from dashboard import session, state
+from dashboard import compute, labels, session
 from dashboard.text import md
 
 HERE = Path(__file__).parent
@@ -53,7 +53,7 @@ def _column_choices(path: Path, label_default: str | None) -> dict:
     return {"label_column": label, "id_column": id_col, "text_column": text_col}
 
 
-def choose_source() -> state.Source:
+def choose_source() -> compute.Source:
     args = session.launch_options()
     st.sidebar.markdown("### Data")
     options = ["sample", "upload"] + (["cli"] if args.data else [])
@@ -70,7 +70,7 @@ def choose_source() -> state.Source:
                                     key="sample_name")
         if st.query_params.get("sample") != name:
             st.query_params["sample"] = name
-        return state.Source("sample", name)
+        return compute.Source("sample", name)
     if "sample" in st.query_params:
         del st.query_params["sample"]
     if kind == "cli":
@@ -78,7 +78,7 @@ def choose_source() -> state.Source:
         if not path.is_file():
             st.sidebar.error(f"{md(path)}: no such file (given with --data).")
             st.stop()
-        return state.Source("file", str(path), **_column_choices(path, args.label_col))
+        return compute.Source("file", str(path), **_column_choices(path, args.label_col))
     upload = st.sidebar.file_uploader("CSV or Parquet", type=["csv", "tsv", "parquet", "pq"],
                                       key="upload_data")
     extra = {}
@@ -93,22 +93,22 @@ def choose_source() -> state.Source:
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
     path = session.save_upload(upload.getvalue(), upload.name)
-    return state.Source("file", str(path), **_column_choices(path, None), **extra)
+    return compute.Source("file", str(path), **_column_choices(path, None), **extra)
 
 
 def choose_methods() -> tuple[str, str]:
     st.sidebar.markdown("### Method")
-    filters = list(state.FILTER_LABELS)
-    ranks = list(state.RANK_LABELS)
+    filters = list(labels.FILTER_LABELS)
+    ranks = list(labels.RANK_LABELS)
     q_filter = st.query_params.get("filter", filters[0])
     q_rank = st.query_params.get("rank", ranks[0])
     filter_by = st.sidebar.selectbox(
         "Flag rows by", filters, index=filters.index(q_filter) if q_filter in filters else 0,
-        format_func=state.FILTER_LABELS.get, key="filter_by",
+        format_func=labels.FILTER_LABELS.get, key="filter_by",
         help="How confident learning decides which labels are wrong (Northcutt et al., 2021).")
     rank_by = st.sidebar.selectbox(
         "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,
-        format_func=state.RANK_LABELS.get, key="rank_by",
+        format_func=labels.RANK_LABELS.get, key="rank_by",
         help="Label quality score: low = likely wrong.")
     for key, value, default in (("filter", filter_by, filters[0]), ("rank", rank_by, ranks[0])):
         if value != default:
@@ -143,8 +143,8 @@ page = st.navigation([*PAGES, _OVERVIEW_ALIAS])
 source = choose_source()
 filter_by, rank_by = choose_methods()
 try:
-    dataset = state.load(source)
-    result = state.analysis_for(dataset, filter_by, rank_by)
+    dataset = compute.load(source)
+    result = compute.analysis_for(dataset, filter_by, rank_by)
 except (DataError, ValueError) as exc:
     st.error(f"**This data cannot be analysed yet.** {md(exc)}")
     st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
@@ -157,12 +157,10 @@ if dataset.annotator_columns:
              "label column (rows nobody rated keep their label).")
     if use:
         st.query_params["consensus"] = "1"
-        result = state.with_consensus(dataset, result)
+        result = compute.with_consensus(dataset, result)
     elif "consensus" in st.query_params:
         del st.query_params["consensus"]
-st.session_state["_dataset"] = dataset
-st.session_state["_analysis"] = result
-st.session_state["_source"] = source
+session.publish(source, dataset, result)
 st.sidebar.caption(
     f"{md(source.title)} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "
     f"{result.probabilities_source}"

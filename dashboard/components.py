@@ -8,44 +8,11 @@ import streamlit as st
 
 import analysis as nl
 from analysis.pipeline import Analysis
-from dashboard import figures, state, thumbs
+from dashboard import compute, figures, labels
 from dashboard.text import md, visible
 
-MAX_THUMBNAILS = 500
-
-
-def _pixels(dataset: nl.Dataset) -> np.ndarray | None:
-    if dataset.image_shape is None:
-        return None
-    s = state.store()
-    key = ("pixels", dataset.fingerprint)
-    hit = s.features.get(key)
-    if hit is None:
-        hit = dataset.frame[dataset.feature_columns].to_numpy(dtype=np.float32)
-        s.features[key] = hit
-    return hit
-
-
-def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
-    """PNG data URI of row ``row``'s image, made once per process."""
-    s = state.store()
-    key = ("thumb", dataset.fingerprint, int(row), scale)
-    hit = s.features.get(key)
-    if hit is None:
-        hit = thumbs.png_data_uri(_pixels(dataset)[row], dataset.image_shape, scale=scale)
-        s.features[key] = hit
-    return hit
-
-
-def row_of_id(dataset: nl.Dataset, value) -> int | None:
-    """Row position of the example whose id prints as ``value``."""
-    s = state.store()
-    key = ("ids", dataset.fingerprint)
-    index = s.features.get(key)
-    if index is None:
-        index = {str(v): r for r, v in enumerate(dataset.ids)}
-        s.features[key] = index
-    return index.get(str(value))
+#: Tables of at most this many rows show thumbnails.
+TABLE_THUMBNAILS = 500
 
 
 def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
@@ -76,9 +43,9 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
         "p(given)": st.column_config.NumberColumn(format="percent"),
         "p(suggested)": st.column_config.NumberColumn(format="percent"),
     }
-    pixels = _pixels(dataset)
-    if pixels is not None and len(rows) <= MAX_THUMBNAILS:
-        view.insert(1, "image", [thumbnail(dataset, r) for r in rows])
+    pixels = compute.pixels_for(dataset)
+    if pixels is not None and len(rows) <= TABLE_THUMBNAILS:
+        view.insert(1, "image", [compute.thumbnail(dataset, r) for r in rows])
         config["image"] = st.column_config.ImageColumn("image", width="small")
     elif dataset.text_column:
         view.insert(2, "text", dataset.frame[dataset.text_column].iloc[rows].astype(str)
@@ -100,14 +67,14 @@ def describe_decision(d: dict | None) -> str:
 
 def decision_labels(dataset: nl.Dataset) -> dict[str, str]:
     """Row id -> short text of its review decision."""
-    frame = state.review_store(dataset).decisions()
+    frame = compute.review_store(dataset).decisions()
     return {i: describe_decision({"action": a, "new_label": n})
             for i, a, n in zip(frame["id"], frame["action"], frame["new_label"], strict=True)}
 
 
 def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -> bool:
     """Relabel / remove / keep buttons for one row; True when a decision was just made."""
-    store = state.review_store(dataset)
+    store = compute.review_store(dataset)
     names = [str(c) for c in dataset.class_names]
     row_id = str(dataset.ids[row])
     current = store.get(row_id)
@@ -180,7 +147,7 @@ def accept_suggestions(dataset: nl.Dataset, result: Analysis, rows, *, what: str
                  f"Relabel **{flagged.size:,}** flagged rows in {md(what)} to their suggested "
                  "labels? Rows you already decided on are overwritten; Undo reverts the whole "
                  "step.", f"Relabel {flagged.size:,} rows", icon=":material/done_all:"):
-        state.review_store(dataset).decide_many(
+        compute.review_store(dataset).decide_many(
             [str(dataset.ids[r]) for r in flagged], "relabel",
             [names[int(result.suggested[r])] for r in flagged],
             note=f"bulk: suggestions in {what}")
@@ -195,7 +162,7 @@ def accept_consensus_button(dataset: nl.Dataset, rows, labels) -> None:
                  f"Record **{rows.size:,}** relabel decisions, each row getting the annotators' "
                  "weighted consensus? Undo reverts the whole step.",
                  f"Relabel {rows.size:,} rows", icon=":material/how_to_vote:"):
-        state.review_store(dataset).decide_many(
+        compute.review_store(dataset).decide_many(
             [str(dataset.ids[r]) for r in rows], "relabel", list(labels),
             note="annotators' weighted consensus")
         st.rerun()
@@ -218,7 +185,7 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
                    f"({'the given label is right' if right else 'the given label is wrong'}).")
     left, middle = st.columns([1, 1.4])
     with left:
-        pixels = _pixels(dataset)
+        pixels = compute.pixels_for(dataset)
         if pixels is not None:
             st.plotly_chart(figures.image_figure(pixels[row], dataset.image_shape, height=260),
                             key=f"img-{row}", config={"displayModeBar": False})
@@ -238,7 +205,7 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
                                                  suggested=suggested,
                                                  title="Predicted probabilities (out-of-fold)"),
                         key=f"probs-{row}", config={"displayModeBar": False})
-        st.caption(f"Label quality score ({state.RANK_LABELS[result.rank_by].lower()}): "
+        st.caption(f"Label quality score ({labels.RANK_LABELS[result.rank_by].lower()}): "
                    f"**{result.scores[row]:.3f}** (0 = surely wrong, 1 = surely right).")
     _neighbours(dataset, result, row)
 
@@ -246,18 +213,19 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
 def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) -> None:
     if len(dataset) < 3:
         return
-    near, distances = state.row_neighbours(dataset, row, k)
+    near, distances = compute.row_neighbours(dataset, row, k)
     labels = result.labels[near]
     agree = float(np.mean(labels == result.labels[row]))
     names = dataset.class_names
     st.markdown(f"**{len(near)} nearest neighbours** — {agree:.0%} carry the same given label "
                 f"(a model-free second opinion).")
-    pixels = _pixels(dataset)
+    pixels = compute.pixels_for(dataset)
     if pixels is not None:
         own = names[result.labels[row]]
         captions = [md(f"{names[lab]}{f' (not {own})' if lab != result.labels[row] else ''} · "
                        f"id {dataset.ids[r]}") for r, lab in zip(near, labels, strict=True)]
-        st.image([thumbnail(dataset, r, scale=10) for r in near], caption=captions, width=80)
+        st.image([compute.thumbnail(dataset, r, scale=10) for r in near], caption=captions,
+                 width=80)
     else:
         frame = pd.DataFrame({
             "id": [visible(str(dataset.ids[r])) for r in near],

@@ -4,6 +4,8 @@
   ``--label-col``, ``--export-dir``). Nothing here can be changed from the page: the export
   folder in particular is chosen at launch only, so a visitor of the page cannot make the
   server write anywhere else.
+* :func:`publish` / :func:`current` — what the app shell prepared for this run (the source, the
+  dataset and its analysis), under the session keys :data:`KEYS`.
 * :func:`save_upload` — uploaded files kept in the workspace's ``uploads/`` folder, pruned to
   :data:`MAX_UPLOADS` files and :data:`MAX_UPLOAD_BYTES` bytes (oldest removed first).
 """
@@ -16,6 +18,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+import streamlit as st
 
 from analysis import cache
 
@@ -97,3 +101,24 @@ def prune_uploads(*, keep: Path | None = None, max_files: int | None = None,
         count -= 1
         total -= size
     return removed
+
+
+#: Session-state keys the app shell fills for the pages.
+KEYS = {"source": "_source", "dataset": "_dataset", "analysis": "_analysis"}
+
+
+def publish(source, dataset, result) -> None:
+    """Leave this run's source, dataset and analysis for the page."""
+    st.session_state[KEYS["source"]] = source
+    st.session_state[KEYS["dataset"]] = dataset
+    st.session_state[KEYS["analysis"]] = result
+
+
+def current():
+    """The dataset and analysis the shell prepared for this run."""
+    return st.session_state[KEYS["dataset"]], st.session_state[KEYS["analysis"]]
+
+
+def current_source():
+    """The data source of this run (:class:`dashboard.compute.Source`)."""
+    return st.session_state[KEYS["source"]]

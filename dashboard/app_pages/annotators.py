@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from analysis.annotators import agreement_summary
-from dashboard import components, figures, state
+from dashboard import components, compute, figures, session
 from dashboard.text import md
 
-dataset, result = state.current()
+dataset, result = session.current()
 names = [str(c) for c in dataset.class_names]
 
 st.title("Annotators")
@@ -19,9 +19,9 @@ if not dataset.annotator_columns:
             "each annotator's quality. Try the bundled `digits_annotators` sample.")
     st.stop()
 
-ratings = state.ratings_for(dataset)
+ratings = compute.ratings_for(dataset)
 summary = agreement_summary(ratings, names, annotator_names=dataset.annotator_columns)
-consensus = state.consensus_for(dataset, None)
+consensus = compute.consensus_for(dataset)
 
 c = st.columns(5)
 c[0].metric("Annotators", f"{summary.num_annotators}")

@@ -3,17 +3,17 @@ label worth checking. Box or lasso a region to list its examples."""
 
 import streamlit as st
 
-from dashboard import components, figures, selection, state
+from dashboard import components, compute, figures, selection, session
 from dashboard.text import md
 
-dataset, result = state.current()
+dataset, result = session.current()
 names = dataset.class_names
 
 st.title("Embedding map")
 methods = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 if len(dataset) > 20_000:
     methods.pop("tsne")
-wanted = st.query_params.get("proj", state.default_projection())
+wanted = st.query_params.get("proj", compute.default_projection())
 c1, c2 = st.columns([1, 2])
 method = c1.segmented_control("Projection", list(methods), format_func=methods.get,
                               default=wanted if wanted in methods else "umap", key="projection",
@@ -21,21 +21,21 @@ method = c1.segmented_control("Projection", list(methods), format_func=methods.g
 colour_by = c2.segmented_control("Colour by", list(figures.COLOUR_BY),
                                  format_func=figures.COLOUR_BY.get, default="given",
                                  key="colour_by", required=True)
-if method != state.default_projection():
+if method != compute.default_projection():
     st.query_params["proj"] = method
 elif "proj" in st.query_params:
     del st.query_params["proj"]
 
-coords = state.projection_for(dataset, method)
+coords = compute.projection_for(dataset, method)
 shown = method
 if coords is None:
-    job = state.projection_job(dataset, method)
-    coords = state.projection_for(dataset, "pca")
+    job = compute.projection_job(dataset, method)
+    coords = compute.projection_for(dataset, "pca")
     shown = "pca"
 
     @st.fragment(run_every=1.5)
     def _wait_for_projection():
-        j = state.projection_job(dataset, method)
+        j = compute.projection_job(dataset, method)
         if j is None or j.done:
             st.rerun()
         st.progress(float(j.fraction), text=f"{methods[method]} is computing in the background "
@@ -43,10 +43,10 @@ if coords is None:
 
     _wait_for_projection()
 else:
-    job = state.projection_job(dataset, method)
+    job = compute.projection_job(dataset, method)
     if job is not None and job.error:
         st.error(f"{methods[method]} failed: {job.error}. Showing PCA.")
-        coords, shown = state.projection_for(dataset, "pca"), "pca"
+        coords, shown = compute.projection_for(dataset, "pca"), "pca"
 
 table = result.table()
 fig = figures.embedding_figure(coords, table, colour_by=colour_by, class_names=names)

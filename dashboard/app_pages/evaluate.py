@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from analysis import evaluate
-from dashboard import figures, state
+from dashboard import compute, figures, labels, session
 
-dataset, result = state.current()
+dataset, result = session.current()
 
 st.title("Evaluate")
 truth = dataset.true_labels
@@ -23,7 +23,7 @@ st.caption(f"True labels are known for {int(known.sum()):,} of {len(dataset):,} 
 
 st.subheader("Each filter against the truth")
 table = evaluate.detection_table(result)
-table.insert(1, "method", table["filter"].map(state.FILTER_LABELS))
+table.insert(1, "method", table["filter"].map(labels.FILTER_LABELS))
 st.dataframe(
     table.drop(columns=["filter"]), hide_index=True,
     column_config={
@@ -45,7 +45,7 @@ with left:
     ap = {m: evaluate.average_precision(result.with_methods(rank_by=m).scores[known],
                                         wrong[known]) for m in curves}
     st.caption("Average precision: " + ", ".join(
-        f"{state.RANK_LABELS[m].lower()} **{v:.3f}**" for m, v in ap.items()))
+        f"{labels.RANK_LABELS[m].lower()} **{v:.3f}**" for m, v in ap.items()))
 with right:
     flagged = result.is_issue & known
     cm = pd.DataFrame(
@@ -68,11 +68,11 @@ if st.button("Run the retrain check", type="primary", key="retrain_go"):
     from analysis.export import suggested_decisions
 
     decisions = (suggested_decisions(result) if source == "suggestions"
-                 else state.review_store(dataset).decisions())
+                 else compute.review_store(dataset).decisions())
     cleaned = evaluate.cleaned_labels_from(result, decisions)
     with st.spinner("Training both models…"):
         st.session_state["retrain"] = (dataset.fingerprint, source, evaluate.retrain_check(
-            state.features_for(dataset), result.labels, cleaned, truth))
+            compute.features_for(dataset), result.labels, cleaned, truth))
 saved = st.session_state.get("retrain")
 if saved and saved[0] == dataset.fingerprint and saved[1] == source:
     res = saved[2]

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from dashboard import components, figures, selection, state
+from dashboard import components, figures, selection, session
 from dashboard.text import md
 
-dataset, result = state.current()
+dataset, result = session.current()
 names = dataset.class_names
 
 st.title("Noise matrix")

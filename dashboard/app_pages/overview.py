@@ -4,17 +4,17 @@ import streamlit as st
 
 from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
-from dashboard import figures, state
+from dashboard import figures, labels, session
 from dashboard.text import md
 
-dataset, result = state.current()
-source = st.session_state["_source"]
+dataset, result = session.current()
+source = session.current_source()
 est = result.estimate
 n = len(dataset)
 
 st.title("Label health")
-st.caption(f"{md(source.title)} · filter: {state.FILTER_LABELS[result.filter_by]} · ranking: "
-           f"{state.RANK_LABELS[result.rank_by]}")
+st.caption(f"{md(source.title)} · filter: {labels.FILTER_LABELS[result.filter_by]} · ranking: "
+           f"{labels.RANK_LABELS[result.rank_by]}")
 
 c = st.columns(5)
 c[0].metric("Rows", f"{n:,}")

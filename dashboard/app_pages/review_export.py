@@ -14,12 +14,13 @@ from analysis.export import (
     suggested_decisions,
 )
 from analysis.review import ReviewDatabaseError, reconcile
-from dashboard import session, state
+from dashboard import compute, session
 from dashboard.report import build_report
+from dashboard.text import md
 
-dataset, result = state.current()
+dataset, result = session.current()
 try:
-    store = state.review_store(dataset)
+    store = compute.review_store(dataset)
     carry = reconcile(store, dataset)
 except ReviewDatabaseError as exc:
     st.error(f"**The review decisions cannot be read.** {exc}")
@@ -109,7 +110,7 @@ stem = default_stem(dataset)
 # the folder is chosen at launch (noiselens dashboard --export-dir), never typed into the page:
 # whoever reaches the page must not be able to make the server write elsewhere
 folder = session.export_dir() / stem
-st.caption(f"Files are written to `{folder}` on the machine running noiselens (choose another "
+st.caption(f"Files are written to {md(folder)} on the machine running noiselens (choose another "
            "folder at launch with `noiselens dashboard --export-dir DIR`) and offered below as "
            "downloads.")
 if st.button("Export", type="primary", icon=":material/download:", key="export_go",
@@ -129,7 +130,7 @@ if len(chosen) == 0 and mode == "reviewed":
 
 last = st.session_state.get("last_export")
 if last and all(Path(p).exists() for p in last.values()):
-    st.success("Exported: " + ", ".join(f"`{p}`" for p in last.values()))
+    st.success("Exported: " + ", ".join(md(p) for p in last.values()))
     mimes = {".csv": "text/csv", ".parquet": "application/octet-stream",
              ".json": "application/json", ".html": "text/html"}
     cols = st.columns(len(last))

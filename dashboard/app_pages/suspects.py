@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import components, selection, state
+from dashboard import components, compute, labels, selection, session
 
-dataset, result = state.current()
+dataset, result = session.current()
 names = dataset.class_names
 k = dataset.num_classes
 
@@ -54,8 +54,8 @@ if from_map and only_flagged:
 rows = rows[keep]
 rows = rows[np.argsort(result.scores[rows], kind="stable")]
 
-st.caption(f"**{len(rows):,}** examples match · method: {state.FILTER_LABELS[result.filter_by]}"
-           f", ranked by {state.RANK_LABELS[result.rank_by].lower()} (lowest first).")
+st.caption(f"**{len(rows):,}** examples match · method: {labels.FILTER_LABELS[result.filter_by]}"
+           f", ranked by {labels.RANK_LABELS[result.rank_by].lower()} (lowest first).")
 if len(rows) == 0:
     st.success("No example matches these filters.")
     st.stop()
@@ -68,7 +68,7 @@ st.progress(reviewed / max(len(result.ranked), 1),
                  f"({len(decided_labels):,} decisions in all)")
 picked = components.rows_table(dataset, result, rows, key="suspect_table", height=320,
                                decisions=decided_labels)
-current = components.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
+current = compute.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
     "id") is not None else None
 if picked is not None and st.session_state.get("_last_pick") != picked:
     st.session_state["_last_pick"] = picked

@@ -333,6 +333,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
     changes = pd.read_csv(tmp_path / "export" / "digits" / "digits_changes.csv", dtype=str)
     assert changes[["id", "action", "new_label", "note"]].values.tolist() == [
         [ids[first], "relabel", relabel["new_label"], relabel["note"]]]
+    store.clear(store.decisions()["id"].tolist())  # the next tests start with no decision
 
 
 @pytest.mark.parametrize("sample", ["digits", "wine", "breast_cancer", "digits_annotators"])

@@ -165,7 +165,7 @@ def test_thumbnail_is_a_png_of_the_pixels():
 
 
 def test_row_neighbours_equal_the_exact_search(monkeypatch, tmp_path):
-    from dashboard import state
+    from dashboard import compute as state
 
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
     ds = nl.from_sample("wine")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import analysis as nl
 from dashboard import figures, launch
 from dashboard.text import html_text, md, plot
 
@@ -152,3 +153,55 @@ def test_uploads_are_kept_within_the_limit(tmp_path, monkeypatch):
     # size: one big file pushes out every older one, never itself
     big = session.save_upload(b"x" * 20_000, "big.csv")
     assert big.exists() and not any(p.exists() for p in paths)
+
+
+def test_a_file_changed_on_disk_is_loaded_again(tmp_path, monkeypatch):
+    """The dataset cache is keyed by the file's size and modification time too: editing the
+    file and reopening it never serves the old rows (the stale-cache bug)."""
+    import os
+
+    import streamlit as st
+
+    from dashboard import compute
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    st.cache_resource.clear()
+    path = tmp_path / "d.csv"
+    frame = pd.DataFrame({"x": np.arange(8.0), "label": list("aabbaabb")})
+    frame.to_csv(path, index=False)
+    source = compute.Source("file", str(path), label_column="label")
+    first = compute.load(source)
+    assert list(first.class_names) == ["a", "b"]
+    frame.loc[0, "label"] = "c"
+    frame.loc[1, "label"] = "c"
+    frame.to_csv(path, index=False)
+    os.utime(path, ns=(1, 1))  # even with an old timestamp: the size changed
+    second = compute.load(source)
+    assert list(second.class_names) == ["a", "b", "c"]
+    assert second.fingerprint != first.fingerprint
+
+
+def test_the_process_cache_holds_a_bounded_number_of_datasets(tmp_path, monkeypatch):
+    import streamlit as st
+
+    from dashboard import compute
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    st.cache_resource.clear()
+    cache = compute.cache()
+    datasets = []
+    for seed in range(compute.MAX_DATASETS + 2):
+        rng = np.random.default_rng(seed)
+        datasets.append(nl.from_arrays(rng.normal(size=(30, 2)), rng.integers(0, 2, 30),
+                                       pred_probs=np.full((30, 2), 0.5)))
+        compute.analysis_for(datasets[-1], "prune_by_noise_rate", "self_confidence")
+    assert len(cache.entries) == compute.MAX_DATASETS
+    # the oldest went first, the newest are held
+    assert list(cache.entries) == [d.fingerprint for d in datasets[-compute.MAX_DATASETS:]]
+    # variants per dataset are bounded too
+    ds = datasets[-1]
+    for f in ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+              "predicted_neq_given", "low_self_confidence", "low_normalized_margin"):
+        for r in ("self_confidence", "normalized_margin"):
+            compute.analysis_for(ds, f, r)
+    assert len(cache.entry(ds).variants) == compute.MAX_VARIANTS

@@ -1,0 +1,345 @@
+"""The server's compute side: datasets and everything derived from them, cached per process.
+
+One bounded cache for the whole process (docs/architecture.md, "Caches"): at most
+:data:`MAX_DATASETS` datasets are held, each with its analysis variants (at most
+:data:`MAX_VARIANTS`), feature matrix, projections, neighbour rows, thumbnails (at most
+:data:`MAX_THUMBNAILS`), id index and one :class:`~analysis.review.ReviewStore`. Opening another
+dataset evicts the one used longest ago, with all it holds; the on-disk cache of ``analysis``
+keeps the expensive parts (out-of-fold probabilities, projections) so coming back is fast.
+
+Keys are content fingerprints, never file names, so a changed file is a new dataset; and the
+file's size and modification time are part of the key of :func:`load`, so a file changed on
+disk is read again instead of served from memory.
+
+UMAP and t-SNE run in a background thread so the map can show PCA at once and switch when
+the projection is ready.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import analysis as nl
+from analysis.pipeline import Analysis
+
+#: Datasets held in memory at once (their on-disk caches stay).
+MAX_DATASETS = int(os.environ.get("NOISELENS_MAX_DATASETS", "3"))
+#: Method variants (filter x ranking x consensus) held per dataset.
+MAX_VARIANTS = 8
+#: Thumbnails held per dataset.
+MAX_THUMBNAILS = 5_000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the data comes from: a bundled sample, or a file with column choices.
+
+    ``version`` is the file's ``(size, mtime_ns)`` (and those of the ``.npy`` extras): part of
+    the cache key, so a file changed on disk is loaded again.
+    """
+
+    kind: str  # "sample" | "file"
+    name: str  # sample name, or the file path
+    label_column: str | None = None
+    id_column: str | None = None
+    text_column: str | None = None
+    pred_probs: str | None = None  # path of an .npy file
+    embeddings: str | None = None  # path of an .npy file
+    version: tuple = ()
+
+    @property
+    def title(self) -> str:
+        return f"sample '{self.name}'" if self.kind == "sample" else Path(self.name).name
+
+    def current(self) -> Source:
+        """This source with ``version`` read from the files now."""
+        if self.kind != "file":
+            return self
+        stamps = []
+        for path in (self.name, self.pred_probs, self.embeddings):
+            if path:
+                try:
+                    st_ = os.stat(path)
+                    stamps.append((st_.st_size, st_.st_mtime_ns))
+                except OSError:
+                    stamps.append(None)
+        return Source(**{**self.__dict__, "version": tuple(stamps)})
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_DATASETS)
+def _load(source: Source) -> nl.Dataset:
+    if source.kind == "sample":
+        return nl.from_sample(source.name)
+    options = {k: v for k, v in (
+        ("id_column", source.id_column), ("text_column", source.text_column),
+        ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
+    ) if v}
+    return nl.load_dataset(source.name, source.label_column, **options)
+
+
+def load(source: Source) -> nl.Dataset:
+    """The dataset of ``source`` as it is on disk now (raises :class:`analysis.DataError`
+    with a clear message)."""
+    return _load(source.current())
+
+
+# -- the bounded per-dataset cache -----------------------------------------------------------
+@dataclass
+class _Entry:
+    """Everything derived from one dataset (one fingerprint)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base: Analysis | None = None
+    variants: OrderedDict = field(default_factory=OrderedDict)  # (filter, rank, consensus)
+    features: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+    ratings: np.ndarray | None = None
+    consensus: object | None = None
+    projections: dict = field(default_factory=dict)  # method -> (N, 2)
+    jobs: dict = field(default_factory=dict)  # method -> _Job
+    thumbs: OrderedDict = field(default_factory=OrderedDict)  # (row, scale) -> data URI
+    index: dict | None = None  # id text -> row
+    reviews: object | None = None  # ReviewStore
+
+
+class _Cache:
+    def __init__(self, max_datasets: int):
+        self.max_datasets = max_datasets
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def entry(self, dataset: nl.Dataset) -> _Entry:
+        """The entry of ``dataset``, most recently used; the oldest beyond the bound go."""
+        key = dataset.fingerprint
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is None:
+                hit = self.entries[key] = _Entry()
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.max_datasets:
+                self.entries.popitem(last=False)
+            return hit
+
+
+@st.cache_resource(show_spinner=False)
+def cache() -> _Cache:
+    """The process-wide cache (one per server)."""
+    return _Cache(MAX_DATASETS)
+
+
+def _remember(store: OrderedDict, key, value, limit: int):
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > limit:
+        store.popitem(last=False)
+    return value
+
+
+# -- analysis ----------------------------------------------------------------------------------
+def analysis_for(dataset: nl.Dataset, filter_by: str, rank_by: str) -> Analysis:
+    """The analysis of ``dataset`` with these methods; the first call shows its progress."""
+    entry = cache().entry(dataset)
+    key = (filter_by, rank_by, False)
+    hit = entry.variants.get(key)
+    if hit is not None:
+        entry.variants.move_to_end(key)
+        return hit
+    with entry.lock:
+        if entry.base is None:
+            entry.base = _first_analysis(dataset)
+    result = entry.base.with_methods(filter_by, rank_by)
+    _ = result.is_issue, result.scores, result.ranked, result.estimate
+    return _remember(entry.variants, key, result, MAX_VARIANTS)
+
+
+def _first_analysis(dataset: nl.Dataset) -> Analysis:
+    if dataset.pred_probs is not None:
+        return nl.analyze(dataset)
+    slot = st.empty()
+    with slot.status("Computing out-of-fold predicted probabilities…", expanded=True):
+        st.caption("Every row is predicted by a model that never saw it (5-fold "
+                   "cross-validation); the result is cached, so this happens once per dataset.")
+        bar = st.progress(0.0)
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
+
+        result = nl.analyze(dataset, progress=progress)
+        _ = result.estimate
+    slot.empty()
+    st.toast(f"Probabilities ready: {result.probabilities_source}", icon=":material/check:")
+    return result
+
+
+def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
+    """``result`` re-analysed against the annotators' consensus (given label where no one
+    rated the row)."""
+    entry = cache().entry(dataset)
+    key = (result.filter_by, result.rank_by, True)
+    hit = entry.variants.get(key)
+    if hit is None:
+        consensus = consensus_for(dataset).labels
+        labels = np.where(consensus >= 0, consensus, dataset.labels)
+        hit = result.with_labels(labels)
+        _ = hit.is_issue, hit.scores, hit.ranked, hit.estimate
+        _remember(entry.variants, key, hit, MAX_VARIANTS)
+    return hit
+
+
+# -- matrices derived from the data -------------------------------------------------------------
+def features_for(dataset: nl.Dataset) -> np.ndarray:
+    """The matrix projections and neighbours are computed in (standardised features,
+    embeddings or TF-IDF)."""
+    entry = cache().entry(dataset)
+    if entry.features is None:
+        text = None
+        if dataset.text_column:
+            text = dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
+        entry.features = nl.prepare_features(
+            dataset.features if dataset.feature_columns else None,
+            embeddings=dataset.embeddings, text=text,
+        )
+    return entry.features
+
+
+def pixels_for(dataset: nl.Dataset) -> np.ndarray | None:
+    """The image pixels of a pixel-column dataset as float32 (N, H*W), else ``None``."""
+    if dataset.image_shape is None:
+        return None
+    entry = cache().entry(dataset)
+    if entry.pixels is None:
+        entry.pixels = np.asarray(dataset.features, dtype=np.float32)
+    return entry.pixels
+
+
+def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
+    """PNG data URI of row ``row``'s image (kept for the :data:`MAX_THUMBNAILS` last used)."""
+    from dashboard import thumbs
+
+    entry = cache().entry(dataset)
+    key = (int(row), scale)
+    hit = entry.thumbs.get(key)
+    if hit is None:
+        hit = thumbs.png_data_uri(pixels_for(dataset)[row], dataset.image_shape, scale=scale)
+        _remember(entry.thumbs, key, hit, MAX_THUMBNAILS)
+    return hit
+
+
+def row_of_id(dataset: nl.Dataset, value) -> int | None:
+    """Row position of the example whose id prints as ``value``, or ``None``."""
+    entry = cache().entry(dataset)
+    if entry.index is None:
+        entry.index = {str(v): r for r, v in enumerate(dataset.ids)}
+    return entry.index.get(str(value))
+
+
+def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other rows of one row and their distances (exact, Euclidean, in the
+    space of :func:`features_for`): :func:`analysis.neighbours.neighbours_of_rows`."""
+    from analysis.neighbours import neighbours_of_rows
+
+    X = features_for(dataset)
+    k = min(k, len(dataset) - 1)
+    idx, dist = neighbours_of_rows(X, [row], k)
+    return idx[0], dist[0]
+
+
+def ratings_for(dataset: nl.Dataset) -> np.ndarray:
+    """The annotator columns encoded with the dataset's classes: (N, A), -1 = not rated."""
+    from analysis.annotators import encode_ratings
+
+    entry = cache().entry(dataset)
+    if entry.ratings is None:
+        entry.ratings, _ = encode_ratings(dataset.frame, dataset.annotator_columns,
+                                          dataset.class_names)
+    return entry.ratings
+
+
+def consensus_for(dataset: nl.Dataset):
+    """The annotators' quality-weighted vote, cached per dataset."""
+    from analysis.annotators import weighted_vote
+
+    entry = cache().entry(dataset)
+    if entry.consensus is None:
+        entry.consensus = weighted_vote(ratings_for(dataset), dataset.num_classes)
+    return entry.consensus
+
+
+def review_store(dataset: nl.Dataset):
+    """The review decisions of ``dataset``: one store per dataset (it reads SQLite fresh on
+    every call, so another tab's decisions show at once)."""
+    from analysis.review import ReviewStore
+
+    entry = cache().entry(dataset)
+    if entry.reviews is None:
+        entry.reviews = ReviewStore(dataset, class_names=dataset.class_names)
+    return entry.reviews
+
+
+# -- projections -------------------------------------------------------------------------------
+class _Job:
+    """A projection computed in a daemon thread (never blocks the exit of the process)."""
+
+    def __init__(self, fn):
+        self.result = None
+        self.error: str | None = None
+        self.fraction = 0.0
+        self.message = "queued"
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn):
+        try:
+            self.result = fn(self._progress)
+        except Exception as exc:  # shown to the user on the map page
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = fraction, message
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
+def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
+    """The (N, 2) projection, or ``None`` while it is still computing in the background.
+
+    PCA is computed at once. UMAP and t-SNE run in a thread (a disk-cache hit returns
+    within the first rerun); read :func:`projection_job` for progress.
+    """
+    entry = cache().entry(dataset)
+    hit = entry.projections.get(method)
+    if hit is not None:
+        return hit
+    X = features_for(dataset)
+    if method == "pca" or wait:
+        hit = entry.projections[method] = nl.project(X, method, cache_key=dataset.fingerprint)
+        return hit
+    with entry.lock:
+        job = entry.jobs.get(method)
+        if job is None or (job.done and job.error):
+            job = entry.jobs[method] = _Job(
+                lambda progress: nl.project(X, method, cache_key=dataset.fingerprint,
+                                            progress=progress))
+    if job.done and job.error is None:
+        entry.projections[method] = job.result
+        return job.result
+    return None
+
+
+def projection_job(dataset: nl.Dataset, method: str) -> _Job | None:
+    return cache().entry(dataset).jobs.get(method)
+
+
+def default_projection() -> str:
+    """``NOISELENS_PROJECTION`` (umap / pca / tsne), else UMAP."""
+    value = os.environ.get("NOISELENS_PROJECTION", "umap").lower()
+    return value if value in ("umap", "pca", "tsne") else "umap"
