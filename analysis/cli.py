@@ -192,10 +192,11 @@ def analyze_command(args) -> int:
     from dashboard.report import build_report
 
     extra = {
-        "label_issues.csv": issues,
-        "per_class.csv": result.per_class,
-        "noise_matrix.csv": noise.reset_index(names="P(given | true)"),
-        "confident_joint.csv": cj.reset_index(names="confident joint"),
+        # the human-facing tables: text cells cannot start a spreadsheet formula
+        "label_issues.csv": guard_formulas(issues),
+        "per_class.csv": guard_formulas(result.per_class),
+        "noise_matrix.csv": guard_formulas(noise.reset_index(names="P(given | true)")),
+        "confident_joint.csv": guard_formulas(cj.reset_index(names="confident joint")),
         "summary.json": summary,
         "report.html": lambda cleaned: build_report(dataset, result, cleaned=cleaned),
     }

@@ -26,6 +26,7 @@ import pandas as pd
 from analysis.data import Dataset
 from analysis.pipeline import Analysis
 from analysis.review import ACTIONS
+from analysis.spreadsheet import guard_formulas
 
 FORMATS = ("csv", "parquet")
 REMOVED_MODES = ("drop", "flag")
@@ -295,13 +296,51 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 
 
-def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
-    """The text cells as read, with csv quoting only where a cell needs it."""
-    import csv
+def _csv_cells(values, delimiter: str, quote_empty: bool):
+    """Cells as CSV text: quoted (inner quotes doubled) only when a cell holds the delimiter,
+    a quote or a line break -- a lone carriage return too, which Python's csv writer leaves
+    bare when the line ending is ``\\n`` (the file would then split the row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    frame.to_csv(path, index=False, sep=origin.delimiter, lineterminator=origin.lineterminator,
-                 quoting=csv.QUOTE_MINIMAL, quotechar='"', doublequote=True,
-                 encoding="utf-8-sig" if origin.bom else "utf-8")
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    arr = pc.fill_null(arr, "")
+    needs = pc.match_substring_regex(arr, f"[{delimiter}\"\r\n]")
+    if quote_empty:
+        needs = pc.or_(needs, pc.equal(arr, ""))
+    quote, none = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(arr, '"', '""'), quote, none)
+    return pc.if_else(needs, quoted, arr)
+
+
+def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
+    """The text cells as read, quoted only where a cell needs it, with the source's
+    delimiter, line ending and byte-order mark. Vectorised (Arrow), no Python loop per cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    delim, end = origin.delimiter, origin.lineterminator
+    single = frame.shape[1] == 1  # a lone empty cell must be quoted, or the row is lost
+    header = delim.join(pc.cast(_csv_cells(pa.array([str(c) for c in frame.columns]), delim,
+                                           single), pa.string()).to_pylist())
+    columns = []
+    for name in frame.columns:
+        col = frame[name]
+        if not pd.api.types.is_string_dtype(col.dtype):  # the flag column
+            col = col.astype(str)
+        columns.append(_csv_cells(col.array, delim, single))
+    with open(path, "wb") as fh:
+        if origin.bom:
+            fh.write(b"\xef\xbb\xbf")
+        fh.write((header + end).encode("utf-8"))
+        if len(frame):
+            lines = pc.binary_join_element_wise(
+                *columns, pa.scalar(delim, pa.large_string())) if len(columns) > 1 else \
+                columns[0]
+            step = 1 << 16
+            for start in range(0, len(lines), step):
+                chunk = lines.slice(start, step).to_pylist()
+                fh.write((end.join(chunk) + end).encode("utf-8"))
 
 
 def _write_source_parquet(frame: pd.DataFrame, path: Path, origin) -> None:
@@ -572,7 +611,9 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     stem = stem or default_stem(dataset)
     contents: dict[str, object] = {
         f"{stem}_cleaned.{fmt}": cleaned.frame,
-        f"{stem}_changes.csv": cleaned.changes,
+        # the change list is read by people: no text cell may start a spreadsheet formula;
+        # the cleaned split is data for the next training run and stays as it was read
+        f"{stem}_changes.csv": guard_formulas(cleaned.changes),
     }
     for name, content in (extra_files or {}).items():
         if name in contents or name == "manifest.json" or Path(name).name != name:

@@ -42,7 +42,8 @@ def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         values = out[column]
         if values.dtype == object or pd.api.types.is_string_dtype(values):
-            out[column] = values.map(guard_text)
+            out[column] = pd.Series([guard_text(v) for v in values], index=values.index,
+                                    dtype=values.dtype, name=values.name)
     out.columns = [guard_text(c) if isinstance(c, str) else c for c in out.columns]
     if isinstance(out.index, pd.Index) and out.index.dtype == object:
         out.index = out.index.map(guard_text)
