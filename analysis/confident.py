@@ -281,8 +281,49 @@ def _clip_noise_rates(matrix: np.ndarray) -> np.ndarray:
     return clipped / np.clip(clipped.sum(axis=0), a_min=_TINY, a_max=None)
 
 
-def noise_estimate_from(ev: Evidence) -> NoiseEstimate:
-    """Build a :class:`NoiseEstimate` from already computed evidence."""
+def _prior_by_count(inverse, noise, given_prior, low: float) -> np.ndarray:
+    """P(true = k) = P(true = k | given = k) P(given = k) / P(given = k | true = k), clipped
+    to [low, 1] and renormalised (the reference's "cnt" estimate of the true prior)."""
+    prior = inverse.diagonal() / np.clip(noise.diagonal(), a_min=_TINY, a_max=None)
+    prior = np.clip(prior * given_prior, low, 1.0)
+    return prior / np.clip(np.sum(prior), a_min=_TINY, a_max=None)
+
+
+#: Rounds of :func:`_converge`: the inverse noise matrix and the prior are made consistent
+#: ``_INVERSE_ROUNDS`` times, then the noise matrix is recomputed, ``_NOISE_ROUNDS`` times.
+_INVERSE_ROUNDS = 5
+_NOISE_ROUNDS = 3
+#: Lower bound of each class's converged true prior.
+_CONVERGED_MIN_PRIOR = 1e-5
+
+
+def _converge(given_prior, prior, noise, inverse):
+    """Make the true prior and both noise matrices consistent with one another by Bayes' rule.
+
+    Each was estimated from the confident joint on its own; they are tied by
+    P(true = y | given = s) P(given = s) = P(given = s | true = y) P(true = y). Repeatedly:
+    the inverse noise matrix from the noise matrix and the prior, the prior from the two
+    matrices' diagonals; then the noise matrix from the inverse one. Every matrix keeps its
+    off-diagonal rates below 1 with columns summing to 1, the prior stays above 1e-6 (1e-5
+    at the end) and sums to 1. A class no row is given (P(given) = 0) keeps empty columns.
+    """
+    given = np.clip(given_prior, a_min=_TINY, a_max=None)
+    for _ in range(_NOISE_ROUNDS):
+        for _ in range(_INVERSE_ROUNDS):
+            # inverse[y, s] = noise[s, y] P(true = y) / P(given = s)
+            inverse = _clip_noise_rates((noise * prior[None, :] / given[:, None]).T)
+            prior = _prior_by_count(inverse, noise, given_prior, EPS)
+        # noise[s, y] = inverse[y, s] P(given = s) / P(true = y)
+        true = np.clip(prior, a_min=_TINY, a_max=None)
+        noise = _clip_noise_rates(inverse.T * given_prior[:, None] / true[None, :])
+    prior = np.clip(prior, _CONVERGED_MIN_PRIOR, 1.0)
+    prior = prior / np.clip(np.sum(prior), a_min=_TINY, a_max=None)
+    return prior, _clip_noise_rates(noise), _clip_noise_rates(inverse)
+
+
+def noise_estimate_from(ev: Evidence, *, converge: bool = False) -> NoiseEstimate:
+    """Build a :class:`NoiseEstimate` from already computed evidence (see
+    :func:`estimate_noise`)."""
     cj = ev.confident_joint
     counts = ev.label_counts
     joint = cj / np.clip(float(np.sum(cj)), a_min=_TINY, a_max=None)
@@ -290,14 +331,16 @@ def noise_estimate_from(ev: Evidence) -> NoiseEstimate:
     true_counts = cj.sum(axis=0).astype(float)
     noise = cj / np.clip(true_counts, a_min=_TINY, a_max=None)
     inverse = cj.T / np.clip(given_counts, a_min=_TINY, a_max=None)
-    prior = inverse.diagonal() / np.clip(noise.diagonal(), a_min=_TINY, a_max=None)
-    prior = np.clip(prior * (counts / float(ev.n)), EPS, 1.0)
-    prior = prior / np.clip(np.sum(prior), a_min=_TINY, a_max=None)
+    given_prior = counts / float(ev.n)
+    prior = _prior_by_count(inverse, noise, given_prior, EPS)
     inverse = _clip_noise_rates(inverse)
+    noise = _clip_noise_rates(noise)
+    if converge:
+        prior, noise, inverse = _converge(given_prior, prior, noise, inverse)
     return NoiseEstimate(
         confident_joint=cj,
         joint=joint,
-        noise_matrix=_clip_noise_rates(noise),
+        noise_matrix=noise,
         inverse_noise_matrix=inverse,
         prior_true=prior,
         noise_rate=1.0 - inverse.diagonal(),
@@ -306,8 +349,16 @@ def noise_estimate_from(ev: Evidence) -> NoiseEstimate:
     )
 
 
-def estimate_noise(labels, pred_probs) -> NoiseEstimate:
+def estimate_noise(labels, pred_probs, *, converge: bool = False) -> NoiseEstimate:
     """Estimate the joint of given and true labels and the noise matrices.
+
+    Every part comes from the calibrated confident joint ``C`` (rows = given label):
+    the noise matrix is ``C`` with each column divided by its total, the inverse noise matrix
+    ``C`` transposed with each column divided by its total, the true prior
+    ``P(true = k | given = k) P(given = k) / P(given = k | true = k)``. This equals the
+    reference implementation's ``estimate_latent(confident_joint, labels)`` with its
+    defaults (``py_method="cnt"``, ``converge_latent_estimates=False``): each part is
+    estimated on its own, so they need not satisfy Bayes' rule exactly with one another.
 
     Parameters
     ----------
@@ -315,6 +366,13 @@ def estimate_noise(labels, pred_probs) -> NoiseEstimate:
         Given labels, integers 0..K-1.
     pred_probs : array-like of shape (N, K)
         Out-of-fold predicted probabilities.
+    converge : bool, default=False
+        Make the prior and the two noise matrices consistent with one another (Bayes' rule
+        with the given-label prior), as the reference's ``converge_latent_estimates=True``
+        does: three rounds of [five rounds of the inverse noise matrix from the noise matrix
+        and the prior, then the prior from both; then the noise matrix from the inverse one],
+        the prior finally clipped at 1e-5 and renormalised. The confident joint, the joint
+        and ``num_issues`` do not change.
 
     Returns
     -------
@@ -322,4 +380,4 @@ def estimate_noise(labels, pred_probs) -> NoiseEstimate:
         Confident joint, joint, P(given | true), P(true | given), true prior, per-class noise
         rates and the number of label issues.
     """
-    return noise_estimate_from(Evidence(labels, pred_probs))
+    return noise_estimate_from(Evidence(labels, pred_probs), converge=converge)

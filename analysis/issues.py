@@ -193,6 +193,8 @@ def issues_mask_from(
         raise ValueError(f"min_examples_per_class must be >= 0, got {min_examples_per_class}.")
     if num_to_remove_per_class is not None:
         num_to_remove_per_class = np.asarray(num_to_remove_per_class)
+        if num_to_remove_per_class.ndim == 0:  # one count for every class, as the reference
+            num_to_remove_per_class = np.full(ev.k, num_to_remove_per_class)
         if num_to_remove_per_class.shape != (ev.k,) or np.any(num_to_remove_per_class < 0):
             raise ValueError(
                 f"num_to_remove_per_class must hold {ev.k} non-negative counts (one per class)."
@@ -274,8 +276,9 @@ def find_label_issues(
         the reference orders them, see :func:`rank_flagged`).
     frac_noise : float in (0, 1], default=1.0
         Prune only this fraction of the estimated noise (prune filters only).
-    num_to_remove_per_class : array-like of shape (K,), optional
-        Number of rows to remove per class (prune filters only). Exact for
+    num_to_remove_per_class : array-like of shape (K,) or int, optional
+        Number of rows to remove per class (prune filters only); a single number applies to
+        every class. Exact for
         ``prune_by_class``; ``prune_by_noise_rate`` spreads it by true class, as the
         reference implementation does, so it is a target there, not a count.
     min_examples_per_class : int, default=1
