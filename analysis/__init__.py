@@ -1,6 +1,6 @@
 """noiselens analysis: confident learning and everything around it, without any UI.
 
-The public API is re-exported here; see ``../shared/DESIGN.md`` section 4.
+The public API is re-exported here; see ``docs/architecture.md``, Public API.
 """
 
 from analysis.annotators import (

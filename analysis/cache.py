@@ -1,4 +1,6 @@
-"""The on-disk workspace cache: arrays keyed by a content fingerprint (DESIGN section 6).
+"""The on-disk workspace cache: arrays keyed by a content fingerprint.
+
+See docs/architecture.md, Caches.
 
 Layout: ``workspace()/cache/<kind>/<key>.npy``, one ``.npy`` file per array, written with
 ``np.save`` to a temporary file in the same folder and renamed into place (atomic), read with

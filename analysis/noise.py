@@ -12,8 +12,8 @@ Kinds of noise
     Rows chosen uniformly, each relabelled to another class chosen uniformly.
 ``noise_from_matrix``
     Class-conditional noise from ``noise_matrix[i, j] = P(given = i | true = j)`` (columns
-    sum to 1, DESIGN section 3); :func:`generate_noise_matrix` makes one from a target trace
-    and sparsity.
+    sum to 1, docs/architecture.md, Conventions); :func:`generate_noise_matrix` makes one
+    from a target trace and sparsity.
 ``pair_flips``
     Systematic confusions: rows truly ``a`` labelled ``b`` at a rate.
 ``adversarial_flips``

@@ -96,7 +96,10 @@ class ReviewDatabaseError(OSError):
 
 
 def default_path() -> Path:
-    """``$NOISELENS_REVIEWS``, else ``reviews.sqlite`` in the workspace (DESIGN section 6)."""
+    """``$NOISELENS_REVIEWS``, else ``reviews.sqlite`` in the workspace.
+
+    See docs/architecture.md, Caches.
+    """
     env = os.environ.get(REVIEWS_ENV_VAR)
     return Path(env).expanduser() if env else cache.workspace() / "reviews.sqlite"
 

@@ -4,7 +4,8 @@ Plain functions of analysis results: no streamlit here. Every string that comes 
 dataset (class names, ids) passes through :func:`dashboard.text.plot` before plotly sees it:
 plotly's labels are HTML-like, and a name must never become a tag, a style or a template field.
 Clickable figures carry the row id (or the matrix cell) in ``customdata`` so that a selection
-event can be read back without relying on per-trace point indices (DESIGN section 8).
+event can be read back without relying on per-trace point indices (docs/architecture.md,
+Pitfalls).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def noise_matrix_figure(
 ) -> go.Figure:
     """The noise matrix as a clickable grid: one square marker per (given, true) cell.
 
-    A scatter, not a ``go.Heatmap``: Streamlit returns no selection for heatmaps (DESIGN §8).
+    A scatter, not a ``go.Heatmap``: Streamlit returns no selection for heatmaps
+    (docs/architecture.md, Pitfalls).
     Each marker's ``customdata`` is ``[given, true, count]``; hover shows the count and the
     three rates. ``selected`` gets an outline.
     """

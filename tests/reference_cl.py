@@ -1,9 +1,9 @@
 """A slow, obvious reference for confident learning, written from the definitions.
 
 Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Dataset Labels"
-(JAIR 2021), section 3, with the conventions that DESIGN.md section 3-4 fixes (those of the
-paper's reference implementation). Everything here loops over rows and classes; it never calls
-``analysis`` and is meant for small inputs only.
+(JAIR 2021), section 3, with the conventions that docs/architecture.md fixes (Conventions,
+Public API: those of the paper's reference implementation). Everything here loops over rows
+and classes; it never calls ``analysis`` and is meant for small inputs only.
 
 Floating point is kept deliberately where it decides a discrete outcome:
 

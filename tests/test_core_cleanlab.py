@@ -1,7 +1,7 @@
 """analysis' confident learning against cleanlab 2.x, the reference implementation.
 
-DESIGN section 4: on the same inputs the results equal cleanlab's exactly, so everything here
-is compared with ``array_equal`` (float matrices and scores included).
+docs/architecture.md, Public API: on the same inputs the results equal cleanlab's exactly, so
+everything here is compared with ``array_equal`` (float matrices and scores included).
 """
 
 from __future__ import annotations
