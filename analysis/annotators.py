@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis._helpers import as_text
 from analysis._validation import check_inputs, describe_rows
-from analysis.data import _as_text
 
 #: The value of a missing rating.
 MISSING = -1
@@ -237,7 +237,7 @@ def encode_ratings(
             f"{len(columns)} annotator column(s) given: agreement needs at least 2 annotators."
         )
     missing = {c: _missing(frame[c]) for c in columns}
-    texts = {c: _as_text(frame[c]).where(~missing[c], None) for c in columns}
+    texts = {c: as_text(frame[c]).where(~missing[c], None) for c in columns}
     if class_names is None:
         found: dict[str, object] = {}  # text -> first value found with that text
         for c in columns:
@@ -252,7 +252,7 @@ def encode_ratings(
         except TypeError:
             names = sorted(found)
     else:
-        names = _as_text(pd.Series(list(class_names))).tolist()
+        names = as_text(pd.Series(list(class_names))).tolist()
         if len(set(names)) != len(names):
             repeated = sorted({x for x in names if names.count(x) > 1})
             raise ValueError(f"class_names repeats {repeated}: each class must appear once.")

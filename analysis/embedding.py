@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis import cache
+from analysis._helpers import Progress, no_progress
 from analysis._validation import describe_rows
 
 #: Projection methods understood by :func:`project`.
@@ -33,13 +34,10 @@ TEXT_DIMENSIONS = 50
 #: Bump when a change to this module changes projections: old cache entries stop matching.
 CACHE_VERSION = 1
 
-Progress = Callable[[float, str], Any]
 
 _LABELS = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 
 
-def _no_progress(fraction: float, message: str) -> None:
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,7 +371,7 @@ def project(
             f"no transform); it is limited to {TSNE_MAX_ROWS:,} rows. Use method='umap' (fits "
             "a sample and places the rest) or 'pca'."
         )
-    report = progress or _no_progress
+    report = progress or no_progress
     label = _LABELS[method]
     report(0.0, f"Projecting {n:,} rows with {label}")
     key = None

@@ -709,3 +709,51 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     files = {kinds[name]: target / name for name in every}
     return ExportResult(target, files, cleaned, content, set_dir=final,
                         leftovers=tuple(leftovers))
+
+
+def result_files(dataset: Dataset, result: Analysis, *, mode: str,
+                 review: dict | None = None) -> dict[str, object]:
+    """The result files of an analysis, for :func:`export_split`'s ``extra_files``.
+
+    Returns
+    -------
+    dict
+        ``label_issues.csv``, ``per_class.csv``, ``noise_matrix.csv`` (P(given | true)),
+        ``confident_joint.csv`` as DataFrames (formula-guarded: people open them in a
+        spreadsheet) and ``summary.json`` as a function of the :class:`Cleaned` split (its
+        counts go in it).
+    """
+    names = [str(c) for c in dataset.class_names]
+    index, columns = [f"given={n}" for n in names], [f"true={n}" for n in names]
+    noise = pd.DataFrame(result.estimate.noise_matrix, index=index, columns=columns)
+    cj = pd.DataFrame(result.estimate.confident_joint, index=index, columns=columns)
+
+    def summary(cleaned: Cleaned) -> str:
+        counts = manifest(dataset, result, cleaned, mode=mode, files={})["counts"]
+        return json.dumps({
+            "source": dataset.source,
+            "rows": len(dataset),
+            "classes": names,
+            "label_health": round(result.health, 3),
+            "estimated_wrong_labels": result.estimated_wrong,
+            "flagged": result.num_issues,
+            "filter_by": result.filter_by,
+            "rank_by": result.rank_by,
+            "probabilities": result.probabilities_source,
+            "systematic_pairs": [
+                {"given": r.given_name, "true": r.true_name, "count": int(r.count),
+                 "p_given_given_true": round(float(r.p_given_given_true), 4)}
+                for r in result.pairs().itertuples() if r.verdict == "systematic"
+            ],
+            "cleaning": counts | {"decisions": mode},
+            "review": review,
+            "fingerprint": dataset.fingerprint,
+        }, indent=2)
+
+    return {
+        "label_issues.csv": guard_formulas(result.issues_table()),
+        "per_class.csv": guard_formulas(result.per_class),
+        "noise_matrix.csv": guard_formulas(noise.reset_index(names="P(given | true)")),
+        "confident_joint.csv": guard_formulas(cj.reset_index(names="confident joint")),
+        "summary.json": summary,
+    }

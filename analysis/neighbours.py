@@ -25,7 +25,8 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from analysis import cache
-from analysis.embedding import Progress, _no_progress, check_matrix
+from analysis._helpers import Progress, no_progress
+from analysis.embedding import check_matrix
 
 #: Metrics supported by both the exact and the approximate search.
 METRICS = ("euclidean", "manhattan", "cosine")
@@ -105,7 +106,7 @@ def nearest_neighbours(
         method = "exact" if n <= exact_max_rows else "approximate"
     if method == "approximate" and n <= max(k + 1, APPROX_GRAPH_NEIGHBOURS) + 1:
         method = "exact"  # too small for an index, and exact is instant here
-    report = progress or _no_progress
+    report = progress or no_progress
     report(0.0, f"Finding {k} neighbours of {n:,} rows ({method})")
 
     key = None

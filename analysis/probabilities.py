@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,9 +74,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from analysis._helpers import Progress
 from analysis._validation import check_labels, describe_rows
-
-Progress = Callable[[float, str], object]
 
 #: Candidates ``model="auto"`` tries, by kind of input. Each name is also a valid ``model``.
 AUTO_CANDIDATES: dict[str, tuple[str, ...]] = {

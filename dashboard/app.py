@@ -11,6 +11,7 @@ import streamlit as st
 
 from analysis import samples
 from analysis.data import DataError, read_table
+from analysis.review import ReviewDatabaseError
 from dashboard import compute, labels, session
 from dashboard.text import md
 
@@ -148,6 +149,11 @@ try:
 except (DataError, ValueError) as exc:
     st.error(f"**This data cannot be analysed yet.** {md(exc)}")
     st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
+    st.stop()
+try:
+    compute.review_store(dataset)  # every page reads decisions: a damaged database, said once
+except ReviewDatabaseError as exc:
+    st.error(f"**The review decisions cannot be read.** {md(exc)}")
     st.stop()
 if dataset.annotator_columns:
     use = st.sidebar.toggle(

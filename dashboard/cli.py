@@ -1,4 +1,8 @@
-"""The ``noiselens`` command."""
+"""The ``noiselens`` command: ``analyze`` (the pipeline headless) and ``dashboard``.
+
+It sits above both packages (docs/architecture.md, Layers): it runs ``analysis`` and writes
+the report and launches the server of ``dashboard``; ``analysis`` never imports it.
+"""
 
 from __future__ import annotations
 
@@ -76,10 +80,7 @@ def _fail(message: str) -> int:
 
 def analyze_command(args) -> int:
     """``noiselens analyze``: the whole pipeline headless."""
-    import json
     from pathlib import Path
-
-    import pandas as pd
 
     import analysis as nl
     from analysis.data import DataError
@@ -87,7 +88,7 @@ def analyze_command(args) -> int:
         ExportError,
         check_target,
         export_split,
-        manifest,
+        result_files,
         suggested_decisions,
     )
     from analysis.issues import FILTERS, RANKINGS
@@ -161,45 +162,11 @@ def analyze_command(args) -> int:
         decisions = carry.applicable.iloc[0:0]
         applied = "nothing (--clean none): the cleaned split is the input"
 
-    issues = result.issues_table()
-    noise = pd.DataFrame(result.estimate.noise_matrix, index=[f"given={n}" for n in names],
-                         columns=[f"true={n}" for n in names])
-    cj = pd.DataFrame(result.estimate.confident_joint, index=[f"given={n}" for n in names],
-                      columns=[f"true={n}" for n in names])
-
-    def summary(cleaned) -> str:
-        counts = manifest(dataset, result, cleaned, mode=mode, files={})["counts"]
-        return json.dumps({
-            "source": dataset.source,
-            "rows": len(dataset),
-            "classes": names,
-            "label_health": round(result.health, 3),
-            "estimated_wrong_labels": result.estimated_wrong,
-            "flagged": result.num_issues,
-            "filter_by": result.filter_by,
-            "rank_by": result.rank_by,
-            "probabilities": result.probabilities_source,
-            "systematic_pairs": [
-                {"given": r.given_name, "true": r.true_name, "count": int(r.count),
-                 "p_given_given_true": round(float(r.p_given_given_true), 4)}
-                for r in result.pairs().itertuples() if r.verdict == "systematic"
-            ],
-            "cleaning": counts | {"decisions": mode},
-            "review": carry.counts() if mode == "reviewed" else None,
-            "fingerprint": dataset.fingerprint,
-        }, indent=2)
-
     from dashboard.report import build_report
 
-    extra = {
-        # the human-facing tables: text cells cannot start a spreadsheet formula
-        "label_issues.csv": guard_formulas(issues),
-        "per_class.csv": guard_formulas(result.per_class),
-        "noise_matrix.csv": guard_formulas(noise.reset_index(names="P(given | true)")),
-        "confident_joint.csv": guard_formulas(cj.reset_index(names="confident joint")),
-        "summary.json": summary,
-        "report.html": lambda cleaned: build_report(dataset, result, cleaned=cleaned),
-    }
+    extra = result_files(dataset, result, mode=mode,
+                         review=carry.counts() if mode == "reviewed" else None)
+    extra["report.html"] = lambda cleaned: build_report(dataset, result, cleaned=cleaned)
     if mode == "reviewed" and carry.needs_a_look:
         extra["review_changed_rows.csv"] = guard_formulas(carry.table())
     try:

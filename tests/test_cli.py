@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis.cli import main
 from analysis.export import apply_decisions, suggested_decisions
 from analysis.review import ReviewStore
+from dashboard.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +96,7 @@ def test_bad_input_gives_a_message_and_exit_code_2(tmp_path, capsys):
 
 def test_console_script_runs_on_the_sample_offline(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "analysis.cli", "analyze", "--sample", "wine",
+    proc = subprocess.run([sys.executable, "-m", "dashboard.cli", "analyze", "--sample", "wine",
                            "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())

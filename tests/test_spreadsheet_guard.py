@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cli import main
 from analysis.spreadsheet import FORMULA_STARTS, guard_formulas
+from dashboard.cli import main
 
 CLASSES = ['=HYPERLINK("http://127.0.0.1:9","x")', "+1", "-cat", "@SUM(A1)", "\tdog"]
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")

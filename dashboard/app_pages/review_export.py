@@ -23,7 +23,7 @@ try:
     store = compute.review_store(dataset)
     carry = reconcile(store, dataset)
 except ReviewDatabaseError as exc:
-    st.error(f"**The review decisions cannot be read.** {exc}")
+    st.error(f"**The review decisions cannot be read.** {md(exc)}")
     st.stop()
 names = [str(c) for c in dataset.class_names]
 
@@ -98,7 +98,7 @@ fmt = o2.radio("Format", ["csv", "parquet"], horizontal=True, key="export_format
 try:
     cleaned = apply_decisions(dataset, chosen, removed=removed, scores=result.scores)
 except ValueError as exc:
-    st.error(f"These decisions cannot be applied: {exc}")
+    st.error(f"These decisions cannot be applied: {md(exc)}")
     st.stop()
 st.markdown(f"**{cleaned.rows_in:,}** rows in → **{cleaned.rows_out:,}** rows out: "
             f"{cleaned.relabelled:,} relabelled, {cleaned.removed:,} removed"
@@ -124,7 +124,7 @@ if st.button("Export", type="primary", icon=":material/download:", key="export_g
                 review=carry.counts() if mode == "reviewed" else None)
         st.session_state["last_export"] = {k: str(p) for k, p in out.files.items()}
     except (OSError, ValueError) as exc:
-        st.error(f"**The export failed.** {exc}")
+        st.error(f"**The export failed.** {md(exc)}")
 if len(chosen) == 0 and mode == "reviewed":
     st.caption("Nothing to export yet: make decisions first, or choose the suggestions.")
 

@@ -108,7 +108,7 @@ def running_dashboard(home: Path):
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "NOISELENS_HOME": str(home), "NOISELENS_PROJECTION": "pca",
            "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "analysis.cli", "dashboard", f"--server.port={port}",
+    cmd = [sys.executable, "-m", "dashboard.cli", "dashboard", f"--server.port={port}",
            "--server.headless=true"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,

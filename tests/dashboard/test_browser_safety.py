@@ -115,7 +115,7 @@ def test_hostile_dataset_stays_text_and_the_server_stays_local(tmp_path):
                                          if p),
            "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "dashboard.log"
-    cmd = [sys.executable, "-m", "analysis.cli", "dashboard", "--data", str(data),
+    cmd = [sys.executable, "-m", "dashboard.cli", "dashboard", "--data", str(data),
            "--label-col", "label", "--export-dir", str(exports), f"--server.port={port}"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log,
