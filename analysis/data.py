@@ -322,6 +322,8 @@ def _numbers(values: pd.Series) -> pd.Series | None:
     arr = pc.if_else(pc.is_in(arr, value_set=pa.array(NA_TEXTS)), None, arr)
     for kind in (pa.int64(), pa.float64()):
         try:
+            # a failing cast costs time in proportion to the array: try the first cells first
+            pc.cast(arr.slice(0, 1000), kind)
             out = pc.cast(arr, kind)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
