@@ -22,3 +22,9 @@ def as_text(values: pd.Series) -> pd.Series:
         if (whole == whole.round()).all():
             return values.astype("Int64").astype(str)
     return values.astype(str)
+
+
+def check_choice(value, choices, name: str) -> None:
+    """Raise a ValueError naming the parameter when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of: {', '.join(map(str, choices))}.")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._helpers import as_text
 from analysis._validation import check_inputs, describe_rows
 from analysis.cache import fingerprint as content_hash
 
@@ -180,15 +181,6 @@ def _is_text(values: pd.Series) -> bool:
     return values.dtype == object or pd.api.types.is_string_dtype(values)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """Values as the strings class names are stored as (3.0 -> "3" for integral floats)."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == whole.round()).all():
-            return values.astype("Int64").astype(str)
-    return values.astype(str)
-
-
 _NESTED = (list, tuple, dict, set, np.ndarray)
 
 
@@ -233,7 +225,7 @@ def _label_text(values: pd.Series, source: str, column: str,
                 )
         text = values.astype(str)
     else:
-        text = _as_text(values)
+        text = as_text(values)
     text = text.where(~missing, "")
     missing = missing | text.str.strip().eq("").to_numpy()
     if missing_label is not None:
@@ -267,7 +259,7 @@ def _encode_labels(
     if class_names is None:
         names = _sorted_names(pd.unique(text.to_numpy(dtype=object)))
     else:
-        names = _as_text(pd.Series(list(class_names))).tolist()
+        names = as_text(pd.Series(list(class_names))).tolist()
         if len(set(names)) != len(names):
             repeated = sorted({x for x in names if names.count(x) > 1})
             raise _fail(source, f"class_names repeats {repeated}: each class must appear once.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis import _kernels
+from analysis._helpers import check_choice
 from analysis.confident import Evidence, round_preserving_row_totals
 
 FILTERS = (
@@ -20,10 +21,6 @@ RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy
 _PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
 _CLIP = 1e-6
 
-
-def _check_choice(value, choices, name):
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of: {', '.join(choices)}.")
 
 
 def smallest(values: np.ndarray, m: int) -> np.ndarray:
@@ -45,7 +42,7 @@ def smallest(values: np.ndarray, m: int) -> np.ndarray:
 
 def scores_from(ev: Evidence, method: str) -> np.ndarray:
     """Label quality scores (low = likely wrong) from computed evidence."""
-    _check_choice(method, RANKINGS, "method")
+    check_choice(method, RANKINGS, "method")
     sc = ev.self_confidence
     if method == "self_confidence":
         return sc
@@ -78,7 +75,7 @@ def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence")
     ndarray of shape (N,)
         Scores in [0, 1].
     """
-    _check_choice(method, RANKINGS, "method")
+    check_choice(method, RANKINGS, "method")
     return scores_from(Evidence(labels, pred_probs, require_two_classes=False), method)
 
 
@@ -103,7 +100,7 @@ def num_label_issues(labels, pred_probs, *, estimation_method: str = "off_diagon
     int
     """
     methods = ("off_diagonal", "off_diagonal_calibrated")
-    _check_choice(estimation_method, methods, "estimation_method")
+    check_choice(estimation_method, methods, "estimation_method")
     ev = Evidence(labels, pred_probs)
     if estimation_method == "off_diagonal":
         return _num_off_diagonal(ev)
@@ -179,7 +176,7 @@ def issues_mask_from(
     min_examples_per_class: int = 1,
 ) -> np.ndarray:
     """Boolean label-issue mask from computed evidence (see :func:`find_label_issues`)."""
-    _check_choice(filter_by, FILTERS, "filter_by")
+    check_choice(filter_by, FILTERS, "filter_by")
     if filter_by not in _PRUNE_FILTERS and (
         frac_noise != 1.0 or num_to_remove_per_class is not None
     ):
@@ -291,7 +288,7 @@ def find_label_issues(
         Boolean mask of shape (N,), or int indices of the flagged rows when ``rank_by`` is set.
     """
     if rank_by is not None:
-        _check_choice(rank_by, RANKINGS, "rank_by")
+        check_choice(rank_by, RANKINGS, "rank_by")
     ev = Evidence(labels, pred_probs)
     mask = issues_mask_from(
         ev,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import cache
+from analysis._helpers import check_choice
 from analysis.classes import confused_pairs, label_health, per_class_table
 from analysis.confident import Evidence, NoiseEstimate, noise_estimate_from
 from analysis.data import DataError, Dataset
@@ -25,10 +26,6 @@ from analysis.probabilities import Progress, out_of_fold_probabilities
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
 PROBABILITIES_VERSION = 1
 
-
-def _check_choice(value: str, choices, name: str) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of: {', '.join(choices)}.")
 
 
 def model_inputs(dataset: Dataset) -> dict:
@@ -126,8 +123,8 @@ class Analysis:
     def __post_init__(self):
         if self.labels is None:
             object.__setattr__(self, "labels", self.dataset.labels)
-        _check_choice(self.filter_by, FILTERS, "filter_by")
-        _check_choice(self.rank_by, RANKINGS, "rank_by")
+        check_choice(self.filter_by, FILTERS, "filter_by")
+        check_choice(self.rank_by, RANKINGS, "rank_by")
 
     # -- evidence, computed once --------------------------------------------------------
     @cached_property
@@ -204,9 +201,20 @@ class Analysis:
                               min_count=min_count)
 
     def with_methods(self, filter_by: str | None = None, rank_by: str | None = None) -> Analysis:
-        """The same analysis with other methods (no probabilities recomputed)."""
-        return replace(self, filter_by=filter_by or self.filter_by,
-                       rank_by=rank_by or self.rank_by)
+        """The same analysis with other methods: nothing that the methods do not change is
+        computed again (the evidence, the noise estimate, and the flags or scores of an
+        unchanged method are shared)."""
+        new = replace(self, filter_by=filter_by or self.filter_by,
+                      rank_by=rank_by or self.rank_by)
+        shared = ["_evidence", "estimate", "estimated_true", "health"]
+        if new.filter_by == self.filter_by:
+            shared.append("is_issue")
+        if new.rank_by == self.rank_by:
+            shared.append("scores")
+        for name in shared:
+            if name in self.__dict__:  # computed already (cached_property)
+                new.__dict__[name] = self.__dict__[name]
+        return new
 
     def with_labels(self, labels) -> Analysis:
         """The same probabilities analysed against other labels (e.g. a consensus)."""
@@ -291,8 +299,8 @@ def analyze(
     Analysis
         Lazily computes each part on first access; all parts share one pass over the rows.
     """
-    _check_choice(filter_by, FILTERS, "filter_by")
-    _check_choice(rank_by, RANKINGS, "rank_by")
+    check_choice(filter_by, FILTERS, "filter_by")
+    check_choice(rank_by, RANKINGS, "rank_by")
     probs, source = dataset_probabilities(
         dataset, model=model, cv=cv, random_state=random_state, progress=progress,
         use_cache=use_cache,

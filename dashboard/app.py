@@ -69,11 +69,9 @@ def choose_source() -> compute.Source:
         name = st.sidebar.selectbox("Sample", names,
                                     index=names.index(wanted) if wanted in names else 0,
                                     key="sample_name")
-        if st.query_params.get("sample") != name:
-            st.query_params["sample"] = name
+        session.set_query("sample", name)
         return compute.Source("sample", name)
-    if "sample" in st.query_params:
-        del st.query_params["sample"]
+    session.set_query("sample", None)
     if kind == "cli":
         path = Path(args.data)
         if not path.is_file():
@@ -111,11 +109,8 @@ def choose_methods() -> tuple[str, str]:
         "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,
         format_func=labels.RANK_LABELS.get, key="rank_by",
         help="Label quality score: low = likely wrong.")
-    for key, value, default in (("filter", filter_by, filters[0]), ("rank", rank_by, ranks[0])):
-        if value != default:
-            st.query_params[key] = value
-        elif key in st.query_params:
-            del st.query_params[key]
+    session.set_query("filter", filter_by, filters[0])
+    session.set_query("rank", rank_by, ranks[0])
     return filter_by, rank_by
 
 
@@ -161,11 +156,9 @@ if dataset.annotator_columns:
         value=st.query_params.get("consensus") == "1",
         help="Analyse the quality-weighted vote of the annotator columns instead of the "
              "label column (rows nobody rated keep their label).")
+    session.set_query("consensus", "1" if use else None)
     if use:
-        st.query_params["consensus"] = "1"
         result = compute.with_consensus(dataset, result)
-    elif "consensus" in st.query_params:
-        del st.query_params["consensus"]
 session.publish(source, dataset, result)
 st.sidebar.caption(
     f"{md(source.title)} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "

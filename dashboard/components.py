@@ -115,6 +115,23 @@ def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -
     return decided
 
 
+def review_example(dataset: nl.Dataset, result: Analysis, row: int | None, *, key: str,
+                   on_decided=None) -> None:
+    """One example under review: its decision bar in a frame, then its detail.
+
+    After a decision ``on_decided()`` runs (e.g. move on to the next suspect) and the page
+    reruns, so every count on it includes the decision. Nothing is drawn when ``row`` is None.
+    """
+    if row is None:
+        return
+    with st.container(border=True):
+        if decision_bar(dataset, result, row, key=key):
+            if on_decided is not None:
+                on_decided()
+            st.rerun()
+    example_detail(dataset, result, row)
+
+
 def confirmed(key: str, ask: str, message: str, confirm: str, *, icon: str | None = None) -> bool:
     """A button that asks for confirmation inline; True on the run the user confirms."""
     flag = f"_confirm_{key}"

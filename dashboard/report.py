@@ -79,7 +79,7 @@ def _suspects(dataset: nl.Dataset, result: Analysis, top: int) -> str:
     names = dataset.class_names
     pixels = None
     if dataset.image_shape is not None:
-        pixels = dataset.frame[dataset.feature_columns].to_numpy(dtype=np.float32)
+        pixels = np.asarray(dataset.features, dtype=np.float32)
     items = []
     for r in rows:
         parts = []

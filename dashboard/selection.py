@@ -81,3 +81,48 @@ def parse_cell(text: str | None, num_classes: int) -> tuple[int, int] | None:
         return None
     i, j = int(parts[0]), int(parts[1])
     return (i, j) if i < num_classes and j < num_classes else None
+
+
+def suspect_rows(result, *, classes=(), cell: tuple[int, int] | None = None,
+                 threshold: float = 1.0, only_flagged: bool = True, within=None):
+    """The rows the Suspects page lists, in its order (a pure function of the analysis).
+
+    Parameters
+    ----------
+    result : analysis.pipeline.Analysis
+    classes : sequence of int
+        Keep rows given one of these classes (empty: every class).
+    cell : (given, true), optional
+        Keep rows of this confident-joint cell.
+    threshold : float
+        Keep rows whose label quality score is at most this.
+    only_flagged : bool
+        Keep flagged rows only.
+    within : array-like of int, optional
+        Start from these rows (a map selection) instead of the whole dataset.
+
+    Returns
+    -------
+    ndarray of int64
+        Lowest quality first. Flagged rows of the whole dataset come in exactly the order of
+        ``result.ranked`` (``label_issues.csv``), ties included.
+    """
+    import numpy as np
+
+    if within is not None:
+        rows = np.asarray(within, dtype=np.int64)
+    elif only_flagged:
+        rows = result.ranked
+    else:
+        rows = np.argsort(result.scores, kind="stable")
+    keep = result.scores[rows] <= threshold + 1e-12
+    if len(classes):
+        keep &= np.isin(result.labels[rows], list(classes))
+    if cell is not None:
+        keep &= (result.labels[rows] == cell[0]) & (result.estimated_true[rows] == cell[1])
+    if within is not None and only_flagged:
+        keep &= result.is_issue[rows]
+    rows = rows[keep]
+    if within is not None:
+        rows = rows[np.argsort(result.scores[rows], kind="stable")]
+    return rows

@@ -122,3 +122,14 @@ def current():
 def current_source():
     """The data source of this run (:class:`dashboard.compute.Source`)."""
     return st.session_state[KEYS["source"]]
+
+
+# -- the URL -------------------------------------------------------------------------------------
+def set_query(key: str, value: str | None, default: str | None = None) -> None:
+    """Put ``key=value`` in the URL (a shareable finding), or take ``key`` out when the value
+    is ``None`` or the default; never writes when nothing changes (no extra rerun)."""
+    if value is None or value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value

@@ -74,7 +74,4 @@ if picked is not None:
         "label": [names[v] if v >= 0 else "—" for v in votes]}).T, hide_index=False)
     st.caption(f"Consensus **{md(names[consensus.labels[picked]])}** with quality "
                f"{consensus.quality[picked]:.2f}.")
-    with st.container(border=True):
-        if components.decision_bar(dataset, result, picked, key="consensus"):
-            st.rerun()
-    components.example_detail(dataset, result, picked)
+components.review_example(dataset, result, picked, key="consensus")

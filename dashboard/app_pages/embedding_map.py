@@ -21,10 +21,7 @@ method = c1.segmented_control("Projection", list(methods), format_func=methods.g
 colour_by = c2.segmented_control("Colour by", list(figures.COLOUR_BY),
                                  format_func=figures.COLOUR_BY.get, default="given",
                                  key="colour_by", required=True)
-if method != compute.default_projection():
-    st.query_params["proj"] = method
-elif "proj" in st.query_params:
-    del st.query_params["proj"]
+session.set_query("proj", method, compute.default_projection())
 
 coords = compute.projection_for(dataset, method)
 shown = method
@@ -69,8 +66,4 @@ components.accept_suggestions(dataset, result, rows, what="the map selection",
                                      key="accept-map")
 st.page_link("app_pages/suspects.py", label="Review the selection on the Suspects page",
              icon=":material/arrow_forward:", query_params={"from": "map"})
-if picked is not None:
-    with st.container(border=True):
-        if components.decision_bar(dataset, result, picked, key="map"):
-            st.rerun()
-    components.example_detail(dataset, result, picked)
+components.review_example(dataset, result, picked, key="map")

@@ -56,8 +56,4 @@ c1.page_link("app_pages/suspects.py", label="Review this cell on the Suspects pa
 if c2.button("Clear the selected cell", key="clear_cell"):
     del st.query_params["cell"]
     st.rerun()
-if picked is not None:
-    with st.container(border=True):
-        if components.decision_bar(dataset, result, picked, key="cell"):
-            st.rerun()
-    components.example_detail(dataset, result, picked)
+components.review_example(dataset, result, picked, key="cell")

@@ -27,32 +27,18 @@ threshold = c3.slider("Max quality score", 0.0, 1.0, 1.0, 0.01, key="suspect_thr
                       help="Show rows whose label quality score is at most this.")
 only_flagged = c4.toggle("Flagged only", value=True, key="suspect_flagged")
 
-if cell is not None:
-    st.query_params["cell"] = f"{cell[0]}-{cell[1]}"
-elif "cell" in st.query_params:
-    del st.query_params["cell"]
+session.set_query("cell", None if cell is None else f"{cell[0]}-{cell[1]}")
 
 from_map = st.query_params.get("from") == "map" and st.session_state.get("map_selection")
 if from_map:
-    rows = np.asarray(st.session_state["map_selection"], dtype=np.int64)
-    st.info(f"Showing the {len(rows):,} examples selected on the embedding map.")
+    st.info(f"Showing the {len(st.session_state['map_selection']):,} examples selected on the "
+            "embedding map.")
     if st.button("Show all suspects instead", key="drop_map"):
         del st.query_params["from"]
         st.rerun()
-elif only_flagged:
-    rows = result.ranked
-else:
-    rows = np.argsort(result.scores, kind="stable")
-keep = np.ones(len(rows), dtype=bool)
-if classes:
-    keep &= np.isin(result.labels[rows], classes)
-if cell is not None:
-    keep &= (result.labels[rows] == cell[0]) & (result.estimated_true[rows] == cell[1])
-keep &= result.scores[rows] <= threshold + 1e-12
-if from_map and only_flagged:
-    keep &= result.is_issue[rows]
-rows = rows[keep]
-rows = rows[np.argsort(result.scores[rows], kind="stable")]
+rows = selection.suspect_rows(result, classes=classes, cell=cell, threshold=threshold,
+                              only_flagged=only_flagged,
+                              within=st.session_state["map_selection"] if from_map else None)
 
 st.caption(f"**{len(rows):,}** examples match · method: {labels.FILTER_LABELS[result.filter_by]}"
            f", ranked by {labels.RANK_LABELS[result.rank_by].lower()} (lowest first).")
@@ -92,10 +78,11 @@ if step:
 current = int(rows[position])
 nav[2].caption(f"Example {position + 1:,} of {len(rows):,} (← / → keys walk the list)")
 st.query_params["id"] = str(dataset.ids[current])
-with st.container(border=True):
-    if components.decision_bar(dataset, result, current, key="suspect"):
-        # decided: go on to the next suspect
-        if position < len(rows) - 1:
-            st.query_params["id"] = str(dataset.ids[rows[position + 1]])
-        st.rerun()
-components.example_detail(dataset, result, current)
+
+
+def _next_suspect() -> None:
+    if position < len(rows) - 1:
+        st.query_params["id"] = str(dataset.ids[rows[position + 1]])
+
+
+components.review_example(dataset, result, current, key="suspect", on_decided=_next_suspect)

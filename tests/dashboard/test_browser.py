@@ -562,7 +562,7 @@ def test_report_opens_offline(browser, tmp_path, shots, monkeypatch):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
 
 
-def test_upload_a_csv_with_annotators_and_export(page, shots, tmp_path, team_csv):
+def test_upload_a_csv_with_annotators_and_export(page, shots, home, team_csv):
     import pandas as pd
 
     path, frame = team_csv
@@ -585,11 +585,9 @@ def test_upload_a_csv_with_annotators_and_export(page, shots, tmp_path, team_csv
     wait_idle(page)
     page.get_by_text("the detector's suggestions, without review").click()
     wait_idle(page)
-    folder = tmp_path / "exported"
-    box = page.get_by_label("Write the files to this folder")
-    box.fill(str(folder))
-    box.press("Enter")
-    wait_idle(page)
+    # the folder is the workspace's exports/<stem>: chosen at launch, never typed into the page
+    folder = home / "exports" / "team_upload"
+    assert page.get_by_label("Write the files to this folder").count() == 0
     page.get_by_role("button", name="Export").click()
     wait_idle(page)
     expect(page.get_by_text("Exported:")).to_be_visible()
