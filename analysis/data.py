@@ -155,6 +155,21 @@ class Dataset:
             parts.append(arr if arr is not None else "none")
         return content_hash(*parts)
 
+    @cached_property
+    def id_text(self) -> np.ndarray:
+        """(N,) the row ids as text (object array): how ids are stored in decisions, URLs and
+        the change list. Computed once."""
+        return np.asarray(self.ids).astype(str).astype(object)
+
+    @cached_property
+    def id_index(self) -> dict[str, int]:
+        """Id text -> row position (built once; treat it as read-only)."""
+        return {v: r for r, v in enumerate(self.id_text)}
+
+    def row_of(self, row_id) -> int | None:
+        """Row position of the example whose id prints as ``row_id``, or ``None``."""
+        return self.id_index.get(str(row_id))
+
     def image_path(self, row: int) -> Path:
         """Absolute path of row ``row``'s image (validated to lie inside ``base_dir``)."""
         if self.image_column is None or self.base_dir is None:

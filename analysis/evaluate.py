@@ -239,22 +239,3 @@ def retrain_check(
         model=type(base).__name__ if model is not None else
         "standardised features + logistic regression",
     )
-
-
-def cleaned_labels_from(result: Analysis, decisions: pd.DataFrame) -> np.ndarray:
-    """Encoded labels after ``decisions`` (see :mod:`analysis.review`); -1 = removed."""
-    out = np.array(result.labels, dtype=np.int64, copy=True)
-    if decisions is None or len(decisions) == 0:
-        return out
-    index = {str(v): r for r, v in enumerate(result.dataset.ids)}
-    code = {str(c): k for k, c in enumerate(result.class_names)}
-    for row_id, action, new in zip(decisions["id"].astype(str), decisions["action"],
-                                   decisions["new_label"], strict=True):
-        r = index.get(row_id)
-        if r is None:
-            raise ValueError(f"decision for unknown id {row_id!r}.")
-        if action == "remove":
-            out[r] = -1
-        elif action == "relabel":
-            out[r] = code[str(new)]
-    return out

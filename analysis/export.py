@@ -128,7 +128,7 @@ class Cleaned:
 
 
 def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str = "drop",
-                    scores=None) -> Cleaned:
+                    scores=None, base_labels=None) -> Cleaned:
     """Apply review decisions to the dataset's original rows.
 
     Parameters
@@ -141,6 +141,10 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         Drop removed rows, or keep them with a boolean column ``noiselens_removed``.
     scores : array-like of shape (N,), optional
         Label quality scores, copied into the change list.
+    base_labels : array-like of shape (N,), optional
+        Encoded labels the decisions apply to for :attr:`Cleaned.labels` (e.g. the annotators'
+        consensus analysed instead of the label column); default the dataset's labels. The
+        written frame always starts from the file's own cells.
 
     Returns
     -------
@@ -158,7 +162,7 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         raise ValueError(f"removed={removed!r} is not one of: {', '.join(REMOVED_MODES)}.")
     frame = dataset.frame.copy()
     n = len(frame)
-    index = {str(v): r for r, v in enumerate(dataset.ids)}
+    index = dataset.id_index
     ids = decisions["id"].astype(str).to_numpy() if len(decisions) else np.array([], str)
     unknown = [i for i in ids if i not in index]
     if unknown:
@@ -200,7 +204,10 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     removed_mask = np.zeros(n, dtype=bool)
     removed_mask[rows[actions == "remove"]] = True
     code = {name: k for k, name in enumerate(names)}
-    labels_after = np.array(dataset.labels, dtype=np.int64, copy=True)
+    labels_after = np.array(dataset.labels if base_labels is None else base_labels,
+                            dtype=np.int64, copy=True)
+    if labels_after.shape != (n,):
+        raise ValueError(f"base_labels must have shape ({n},), got {labels_after.shape}.")
     for r, lab in relabel_rows:
         labels_after[r] = code[lab]
     labels_after[removed_mask] = -1

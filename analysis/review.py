@@ -582,15 +582,6 @@ class ReviewStore:
             return con.execute("SELECT 1 FROM history WHERE dataset = ? LIMIT 1",
                                (self.key,)).fetchone() is not None
 
-    def version(self) -> tuple[int, float]:
-        """Changes whenever the decisions change (for cache keys)."""
-        with self._connect() as con:
-            row = con.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM history WHERE "
-                              "dataset = ?", (self.key,)).fetchone()
-            total = con.execute("SELECT COUNT(*), COALESCE(SUM(decided_at), 0) FROM decisions "
-                                "WHERE dataset = ?", (self.key,)).fetchone()
-        return int(row[1]) * 1_000_003 + int(total[0]), float(total[1])
-
 
 # -- carrying decisions over to a new version -----------------------------------------------------
 @dataclass(frozen=True)
@@ -653,7 +644,7 @@ def reconcile(store: ReviewStore, dataset) -> Carryover:
     on this very version, else as changed ("unknown").
     """
     every = store.decisions(include_gone=True, details=True)
-    index = {str(v): r for r, v in enumerate(dataset.ids)}
+    index = dataset.id_index
     known = np.array([i in index for i in every["id"]], dtype=bool)
     gone = every.loc[~known].rename(columns={"given_label": "label_then"}).reset_index(drop=True)
     live = every.loc[known].reset_index(drop=True)

@@ -105,7 +105,6 @@ class _Entry:
     projections: dict = field(default_factory=dict)  # method -> (N, 2)
     jobs: dict = field(default_factory=dict)  # method -> _Job
     thumbs: OrderedDict = field(default_factory=OrderedDict)  # (row, scale) -> data URI
-    index: dict | None = None  # id text -> row
     reviews: object | None = None  # ReviewStore
 
 
@@ -233,11 +232,9 @@ def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
 
 
 def row_of_id(dataset: nl.Dataset, value) -> int | None:
-    """Row position of the example whose id prints as ``value``, or ``None``."""
-    entry = cache().entry(dataset)
-    if entry.index is None:
-        entry.index = {str(v): r for r, v in enumerate(dataset.ids)}
-    return entry.index.get(str(value))
+    """Row position of the example whose id prints as ``value``, or ``None``
+    (:meth:`analysis.data.Dataset.row_of`)."""
+    return dataset.row_of(value)
 
 
 def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:

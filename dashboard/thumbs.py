@@ -24,8 +24,3 @@ def png_data_uri(pixels: np.ndarray, shape: tuple[int, int], *, scale: int = 4) 
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def thumbnails(features: np.ndarray, rows, shape: tuple[int, int]) -> list[str]:
-    """Data URIs of the images of ``rows`` (pixels in ``features``, one row per example)."""
-    return [png_data_uri(features[r], shape) for r in rows]

@@ -10,12 +10,12 @@ from sklearn.metrics import average_precision_score
 import analysis as nl
 from analysis.evaluate import (
     average_precision,
-    cleaned_labels_from,
     detection_table,
     precision_recall,
     ranking_curves,
     retrain_check,
 )
+from analysis.export import apply_decisions
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +114,7 @@ def test_cleaning_the_digits_sample_pays():
         "action": "relabel",
         "new_label": [result.class_names[result.suggested[r]] for r in result.ranked],
     })
-    cleaned = cleaned_labels_from(result, decisions)
+    cleaned = apply_decisions(result.dataset, decisions, base_labels=result.labels).labels
     assert (cleaned != result.labels).sum() == len(decisions)
     X = nl.prepare_features(result.dataset.features)
     res = retrain_check(X, result.labels, cleaned, result.dataset.true_labels, n_boot=300)

@@ -65,11 +65,11 @@ source = st.radio("Cleaned labels from", ["suggestions", "decisions"], horizonta
                   format_func={"suggestions": "the detector's suggestions (flagged rows "
                                "relabelled)", "decisions": "my review decisions"}.get)
 if st.button("Run the retrain check", type="primary", key="retrain_go"):
-    from analysis.export import suggested_decisions
+    from analysis.export import apply_decisions, suggested_decisions
 
     decisions = (suggested_decisions(result) if source == "suggestions"
                  else compute.review_store(dataset).decisions())
-    cleaned = evaluate.cleaned_labels_from(result, decisions)
+    cleaned = apply_decisions(dataset, decisions, base_labels=result.labels).labels
     with st.spinner("Training both models…"):
         st.session_state["retrain"] = (dataset.fingerprint, source, evaluate.retrain_check(
             compute.features_for(dataset), result.labels, cleaned, truth))

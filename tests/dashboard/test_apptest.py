@@ -339,7 +339,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
 @pytest.mark.parametrize("sample", ["digits", "wine", "breast_cancer", "digits_annotators"])
 def test_evaluate_page_on_every_sample(sample, home):
     from analysis import evaluate
-    from analysis.export import suggested_decisions
+    from analysis.export import apply_decisions, suggested_decisions
 
     at = open_page("evaluate", sample=sample)
     assert not at.error, [e.value for e in at.error]
@@ -353,7 +353,8 @@ def test_evaluate_page_on_every_sample(sample, home):
     gain = next(m for m in at.metric if m.label == "Accuracy gain from cleaning")
     res = evaluate.retrain_check(
         nl.prepare_features(result.dataset.features), result.labels,
-        evaluate.cleaned_labels_from(result, suggested_decisions(result)),
+        apply_decisions(result.dataset, suggested_decisions(result),
+                        base_labels=result.labels).labels,
         result.dataset.true_labels)
     assert gain.value == f"{100 * res.gain[0]:+.1f} points"
 
