@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--label-col", help="label column (default: inferred)")
     run.add_argument("--id-col", help="id column (default: inferred, else the row number)")
     run.add_argument("--text-col", help="text column (default: inferred)")
+    run.add_argument("--missing-label", metavar="TEXT",
+                     help="a label cell holding exactly TEXT counts as missing, like an empty "
+                     "cell (by default only empty cells do: 'NA' or 'null' are class names)")
     run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K)")
     run.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     run.add_argument("--filter-by", default="prune_by_noise_rate",
@@ -112,6 +115,7 @@ def analyze_command(args) -> int:
         else:
             options = {k: v for k, v in (
                 ("id_column", args.id_col), ("text_column", args.text_col),
+                ("missing_label", args.missing_label),
                 ("pred_probs", args.pred_probs), ("embeddings", args.embeddings)) if v}
             dataset = nl.load_dataset(args.data, args.label_col, **options)
         names = [str(c) for c in dataset.class_names]

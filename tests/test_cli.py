@@ -302,3 +302,18 @@ def test_bad_review_database_and_output_paths_are_messages(tmp_path, capsys):
     assert _run(path, out, "--reviews", str(tmp_path / "fresh.sqlite")) == 0
     assert json.loads((out / "manifest.json").read_text())["set"] != first
     assert (out / "label_issues.csv").is_file()
+
+
+def test_missing_label_flag_names_the_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    path = tmp_path / "ml.csv"
+    path.write_text("x,label\n1,a\n2,NA\n3,a\n4,b\n5,b\n6,NA\n7,b\n8,a\n", encoding="utf-8")
+    # by default 'NA' is a class name like any other ...
+    assert main(["analyze", str(path), "--clean", "none", "--out", str(tmp_path / "a")]) == 0
+    labels = json.loads((tmp_path / "a" / "summary.json").read_text())["classes"]
+    assert labels == ["NA", "a", "b"]
+    # ... and with --missing-label NA those cells are missing, named by row
+    assert main(["analyze", str(path), "--missing-label", "NA",
+                 "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "column 'label' has empty or missing (or 'NA') labels in rows 1, 5" in err
