@@ -353,3 +353,71 @@ def prune_by_margin(pred_probs, order, starts, label_counts, counts, skip, mask)
             for t in range(offset[j], offset[j] + c):
                 mask[rows[t]] = True
     return tied
+
+
+@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+def guess_rows(pred_probs, thresholds):
+    """The per-row guess of :func:`confident_guess` without the (K, K) counts (no per-thread
+    (K, K) arrays: for many classes and for row chunks)."""
+    n, k = pred_probs.shape
+    out = np.empty(n, np.int64)
+    for i in nb.prange(n):
+        out[i] = _guess_row(pred_probs[i], thresholds, k)
+    return out
+
+
+@nb.njit(parallel=True, **_OPTS)
+def margin_candidates(pred_probs, order, starts, label_counts, pair_start, pair_j, cap, offset):
+    """Per-chunk candidates of the ``prune_by_noise_rate`` selection (see
+    :func:`prune_by_margin`, whose heaps this keeps per (class, other class) pair).
+
+    Rows of the chunk are grouped by given class (``order``, ``starts``, ``label_counts``).
+    Pair ``p`` in ``pair_start[k]:pair_start[k + 1]`` belongs to class k, with other class
+    ``pair_j[p]``; it keeps the ``cap[p]`` (at most the chunk's rows of k) rows of smallest
+    ``p_k - p_j`` in ``values[offset[p]:offset[p + 1]]`` / ``rows`` (chunk row numbers, in heap
+    order). ``lost[p]``: the smallest value seen that is not kept and may equal the kept
+    maximum (``inf`` if none), as in :func:`prune_by_margin`: a tie at the boundary.
+    """
+    k_classes = label_counts.size
+    total = offset[offset.size - 1]
+    values = np.empty(total, pred_probs.dtype)
+    rows = np.empty(total, np.int64)
+    lost = np.full(pair_j.size, np.inf)
+    for k in nb.prange(k_classes):
+        p0 = pair_start[k]
+        p1 = pair_start[k + 1]
+        n_k = label_counts[k]
+        if p1 == p0 or n_k == 0:
+            continue
+        size = np.zeros(p1 - p0, np.int64)
+        top = np.empty(p1 - p0, pred_probs.dtype)
+        for q in range(p1 - p0):
+            top[q] = np.inf if cap[p0 + q] > 0 else -np.inf
+        for t in range(starts[k], starts[k] + n_k):
+            r = order[t]
+            row = pred_probs[r]
+            own = row[k]
+            for q in range(p1 - p0):
+                p = p0 + q
+                v = own - row[pair_j[p]]
+                if v <= top[q]:
+                    c = cap[p]
+                    lo = offset[p]
+                    s = size[q]
+                    if s < c:
+                        values[lo + s] = v
+                        rows[lo + s] = r
+                        size[q] = s + 1
+                        if s + 1 == c:
+                            for pos in range(c // 2 - 1, -1, -1):
+                                _sift_down(values, rows, lo, c, pos)
+                            top[q] = values[lo]
+                    elif v == top[q]:
+                        lost[p] = min(lost[p], v)
+                    else:
+                        lost[p] = min(lost[p], values[lo])
+                        values[lo] = v
+                        rows[lo] = r
+                        _sift_down(values, rows, lo, c, 0)
+                        top[q] = values[lo]
+    return values, rows, lost

@@ -56,7 +56,51 @@ def check_inputs(
         raise ValueError(
             f"pred_probs must be 2-D (rows x classes), got shape {probs.shape}."
         )
-    n, k = probs.shape
+    check_shapes(labels, probs.shape, probs.dtype, require_two_classes=require_two_classes)
+    probs = np.ascontiguousarray(as_float(probs))
+
+    tol = PROB_TOLERANCE
+    codes = _kernels.row_checks(probs, tol)
+    flagged = np.flatnonzero(codes)
+    if flagged.size == 0:
+        return labels, probs
+    # the details of the flagged rows only, in float64
+    codes = codes[flagged]
+    block = probs[flagged].astype(np.float64)
+    raise ValueError(
+        problem_message(flagged, codes, block.min(axis=1), block.max(axis=1), block.sum(axis=1))
+    )
+
+
+def as_float(probs: np.ndarray) -> np.ndarray:
+    """``probs`` as float32 / float64 (float16 -> float32, integers -> float64), no copy when
+    it already is one; ``ValueError`` for a non-numeric dtype."""
+    if probs.dtype not in (np.float32, np.float64):
+        if probs.dtype.kind not in "iubf":
+            raise ValueError(f"pred_probs must be numeric, got dtype {probs.dtype}.")
+        probs = probs.astype(np.float32 if probs.dtype == np.float16 else np.float64)
+    return probs
+
+
+def float_dtype(dtype) -> np.dtype:
+    """The dtype :func:`as_float` turns ``dtype`` into."""
+    dtype = np.dtype(dtype)
+    if dtype in (np.float32, np.float64):
+        return dtype
+    if dtype.kind not in "iubf":
+        raise ValueError(f"pred_probs must be numeric, got dtype {dtype}.")
+    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
+
+
+def check_shapes(
+    labels: np.ndarray, shape: tuple, dtype, *, require_two_classes: bool = True
+) -> np.dtype:
+    """Check validated int64 ``labels`` against a ``pred_probs`` of ``shape`` (N, K) and
+    ``dtype``: same rows, at least two columns, numeric, labels in 0..K-1, and (if asked) two
+    classes given. Returns the float dtype the rows are worked in (:func:`float_dtype`)."""
+    if len(shape) != 2:
+        raise ValueError(f"pred_probs must be 2-D (rows x classes), got shape {tuple(shape)}.")
+    n, k = shape
     if n != labels.size:
         raise ValueError(
             f"labels has {labels.size} rows but pred_probs has {n}: they must be the same rows."
@@ -65,12 +109,7 @@ def check_inputs(
         raise ValueError(
             f"pred_probs has {k} column(s): label noise needs at least 2 classes."
         )
-    if probs.dtype not in (np.float32, np.float64):
-        if probs.dtype.kind not in "iubf":
-            raise ValueError(f"pred_probs must be numeric, got dtype {probs.dtype}.")
-        probs = probs.astype(np.float32 if probs.dtype == np.float16 else np.float64)
-    probs = np.ascontiguousarray(probs)
-
+    work = float_dtype(dtype)
     bad = np.flatnonzero((labels < 0) | (labels >= k))
     if bad.size:
         raise ValueError(
@@ -84,35 +123,29 @@ def check_inputs(
                 f"every row is given class {present[0]}: label noise needs at least 2 classes "
                 "among the given labels."
             )
+    return work
 
-    tol = PROB_TOLERANCE
-    codes = _kernels.row_checks(probs, tol)
-    flagged = np.flatnonzero(codes)
-    if flagged.size == 0:
-        return labels, probs
-    # the details of the flagged rows only, in float64
-    codes = codes[flagged]
-    block = probs[flagged].astype(np.float64)
+
+def problem_message(flagged, codes, mins, maxs, sums, tol: float = PROB_TOLERANCE) -> str:
+    """The error message for the rows :func:`_kernels.row_checks` flagged (``flagged``, their
+    ``codes``, and each flagged row's minimum, maximum and sum in float64)."""
     bad = flagged[codes == 1]
     if bad.size:
-        raise ValueError(
-            f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."
-        )
+        return f"pred_probs must be finite; {describe_rows(bad)} contain NaN or infinity."
     for code, values, what in (
-        (2, block.min(axis=1), "a negative probability"),
-        (3, block.max(axis=1), "a probability above 1"),
+        (2, mins, "a negative probability"),
+        (3, maxs, "a probability above 1"),
     ):
         hit = codes == code
         if hit.any():
             bad = flagged[hit]
             worst = np.argmax(-values[hit] if code == 2 else values[hit])
-            raise ValueError(
+            return (
                 f"pred_probs must lie in [0, 1]: {describe_rows(bad)} hold {what} "
                 f"(worst: row {bad[worst]}, value {values[hit][worst]:.6g})."
             )
-    sums = block.sum(axis=1)
     worst = np.argmax(np.abs(sums - 1.0))
-    raise ValueError(
+    return (
         f"each row of pred_probs must sum to 1 (within {tol:g}); {describe_rows(flagged)} do "
         f"not (worst: row {flagged[worst]} sums to {sums[worst]:.6g})."
     )

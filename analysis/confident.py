@@ -53,6 +53,35 @@ class Evidence:
         """Row indices sorted by given label (stable) and each label's start in that order."""
         return _kernels.group_by_label(self.labels, self.label_counts)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The float dtype the rows are worked in."""
+        return self.pred_probs.dtype
+
+    @cached_property
+    def xlogx_sum(self) -> np.ndarray:
+        """``sum_j p_ij log p_ij`` per row (0 log 0 = 0), in :attr:`dtype`."""
+        return _kernels.row_xlogx_sum(self.pred_probs)
+
+    def noise_rate_mask(self, counts: np.ndarray, skip: np.ndarray) -> np.ndarray:
+        """Rows the ``prune_by_noise_rate`` filter selects: from each given class k (not
+        ``skip``) and other class j, the ``counts[j, k]`` rows of class k with the smallest
+        ``p_k - p_j`` (a tied boundary decided by ``np.argsort``, as in the reference)."""
+        from analysis.issues import smallest
+
+        probs = self.pred_probs
+        mask = np.zeros(self.n, dtype=bool)
+        order, starts = self.groups
+        tied = _kernels.prune_by_margin(
+            probs, order, starts, self.label_counts, np.ascontiguousarray(counts), skip, mask
+        )
+        # a tied boundary: the sort decides which of the tied rows go, as in the reference
+        for j, k in zip(*np.nonzero(tied), strict=True):
+            rows = self.rows_of(k)
+            margin = probs[rows, j] - probs[rows, k]
+            mask[rows[smallest(-margin, int(counts[j, k]))]] = True
+        return mask
+
     def rows_of(self, k: int) -> np.ndarray:
         """Indices (ascending) of the rows given class ``k``."""
         order, starts = self.groups
@@ -135,6 +164,20 @@ class Evidence:
         return (self.guess >= 0) & (self.guess != self.labels)
 
 
+def evidence(labels, pred_probs, *, chunk_rows: int | None = None,
+             require_two_classes: bool = True, progress=None) -> Evidence:
+    """:class:`Evidence` for an in-memory array; for a path (``.npy``, zarr), a zarr or dask
+    array, or with ``chunk_rows`` set, the same evidence computed in row chunks
+    (:class:`analysis.chunked.ChunkedEvidence`, identical results)."""
+    from analysis import chunked
+
+    if chunk_rows is not None or chunked.is_chunked_input(pred_probs):
+        return chunked.chunked_evidence(labels, pred_probs, chunk_rows=chunk_rows,
+                                        require_two_classes=require_two_classes,
+                                        progress=progress)
+    return Evidence(labels, pred_probs, require_two_classes=require_two_classes)
+
+
 def round_preserving_sum(values: np.ndarray) -> np.ndarray:
     """Round to integers whose total is the rounded total of ``values``.
 
@@ -183,25 +226,29 @@ def calibrate_confident_joint(cj: np.ndarray, label_counts: np.ndarray) -> np.nd
     return round_preserving_row_totals(calibrated)
 
 
-def confident_thresholds(labels, pred_probs) -> np.ndarray:
+def confident_thresholds(labels, pred_probs, *, chunk_rows: int | None = None) -> np.ndarray:
     """Per-class thresholds: mean ``pred_probs[:, j]`` over the rows given class j.
 
     Parameters
     ----------
     labels : array-like of shape (N,)
         Given labels, integers 0..K-1.
-    pred_probs : array-like of shape (N, K)
-        Out-of-fold predicted probabilities.
+    pred_probs : array-like of shape (N, K), path, zarr or dask array
+        Out-of-fold predicted probabilities (see :func:`evidence` for the chunked sources).
+    chunk_rows : int, optional
+        Rows per chunk of the chunked route (default: about 64 MiB per chunk).
 
     Returns
     -------
     ndarray of shape (K,)
         Thresholds (2 for a class no row is given: nothing reaches it).
     """
-    return Evidence(labels, pred_probs).thresholds
+    return evidence(labels, pred_probs, chunk_rows=chunk_rows).thresholds
 
 
-def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray:
+def confident_joint(
+    labels, pred_probs, *, calibrate: bool = True, chunk_rows: int | None = None
+) -> np.ndarray:
     """Count rows by (given label, confidently estimated true label).
 
     Parameters
@@ -212,6 +259,8 @@ def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray
         Out-of-fold predicted probabilities, rows summing to 1 (within 1e-3).
     calibrate : bool, default=True
         Rescale rows to the given-label counts and the total to N (integers kept).
+    chunk_rows : int, optional
+        Rows per chunk of the chunked route (a path, zarr or dask ``pred_probs``).
 
     Returns
     -------
@@ -223,7 +272,7 @@ def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray
     ValueError
         On malformed inputs; the message names the offending rows.
     """
-    ev = Evidence(labels, pred_probs)
+    ev = evidence(labels, pred_probs, chunk_rows=chunk_rows)
     return ev.confident_joint if calibrate else ev.raw_confident_joint
 
 
@@ -349,7 +398,10 @@ def noise_estimate_from(ev: Evidence, *, converge: bool = False) -> NoiseEstimat
     )
 
 
-def estimate_noise(labels, pred_probs, *, converge: bool = False) -> NoiseEstimate:
+def estimate_noise(
+    labels, pred_probs, *, converge: bool = False, chunk_rows: int | None = None,
+    progress=None,
+) -> NoiseEstimate:
     """Estimate the joint of given and true labels and the noise matrices.
 
     Every part comes from the calibrated confident joint ``C`` (rows = given label):
@@ -373,6 +425,12 @@ def estimate_noise(labels, pred_probs, *, converge: bool = False) -> NoiseEstima
         and the prior, then the prior from both; then the noise matrix from the inverse one],
         the prior finally clipped at 1e-5 and renormalised. The confident joint, the joint
         and ``num_issues`` do not change.
+    chunk_rows : int, optional
+        Rows per chunk. ``pred_probs`` may also be the path of a ``.npy`` file (memory-mapped),
+        a zarr array or its path, or a ``dask.array.Array`` chunked by rows: it is then read in
+        row chunks, never whole, with identical results (``analysis.chunked``).
+    progress : callable(fraction, message), optional
+        Progress of the chunked route, per pass and chunk.
 
     Returns
     -------
@@ -380,4 +438,5 @@ def estimate_noise(labels, pred_probs, *, converge: bool = False) -> NoiseEstima
         Confident joint, joint, P(given | true), P(true | given), true prior, per-class noise
         rates and the number of label issues.
     """
-    return noise_estimate_from(Evidence(labels, pred_probs), converge=converge)
+    ev = evidence(labels, pred_probs, chunk_rows=chunk_rows, progress=progress)
+    return noise_estimate_from(ev, converge=converge)

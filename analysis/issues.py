@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import _kernels
 from analysis._helpers import check_choice
-from analysis.confident import Evidence, round_preserving_row_totals
+from analysis.confident import Evidence, evidence, round_preserving_row_totals
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -20,7 +19,6 @@ FILTERS = (
 RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 _PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
 _CLIP = 1e-6
-
 
 
 def smallest(values: np.ndarray, m: int) -> np.ndarray:
@@ -47,16 +45,19 @@ def scores_from(ev: Evidence, method: str) -> np.ndarray:
     if method == "self_confidence":
         return sc
     if method == "normalized_margin":
-        one = ev.pred_probs.dtype.type(1)
-        return (sc - ev.max_other + one) / ev.pred_probs.dtype.type(2)
-    entropy = -_kernels.row_xlogx_sum(ev.pred_probs) / np.log(ev.k)
+        one = ev.dtype.type(1)
+        return (sc - ev.max_other + one) / ev.dtype.type(2)
+    entropy = -ev.xlogx_sum / np.log(ev.k)
     # only tolerated rounding above 1 makes it negative: a score must stay in [0, 1]
     entropy = np.maximum(entropy, 0)
     weighted = entropy / np.clip(sc, a_min=_CLIP, a_max=None)
     return np.log(weighted + 1) / np.clip(weighted, a_min=_CLIP, a_max=None)
 
 
-def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence") -> np.ndarray:
+def label_quality_scores(
+    labels, pred_probs, *, method: str = "self_confidence", chunk_rows: int | None = None,
+    progress=None,
+) -> np.ndarray:
     """Score every label: near 0 = probably wrong, near 1 = probably right.
 
     Parameters
@@ -69,6 +70,11 @@ def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence")
         ``self_confidence``: p(given label). ``normalized_margin``: (p(given) - max other p
         + 1) / 2. ``confidence_weighted_entropy``: log(1 + e / p) / (e / p) with e the row's
         entropy normalised by log K and p the self-confidence.
+    chunk_rows : int, optional
+        Rows per chunk. ``pred_probs`` may also be a ``.npy`` path (memory-mapped), a zarr
+        array or its path, or a ``dask.array.Array``: read in row chunks, identical results.
+    progress : callable(fraction, message), optional
+        Progress of the chunked route.
 
     Returns
     -------
@@ -76,7 +82,9 @@ def label_quality_scores(labels, pred_probs, *, method: str = "self_confidence")
         Scores in [0, 1].
     """
     check_choice(method, RANKINGS, "method")
-    return scores_from(Evidence(labels, pred_probs, require_two_classes=False), method)
+    ev = evidence(labels, pred_probs, chunk_rows=chunk_rows, require_two_classes=False,
+                  progress=progress)
+    return scores_from(ev, method)
 
 
 def _num_off_diagonal(ev: Evidence) -> int:
@@ -101,7 +109,7 @@ def num_label_issues(labels, pred_probs, *, estimation_method: str = "off_diagon
     """
     methods = ("off_diagonal", "off_diagonal_calibrated")
     check_choice(estimation_method, methods, "estimation_method")
-    ev = Evidence(labels, pred_probs)
+    ev = evidence(labels, pred_probs)
     if estimation_method == "off_diagonal":
         return _num_off_diagonal(ev)
     cj = ev.confident_joint
@@ -141,8 +149,6 @@ def _prune_counts(ev: Evidence, min_examples: int, frac_noise: float, num_to_rem
 
 def _prune_mask(ev: Evidence, filter_by: str, counts: np.ndarray, min_examples: int):
     by_class = np.zeros(ev.n, dtype=bool)
-    by_rate = np.zeros(ev.n, dtype=bool)
-    probs = ev.pred_probs
     skip = (ev.label_counts <= min_examples) | (ev.label_counts < 2)
     if filter_by in ("prune_by_class", "both"):
         for k in np.flatnonzero(~skip):
@@ -150,16 +156,9 @@ def _prune_mask(ev: Evidence, filter_by: str, counts: np.ndarray, min_examples: 
             if num >= 1:
                 rows = ev.rows_of(k)
                 by_class[rows[smallest(ev.self_confidence[rows], num)]] = True
+    by_rate = None
     if filter_by in ("prune_by_noise_rate", "both"):
-        order, starts = ev.groups
-        tied = _kernels.prune_by_margin(
-            probs, order, starts, ev.label_counts, np.ascontiguousarray(counts), skip, by_rate
-        )
-        # a tied boundary: the sort decides which of the tied rows go, as in the reference
-        for j, k in zip(*np.nonzero(tied), strict=True):
-            rows = ev.rows_of(k)
-            margin = probs[rows, j] - probs[rows, k]
-            by_rate[rows[smallest(-margin, int(counts[j, k]))]] = True
+        by_rate = ev.noise_rate_mask(counts, skip)
     if filter_by == "prune_by_class":
         return by_class
     if filter_by == "prune_by_noise_rate":
@@ -250,6 +249,8 @@ def find_label_issues(
     frac_noise: float = 1.0,
     num_to_remove_per_class=None,
     min_examples_per_class: int = 1,
+    chunk_rows: int | None = None,
+    progress=None,
 ) -> np.ndarray:
     """Find the rows whose given label is probably wrong.
 
@@ -281,6 +282,13 @@ def find_label_issues(
     min_examples_per_class : int, default=1
         Classes with at most this many rows are not pruned, and pruning leaves at least this
         many rows in every class.
+    chunk_rows : int, optional
+        Rows per chunk. ``pred_probs`` may also be the path of a ``.npy`` file (memory-mapped),
+        a zarr array or its path, or a ``dask.array.Array`` chunked by rows (run on the active
+        ``dask.distributed`` client): read in row chunks, never whole, with results identical
+        to the in-memory call (``analysis.chunked`` states the passes and the memory bound).
+    progress : callable(fraction, message), optional
+        Progress of the chunked route, per pass and chunk.
 
     Returns
     -------
@@ -289,7 +297,7 @@ def find_label_issues(
     """
     if rank_by is not None:
         check_choice(rank_by, RANKINGS, "rank_by")
-    ev = Evidence(labels, pred_probs)
+    ev = evidence(labels, pred_probs, chunk_rows=chunk_rows, progress=progress)
     mask = issues_mask_from(
         ev,
         filter_by,
