@@ -614,10 +614,13 @@ class Carryover:
 
     def message(self) -> str:
         """One sentence for people: how many carried over, are gone, changed."""
+        def rows(n: int) -> str:
+            return f"{n:,} concern{'s' if n == 1 else ''} {'a row' if n == 1 else 'rows'}"
+
         return (f"{self.carried:,} of {self.total:,} review decision(s) apply to this version "
                 f"of the file ({self.other_versions:,} made on an earlier version); "
-                f"{len(self.gone):,} concern rows no longer in the file (not applied); "
-                f"{len(self.changed):,} concern rows changed since the decision (applied, "
+                f"{rows(len(self.gone))} no longer in the file (not applied); "
+                f"{rows(len(self.changed))} changed since the decision (applied, "
                 "listed for a second look).")
 
     def table(self) -> pd.DataFrame:

@@ -238,7 +238,7 @@ def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys)
     assert _run(path, out) == 0  # auto: the review (made on the earlier version)
     err = capsys.readouterr().err
     assert "4 of 5 review decision(s) apply" in err
-    assert "1 concern rows no longer in the file" in err
+    assert "1 concerns a row no longer in the file" in err
     assert "2 concern rows changed since the decision" in err
     assert "applied your review: 4 decision(s)" in err
     manifest = json.loads((out / "manifest.json").read_text())

@@ -69,7 +69,7 @@ def test_decisions_carry_over_when_the_file_changes(tmp_path):
     table = carry.table()
     assert list(table["id"]) == ["r2", "r1", "r3"]
     assert list(table["status"]) == ["gone", "changed", "changed"]
-    assert "1 concern rows no longer in the file" in carry.message()
+    assert "1 concerns a row no longer in the file" in carry.message()
     # a new decision on the new version is made on it; r1 decided again is no longer changed
     store2.decide("r1", "relabel", "dog")
     carry = reconcile(store2, ds2)

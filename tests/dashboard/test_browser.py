@@ -100,15 +100,16 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_dashboard(home: Path):
-    """``noiselens dashboard`` on a free port with workspace ``home``; yields its base URL."""
+def running_dashboard(home: Path, *args: str):
+    """``noiselens dashboard [args]`` on a free port with workspace ``home``; yields its base
+    URL."""
     log_path = home / f"dashboard-{time.monotonic_ns()}.log"
     port = _free_port()
     # the checkout this test lives in comes first, installed or not
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "NOISELENS_HOME": str(home), "NOISELENS_PROJECTION": "pca",
            "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "dashboard.cli", "dashboard", f"--server.port={port}",
+    cmd = [sys.executable, "-m", "dashboard.cli", "dashboard", *args, f"--server.port={port}",
            "--server.headless=true"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
