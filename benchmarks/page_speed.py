@@ -25,7 +25,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export"]
+PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export", "annotators",
+         "evaluate"]
 
 
 def generated_csv(folder: Path, rows: int, seed: int = 0) -> Path:
