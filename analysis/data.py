@@ -106,6 +106,9 @@ class Dataset:
         The file format read (None for an in-memory frame).
     feature_frame : DataFrame or None
         The parsed feature columns when ``frame`` is text (see :attr:`features`).
+    embeddings_from : str
+        ``"given"``, or ``"pixels"`` when the embeddings are the images' reduced pixels
+        (:func:`load_image_folder`, an image column with nothing else to learn from).
     """
 
     frame: pd.DataFrame
@@ -126,6 +129,7 @@ class Dataset:
     base_dir: Path | None = None
     origin: Origin | None = field(default=None, compare=False)
     feature_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    embeddings_from: str = field(default="given", compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -153,6 +157,11 @@ class Dataset:
                 parts.append(self.frame[col].astype(str))
         for arr in (self.pred_probs, self.embeddings):
             parts.append(arr if arr is not None else "none")
+        # what Evaluate and Annotators read: two files that differ only there are two datasets
+        parts.append(self.true_labels if self.true_labels is not None else "no truth")
+        parts.append(["annotators", *self.annotator_columns])
+        for col in self.annotator_columns:
+            parts.append(self.frame[col].astype(str))
         return content_hash(*parts)
 
     @cached_property
@@ -169,6 +178,14 @@ class Dataset:
     def row_of(self, row_id) -> int | None:
         """Row position of the example whose id prints as ``row_id``, or ``None``."""
         return self.id_index.get(str(row_id))
+
+    @cached_property
+    def class_order(self) -> ClassOrder | None:
+        """How well the columns of ``pred_probs`` fit the classes in their assumed order
+        (:func:`check_class_order`); ``None`` without ``pred_probs``."""
+        if self.pred_probs is None:
+            return None
+        return check_class_order(self.labels, self.pred_probs, self.class_names)
 
     def image_path(self, row: int) -> Path:
         """Absolute path of row ``row``'s image (validated to lie inside ``base_dir``)."""
@@ -976,8 +993,29 @@ def load_dataset(path: str | Path, label_column: str | None = None, **options) -
     are resolved relative to the file's folder, and ``pred_probs`` / ``embeddings`` may be
     paths to ``.npy`` files (opened with ``allow_pickle=False``, the header checked against
     the file size first) or ``.csv`` files (with or without a header row).
+
+    ``classes=`` (a list, or the path of a text file with one name per line) gives the class
+    names in the order of the model's probability columns; by default the classes are the
+    distinct labels sorted (numerically when all are numbers), and :attr:`Dataset.class_order`
+    says when another column order fits the labels clearly better.
+
+    A folder (one sub-folder per class, images inside) is read by :func:`load_image_folder`.
+    A file with an image-path column but nothing else to learn from (no features, text,
+    embeddings or ``pred_probs``) gets the images' pixels as embeddings, as a folder does.
     """
     p = Path(path)
+    if "classes" in options:
+        if options.get("class_names") is not None:
+            raise TypeError("give classes= or class_names=, not both")
+        classes = options.pop("classes")
+        options["class_names"] = (read_class_names(classes) if isinstance(classes, (str, Path))
+                                  else classes)
+    if p.is_dir():
+        allowed = {"class_names", "pred_probs", "embeddings", "min_class_size"}
+        extra = {k for k, v in options.items() if v is not None} - allowed
+        if extra:
+            raise TypeError(f"an image folder takes only {sorted(allowed)}, not {sorted(extra)}")
+        return load_image_folder(p, **{k: v for k, v in options.items() if k in allowed})
     frame, origin = _read_source(p)
     defaults = dict(id_column=None, feature_columns=None, text_column=None, image_column=None,
                     image_shape=None, pred_probs=None, pred_prob_columns=None, embeddings=None,
@@ -986,8 +1024,19 @@ def load_dataset(path: str | Path, label_column: str | None = None, **options) -
     unknown = set(options) - set(defaults)
     if unknown:
         raise TypeError(f"load_dataset() got unexpected option(s): {sorted(unknown)}")
-    return _build(frame, label_column, source=p.name, base_dir=p.resolve().parent,
-                  origin=origin, **{**defaults, **options})
+    dataset = _build(frame, label_column, source=p.name, base_dir=p.resolve().parent,
+                     origin=origin, **{**defaults, **options})
+    if (dataset.image_column and not dataset.feature_columns and dataset.text_column is None
+            and dataset.embeddings is None and dataset.pred_probs is None):
+        from dataclasses import replace
+
+        paths = [dataset.image_path(r) for r in range(len(dataset))]
+        try:
+            pixels = image_pixels(paths, source=p.name)
+        except DataError:  # not images after all: analysis says what it needs
+            return dataset
+        dataset = replace(dataset, embeddings=pixels, embeddings_from="pixels")
+    return dataset
 
 
 def from_arrays(
@@ -1038,3 +1087,187 @@ def from_sample(name: str) -> Dataset:
         source=f"sample '{name}'",
         text_column=None,
     )
+
+
+# --------------------------------------------------------------------------- class order
+
+#: Another column order must beat the assumed one by at least this much agreement (argmax of
+#: ``pred_probs`` = given label) before :attr:`ClassOrder.suspicious` is set.
+CLASS_ORDER_MARGIN = 0.10
+
+
+@dataclass(frozen=True)
+class ClassOrder:
+    """How the probability columns fit the classes (see :func:`check_class_order`).
+
+    Attributes
+    ----------
+    assumed : float
+        Share of rows whose most probable column is their given label, columns taken in
+        the dataset's class order.
+    best : float
+        The same share under the best one-to-one matching of columns to classes.
+    mapping : ndarray of shape (K,), int64
+        ``mapping[c]`` is the column that best matches class ``c``.
+    class_names : list of str
+    """
+
+    assumed: float
+    best: float
+    mapping: np.ndarray
+    class_names: list[str]
+
+    @property
+    def suspicious(self) -> bool:
+        """Another order fits clearly better (by :data:`CLASS_ORDER_MARGIN` or more)."""
+        return self.best - self.assumed >= CLASS_ORDER_MARGIN
+
+    def message(self, source: str = "pred_probs") -> str:
+        """A plain-language warning naming both agreements and a few moved classes."""
+        moved = [c for c in range(len(self.mapping)) if self.mapping[c] != c]
+        shown = ", ".join(f"{self.class_names[c]!r} fits column {int(self.mapping[c])}"
+                          for c in moved[:3])
+        return (
+            f"{source}: the probability columns may not be in the order of the classes. In "
+            f"the assumed order (class names sorted: {', '.join(map(repr, self.class_names[:3]))}"
+            f"{', …' if len(self.class_names) > 3 else ''}) the most probable column equals "
+            f"the given label for {self.assumed:.1%} of the rows; matched column by column "
+            f"it would be {self.best:.1%} ({shown}{', …' if len(moved) > 3 else ''}). If the "
+            "model used another order, give the class names in the model's column order "
+            "(--class-names FILE, or classes= in Python); the analysis below assumes the "
+            "sorted order."
+        )
+
+
+def check_class_order(labels, pred_probs, class_names: Sequence[str]) -> ClassOrder:
+    """Compare the argmax of ``pred_probs`` with the labels under the assumed column order and
+    under the best-matching permutation of the columns.
+
+    The best permutation maximises the number of rows whose most probable column is mapped
+    to their given label (an assignment problem on the K x K table of label vs argmax
+    counts, solved exactly with :func:`scipy.optimize.linear_sum_assignment`).
+
+    Parameters
+    ----------
+    labels : ndarray of shape (N,), int
+    pred_probs : ndarray of shape (N, K)
+    class_names : sequence of str
+
+    Returns
+    -------
+    ClassOrder
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    labels = np.asarray(labels, dtype=np.int64)
+    k = pred_probs.shape[1]
+    top = np.asarray(pred_probs).argmax(axis=1)
+    table = np.bincount(labels * k + top, minlength=k * k).reshape(k, k)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    mapping = np.empty(k, dtype=np.int64)
+    mapping[rows] = cols
+    n = max(len(labels), 1)
+    assumed = float(np.trace(table)) / n
+    best = float(table[rows, cols].sum()) / n
+    if best <= assumed:  # ties: the assumed order is a best one
+        mapping, best = np.arange(k, dtype=np.int64), assumed
+    return ClassOrder(assumed, best, mapping, [str(c) for c in class_names])
+
+
+def read_class_names(path: str | Path) -> list[str]:
+    """Class names from a text file, one per line in the model's column order (empty lines
+    and surrounding spaces ignored; a ``.json`` file may hold a list)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{p.name}: cannot read the class names ({err}).") from None
+    if p.suffix.lower() == ".json":
+        import json
+
+        try:
+            names = json.loads(text)
+        except ValueError as err:
+            raise DataError(f"{p.name}: not valid JSON ({err}).") from None
+        if not isinstance(names, list) or not all(isinstance(n, (str, int)) for n in names):
+            raise DataError(f"{p.name}: expected a JSON list of class names.")
+        return [str(n) for n in names]
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise DataError(f"{p.name}: no class names (one per line, in column order).")
+    return names
+
+
+# --------------------------------------------------------------------------- image folders
+
+#: Images of a folder dataset are reduced to this many pixels a side (RGB) to learn from.
+FOLDER_PIXELS = 16
+
+
+def image_pixels(paths: Sequence[Path], size: int = FOLDER_PIXELS, *,
+                 source: str = "images", progress=None) -> np.ndarray:
+    """Each image as ``size`` x ``size`` RGB pixels in [0, 1], one row per image:
+    (N, 3 * size * size) float32. An unreadable file raises :class:`DataError` naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = np.empty((len(paths), 3 * size * size), dtype=np.float32)
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as im:
+                small = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        except (OSError, UnidentifiedImageError, ValueError) as err:
+            raise DataError(f"{source}: cannot read image {path} (row {i + 1}): {err}") from None
+        out[i] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
+        if progress is not None and i % 500 == 0:
+            progress(i / max(len(paths), 1), f"reading images {i:,} / {len(paths):,}")
+    return out
+
+
+def load_image_folder(path: str | Path, *, class_names: Sequence | None = None,
+                      pred_probs=None, embeddings=None, min_class_size: int = 2,
+                      pixels: int = FOLDER_PIXELS) -> Dataset:
+    """A folder with one sub-folder per class, images inside, as a :class:`Dataset`.
+
+    The label is the sub-folder's name, the id the image's path relative to ``path`` (with
+    ``/``), rows in sorted path order. Without ``pred_probs`` or ``embeddings`` the images,
+    reduced to ``pixels`` x ``pixels`` RGB, are the embeddings the model learns from and the
+    map is drawn in.
+
+    Raises
+    ------
+    DataError
+        No class sub-folder, an image outside the sub-folders, an unreadable image.
+    """
+    root = Path(path)
+    name = root.name or str(root)
+    if not root.is_dir():
+        raise DataError(f"{name}: not a folder ({root}).")
+    files = sorted(p for p in root.rglob("*")
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    loose = [p for p in files if len(p.relative_to(root).parts) < 2]
+    if loose:
+        raise DataError(f"{name}: images must sit in one sub-folder per class; "
+                        f"{len(loose)} image(s) lie directly in the folder (first: "
+                        f"{loose[0].name}).")
+    if not files:
+        raise DataError(f"{name}: no images ({', '.join(IMAGE_SUFFIXES)}) in sub-folders of "
+                        f"{root}; expected one sub-folder per class.")
+    rel = [p.relative_to(root).as_posix() for p in files]
+    frame = pd.DataFrame({
+        "id": rel,
+        "label": [p.relative_to(root).parts[0] for p in files],
+        "image": rel,
+    })
+    from_pixels = pred_probs is None and embeddings is None
+    if from_pixels:
+        embeddings = image_pixels(files, pixels, source=name)
+    dataset = from_frame(frame, "label", id_column="id", image_column="image",
+                      feature_columns=[], text_column=None, annotator_columns=[],
+                      class_names=class_names, pred_probs=pred_probs, embeddings=embeddings,
+                      min_class_size=min_class_size, source=name, base_dir=root.resolve())
+    if from_pixels:
+        from dataclasses import replace
+
+        dataset = replace(dataset, embeddings_from="pixels")
+    return dataset

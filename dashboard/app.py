@@ -27,7 +27,8 @@ def _columns(path: str, mtime: float) -> list[str]:
     return [str(c) for c in read_table(path).columns]
 
 
-def _column_choices(path: Path, label_default: str | None) -> dict:
+def _column_choices(path: Path, label_default: str | None, id_default: str | None = None,
+                    text_default: str | None = None) -> dict:
     """Column mapping widgets for a file source; returns the choices made."""
     try:
         columns = _columns(str(path), path.stat().st_mtime)
@@ -42,13 +43,16 @@ def _column_choices(path: Path, label_default: str | None) -> dict:
         label = st.selectbox("Label column", columns, index=columns.index(guess),
                              key=f"label_col:{path}")
         others = [c for c in columns if c != label]
-        id_guess = next((lower[n] for n in ("id", "row_id", "uid", "example_id")
-                         if n in lower and lower[n] != label), None)
+        id_guess = id_default if id_default in others else next(
+            (lower[n] for n in ("id", "row_id", "uid", "example_id")
+             if n in lower and lower[n] != label), None)
         id_col = st.selectbox("Id column", [None, *others],
                               index=([None, *others].index(id_guess) if id_guess else 0),
                               format_func=lambda c: "row number" if c is None else c,
                               key=f"id_col:{path}")
-        text_col = st.selectbox("Text column", [None, *others], index=0,
+        text_col = st.selectbox("Text column", [None, *others],
+                                index=[None, *others].index(text_default)
+                                if text_default in others else 0,
                                 format_func=lambda c: "inferred" if c is None else c,
                                 key=f"text_col:{path}")
     return {"label_column": label, "id_column": id_col, "text_column": text_col}
@@ -60,7 +64,9 @@ def choose_source() -> compute.Source:
     options = ["sample", "upload"] + (["cli"] if args.data else [])
     labels = {"sample": "Bundled sample", "upload": "Upload a file",
               "cli": "File from command line"}
-    default = "cli" if args.data else "sample"
+    # an upload named in the URL (a refresh, a shared link) reopens it
+    kept = session.upload_from_ref(st.query_params.get("upload"))
+    default = "upload" if kept is not None else "cli" if args.data else "sample"
     kind = st.sidebar.radio("Source", options, index=options.index(default),
                             format_func=labels.get, key="source_kind", label_visibility="collapsed")
     if kind == "sample":
@@ -70,14 +76,21 @@ def choose_source() -> compute.Source:
                                     index=names.index(wanted) if wanted in names else 0,
                                     key="sample_name")
         session.set_query("sample", name)
+        session.set_query("upload", None)
         return compute.Source("sample", name)
     session.set_query("sample", None)
     if kind == "cli":
+        session.set_query("upload", None)
         path = Path(args.data)
+        flags = {"pred_probs": args.pred_probs, "embeddings": args.embeddings,
+                 "class_names": args.class_names}
+        if path.is_dir():  # an image folder: the label is the sub-folder, the id the path
+            return compute.Source("file", str(path), **flags)
         if not path.is_file():
-            st.sidebar.error(f"{md(path)}: no such file (given with --data).")
+            st.sidebar.error(f"{md(path)}: no such file or folder (given with --data).")
             st.stop()
-        return compute.Source("file", str(path), **_column_choices(path, args.label_col))
+        choices = _column_choices(path, args.label_col, args.id_col, args.text_col)
+        return compute.Source("file", str(path), **choices, **flags)
     upload = st.sidebar.file_uploader("CSV or Parquet", type=["csv", "tsv", "parquet", "pq"],
                                       key="upload_data")
     extra = {}
@@ -86,12 +99,24 @@ def choose_source() -> compute.Source:
                           ("embeddings", "embeddings (.npy, N x D)")):
             f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
             if f is not None:
-                extra[key] = str(session.save_upload(f.getvalue(), f.name))
-    if upload is None:
+                saved = session.save_upload(f.getvalue(), f.name)
+                extra[key] = str(saved)
+                session.set_query(f"upload_{key}", session.upload_ref(saved))
+            else:
+                again = session.upload_from_ref(st.query_params.get(f"upload_{key}"))
+                if again is not None and upload is None and kept is not None:
+                    extra[key] = str(again)
+    if upload is not None:
+        path = session.save_upload(upload.getvalue(), upload.name)
+    elif kept is not None:
+        path = kept
+        st.sidebar.caption(f"Reopened the uploaded file **{md(path.name)}** (named in the URL).")
+    else:
+        session.set_query("upload", None)
         st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
-    path = session.save_upload(upload.getvalue(), upload.name)
+    session.set_query("upload", session.upload_ref(path))
     return compute.Source("file", str(path), **_column_choices(path, None), **extra)
 
 
@@ -136,6 +161,18 @@ PAGES = [
 _OVERVIEW_ALIAS = st.Page(lambda: st.switch_page(PAGES[0], query_params=st.query_params.to_dict()),
                           title="Overview", url_path="overview", visibility="hidden")
 page = st.navigation([*PAGES, _OVERVIEW_ALIAS])
+# client.toolbarMode=minimal hides Streamlit's own "Running…" (docs/architecture.md,
+# Pitfalls): a bar at the top of the page while a script run is in progress, CSS only
+st.html("""<style>
+[data-testid="stApp"][data-test-script-state="running"]::before {
+  content: "Working…"; position: fixed; top: 0; left: 0; right: 0; z-index: 999990;
+  height: 1.6rem; line-height: 1.6rem; text-align: center; font-size: 0.85rem;
+  color: #fff; background: linear-gradient(90deg, #d6336c, #f08cae, #d6336c);
+  background-size: 200% 100%; animation: nl-running 1.2s linear infinite;
+  pointer-events: none;
+}
+@keyframes nl-running { from { background-position: 0 0; } to { background-position: 200% 0; } }
+</style>""")
 source = choose_source()
 filter_by, rank_by = choose_methods()
 try:
@@ -159,6 +196,9 @@ if dataset.annotator_columns:
     session.set_query("consensus", "1" if use else None)
     if use:
         result = compute.with_consensus(dataset, result)
+order = dataset.class_order
+if order is not None and order.suspicious:
+    st.warning(md(order.message(dataset.source)), icon=":material/swap_horiz:")
 session.publish(source, dataset, result)
 st.sidebar.caption(
     f"{md(source.title)} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "

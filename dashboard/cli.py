@@ -21,8 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the interactive dashboard (on the bundled digits sample by default)",
         description="Open the interactive dashboard. Extra arguments go to Streamlit.",
     )
-    dash.add_argument("--data", help="CSV or Parquet file to open instead of the sample")
+    dash.add_argument("--data", help="CSV or Parquet file, or a folder of images with one "
+                      "sub-folder per class, to open instead of the sample")
     dash.add_argument("--label-col", help="name of the label column of --data")
+    dash.add_argument("--id-col", help="id column (default: inferred, else the row number)")
+    dash.add_argument("--text-col", help="text column (default: inferred)")
+    dash.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K), "
+                      "columns in the order of --class-names (default: class names sorted)")
+    dash.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
+    dash.add_argument("--class-names", metavar="FILE", help="text file of the class names, "
+                      "one per line, in the order of the probability columns")
     dash.add_argument("--host", help="address to listen on (default: localhost, this machine "
                       "only; 0.0.0.0 opens the dashboard, its review and its exports to the "
                       "network)")
@@ -38,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "per_class.csv, noise_matrix.csv, summary.json, report.html and the cleaned split "
         "into --out.",
     )
-    run.add_argument("data", nargs="?", help="CSV or Parquet file")
+    run.add_argument("data", nargs="?", help="CSV or Parquet file, or a folder of images with "
+                     "one sub-folder per class")
     run.add_argument("--sample", help="a bundled sample instead of DATA (e.g. digits)")
     run.add_argument("--label-col", help="label column (default: inferred)")
     run.add_argument("--id-col", help="id column (default: inferred, else the row number)")
@@ -48,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "cell (by default only empty cells do: 'NA' or 'null' are class names)")
     run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K)")
     run.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
+    run.add_argument("--class-names", metavar="FILE", help="text file of the class names, one "
+                     "per line, in the order of the probability columns (default: sorted)")
     run.add_argument("--filter-by", default="prune_by_noise_rate",
                      help="label-issue filter (default: prune_by_noise_rate)")
     run.add_argument("--rank-by", default="self_confidence",
@@ -116,8 +127,12 @@ def analyze_command(args) -> int:
             options = {k: v for k, v in (
                 ("id_column", args.id_col), ("text_column", args.text_col),
                 ("missing_label", args.missing_label),
-                ("pred_probs", args.pred_probs), ("embeddings", args.embeddings)) if v}
+                ("pred_probs", args.pred_probs), ("embeddings", args.embeddings),
+                ("classes", getattr(args, "class_names", None))) if v}
             dataset = nl.load_dataset(args.data, args.label_col, **options)
+            if dataset.class_order is not None and dataset.class_order.suspicious:
+                print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
+                      file=sys.stderr)
         names = [str(c) for c in dataset.class_names]
         # the review: read (and a damaged database named) before the long analysis
         store = ReviewStore(dataset, getattr(args, "reviews", None), class_names=names,

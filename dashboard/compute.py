@@ -52,6 +52,7 @@ class Source:
     text_column: str | None = None
     pred_probs: str | None = None  # path of an .npy file
     embeddings: str | None = None  # path of an .npy file
+    class_names: str | None = None  # path of a text file: class names in column order
     version: tuple = ()
 
     @property
@@ -63,7 +64,7 @@ class Source:
         if self.kind != "file":
             return self
         stamps = []
-        for path in (self.name, self.pred_probs, self.embeddings):
+        for path in (self.name, self.pred_probs, self.embeddings, self.class_names):
             if path:
                 try:
                     st_ = os.stat(path)
@@ -80,6 +81,7 @@ def _load(source: Source) -> nl.Dataset:
     options = {k: v for k, v in (
         ("id_column", source.id_column), ("text_column", source.text_column),
         ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
+        ("classes", source.class_names),
     ) if v}
     return nl.load_dataset(source.name, source.label_column, **options)
 
@@ -193,18 +195,36 @@ def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
 
 
 # -- matrices derived from the data -------------------------------------------------------------
+def feature_space(dataset: nl.Dataset) -> str:
+    """What :func:`features_for` is made of, in words (for captions)."""
+    if dataset.embeddings is not None:
+        return ("the images' pixels (reduced to 16 x 16)" if dataset.embeddings_from == "pixels"
+                else "the embeddings")
+    if dataset.feature_columns:
+        return "the standardised feature columns"
+    if dataset.text_column:
+        return f"the TF-IDF of the text column '{dataset.text_column}'"
+    return "the predicted probabilities (the data has no features, text or embeddings)"
+
+
 def features_for(dataset: nl.Dataset) -> np.ndarray:
     """The matrix projections and neighbours are computed in (standardised features,
-    embeddings or TF-IDF)."""
+    embeddings or TF-IDF; with none of them, the predicted probabilities)."""
     entry = cache().entry(dataset)
     if entry.features is None:
         text = None
         if dataset.text_column:
             text = dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
-        entry.features = nl.prepare_features(
-            dataset.features if dataset.feature_columns else None,
-            embeddings=dataset.embeddings, text=text,
-        )
+        if dataset.embeddings is None and not dataset.feature_columns and text is None:
+            if dataset.pred_probs is None:
+                raise nl.DataError(f"{dataset.source}: nothing to draw or compare rows in: "
+                                   "no features, text, embeddings or probabilities.")
+            entry.features = np.ascontiguousarray(dataset.pred_probs, dtype=np.float32)
+        else:
+            entry.features = nl.prepare_features(
+                dataset.features if dataset.feature_columns else None,
+                embeddings=dataset.embeddings, text=text,
+            )
     return entry.features
 
 

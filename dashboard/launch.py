@@ -77,8 +77,12 @@ def streamlit_command(args, extra: list[str]) -> list[str]:
     app_args = []
     if getattr(args, "data", None):
         app_args += ["--data", str(Path(args.data).resolve())]
-    if getattr(args, "label_col", None):
-        app_args += ["--label-col", args.label_col]
+    for name in ("label_col", "id_col", "text_col"):
+        if getattr(args, name, None):
+            app_args += [f"--{name.replace('_', '-')}", getattr(args, name)]
+    for name in ("pred_probs", "embeddings", "class_names"):
+        if getattr(args, name, None):
+            app_args += [f"--{name.replace('_', '-')}", str(Path(getattr(args, name)).resolve())]
     if getattr(args, "export_dir", None):
         app_args += ["--export-dir", str(Path(args.export_dir).expanduser().resolve())]
     if app_args:

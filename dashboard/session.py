@@ -7,7 +7,9 @@
 * :func:`publish` / :func:`current` — what the app shell prepared for this run (the source, the
   dataset and its analysis), under the session keys :data:`KEYS`.
 * :func:`save_upload` — uploaded files kept in the workspace's ``uploads/`` folder, pruned to
-  :data:`MAX_UPLOADS` files and :data:`MAX_UPLOAD_BYTES` bytes (oldest removed first).
+  :data:`MAX_UPLOADS` files and :data:`MAX_UPLOAD_BYTES` bytes (oldest removed first);
+  :func:`upload_ref` / :func:`upload_from_ref` name one in the URL, so a refresh or a shared
+  link reopens it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def launch_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data")
     parser.add_argument("--label-col")
+    parser.add_argument("--id-col")
+    parser.add_argument("--text-col")
+    parser.add_argument("--pred-probs")
+    parser.add_argument("--embeddings")
+    parser.add_argument("--class-names")
     parser.add_argument("--export-dir")
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     return args
@@ -71,6 +78,27 @@ def save_upload(data: bytes, filename: str) -> Path:
     os.utime(folder)  # the most recently used upload is the last to go
     prune_uploads(keep=folder)
     return path
+
+
+def upload_ref(path: Path) -> str:
+    """The URL form of an upload kept in the workspace: ``<content hash>/<file name>``."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
+
+
+def upload_from_ref(ref: str | None) -> Path | None:
+    """The kept upload a URL's :func:`upload_ref` names, or ``None`` when it is malformed or
+    no longer kept (pruned). Only a hash folder and a file name inside the uploads folder are
+    accepted: a URL cannot name any other file."""
+    if not ref or ref.count("/") != 1:
+        return None
+    digest, name = ref.split("/")
+    if len(digest) != 24 or any(c not in "0123456789abcdef" for c in digest):
+        return None
+    if not name or name in (".", "..") or "\\" in name or name.startswith("."):
+        return None
+    path = uploads_dir() / digest / name
+    return path if path.is_file() else None
 
 
 def prune_uploads(*, keep: Path | None = None, max_files: int | None = None,
