@@ -16,9 +16,11 @@ TABLE_THUMBNAILS = 500
 
 
 def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
-               height: int = 360, decisions: dict | None = None) -> int | None:
+               height: int = 360, decisions: dict | None = None,
+               current: int | None = None) -> int | None:
     """A table of ``rows`` (dataset positions, shown in that order) with thumbnails for
-    image datasets; returns the row the user selected, if any."""
+    image datasets; returns the row the user selected, if any. ``current`` (a row under
+    review) is marked ▶ in the first column."""
     rows = np.asarray(rows, dtype=np.int64)
     table = result.table().iloc[rows]
     shown = np.array([visible(str(n)) for n in dataset.class_names], dtype=object)
@@ -34,12 +36,17 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
         "flagged": table["is_issue"],
     })
     if decisions:
-        view["decision"] = [decisions.get(i, "") for i in view["id"]]
+        # right after the id, wide enough for "relabel → <class>"
+        view.insert(2, "decision", [decisions.get(i, "") for i in view["id"]])
+    if current is not None:
+        view.insert(0, "▶", np.where(rows == current, "▶", ""))
     config = {
+        "▶": st.column_config.TextColumn("", width=28, help="the example shown below"),
         "rank": st.column_config.TextColumn(help="1 = most likely wrong (flagged rows only)"),
-        "quality": st.column_config.ProgressColumn(
-            "quality", min_value=0.0, max_value=1.0, format="%.3f",
-            help="Label quality score: low = likely wrong"),
+        "decision": st.column_config.TextColumn("decision", width="medium"),
+        # 3 significant digits: the lowest scores (1e-4 and below) stay distinguishable
+        "quality": st.column_config.NumberColumn(
+            "quality", format="%.3g", help="Label quality score: low = likely wrong"),
         "p(given)": st.column_config.NumberColumn(format="percent"),
         "p(suggested)": st.column_config.NumberColumn(format="percent"),
     }
@@ -110,9 +117,35 @@ def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -
         decided = True
     if cols[4].button("Undo", key=f"{key}-undo", shortcut="U", icon=":material/undo:",
                       disabled=not store.can_undo(), help="Undo the last decision (key U)"):
-        store.undo()
+        undo_and_say(dataset)
         st.rerun()
     return decided
+
+
+def undo_and_say(dataset: nl.Dataset) -> None:
+    """Undo the last change; leave a message saying what it undid for the next run, and put
+    the row it restored (the first, for a bulk step) in the URL so the page goes there."""
+    store = compute.review_store(dataset)
+    before = store.decisions().set_index("id")
+    store.undo()
+    after = store.decisions().set_index("id")
+    changed = [i for i in before.index.union(after.index)
+               if (i in before.index) != (i in after.index)
+               or (i in before.index and not before.loc[i, ["action", "new_label", "note"]]
+                   .fillna("").equals(after.loc[i, ["action", "new_label", "note"]].fillna("")))]
+    if not changed:
+        return
+    first = changed[0]
+    was = describe_decision(before.loc[first].to_dict()) if first in before.index else "nothing"
+    now = describe_decision(after.loc[first].to_dict()) if first in after.index else \
+        "no decision"
+    if len(changed) == 1:
+        st.session_state["_undo_message"] = (f"Undid **{md(was)}** on id **{md(first)}** "
+                                             f"(now: {md(now)}).")
+    else:
+        st.session_state["_undo_message"] = (f"Undid one step on **{len(changed):,}** rows "
+                                             f"(first: id {md(first)}, {md(was)} → {md(now)}).")
+    st.query_params["id"] = str(first)
 
 
 def review_example(dataset: nl.Dataset, result: Analysis, row: int | None, *, key: str,
@@ -125,6 +158,9 @@ def review_example(dataset: nl.Dataset, result: Analysis, row: int | None, *, ke
     if row is None:
         return
     with st.container(border=True):
+        message = st.session_state.pop("_undo_message", None)
+        if message:
+            st.info(message, icon=":material/undo:")
         if decision_bar(dataset, result, row, key=key):
             if on_decided is not None:
                 on_decided()
@@ -160,10 +196,14 @@ def accept_suggestions(dataset: nl.Dataset, result: Analysis, rows, *, what: str
     if flagged.size == 0:
         return
     names = [str(c) for c in dataset.class_names]
-    if confirmed(key, f"Accept these {flagged.size:,} suggestions…",
-                 f"Relabel **{flagged.size:,}** flagged rows in {md(what)} to their suggested "
-                 "labels? Rows you already decided on are overwritten; Undo reverts the whole "
-                 "step.", f"Relabel {flagged.size:,} rows", icon=":material/done_all:"):
+    one = flagged.size == 1
+    if confirmed(key, "Accept this suggestion…" if one
+                 else f"Accept these {flagged.size:,} suggestions…",
+                 f"Relabel **{flagged.size:,}** flagged row{'' if one else 's'} in {md(what)} "
+                 f"to {'its' if one else 'their'} suggested label{'' if one else 's'}? Rows you "
+                 "already decided on are overwritten; Undo reverts the whole step.",
+                 f"Relabel {flagged.size:,} row{'' if one else 's'}",
+                 icon=":material/done_all:"):
         compute.review_store(dataset).decide_many(
             [str(dataset.ids[r]) for r in flagged], "relabel",
             [names[int(result.suggested[r])] for r in flagged],
@@ -223,7 +263,8 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
                                                  title="Predicted probabilities (out-of-fold)"),
                         key=f"probs-{row}", config={"displayModeBar": False})
         st.caption(f"Label quality score ({labels.RANK_LABELS[result.rank_by].lower()}): "
-                   f"**{result.scores[row]:.3f}** (0 = surely wrong, 1 = surely right).")
+                   f"**{result.scores[row]:.3g}** (0 = surely wrong, 1 = surely right); "
+                   f"probability of the given label {result.pred_probs[row, given]:.3g}.")
     _neighbours(dataset, result, row)
 
 

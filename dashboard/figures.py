@@ -30,7 +30,7 @@ PALETTE = (
 )
 
 MATRIX_KINDS = {
-    "confident_joint": "Confident joint (counts)",
+    "confident_joint": "Rows (counts)",
     "joint": "Joint P(given, true)",
     "noise_matrix": "P(given | true)",
     "inverse_noise_matrix": "P(true | given)",
@@ -106,6 +106,9 @@ def matrix_values(estimate, kind: str) -> np.ndarray:
     return np.asarray(getattr(estimate, kind), dtype=float)
 
 
+NO_CONFIDENT_CLASS = "no confident class"
+
+
 def noise_matrix_figure(
     estimate,
     class_names: Sequence[str],
@@ -114,6 +117,8 @@ def noise_matrix_figure(
     hide_diagonal: bool = True,
     selected: tuple[int, int] | None = None,
     title: str | None = None,
+    cells: np.ndarray | None = None,
+    classes: Sequence[int] | None = None,
 ) -> go.Figure:
     """The noise matrix as a clickable grid: one square marker per (given, true) cell.
 
@@ -121,33 +126,65 @@ def noise_matrix_figure(
     (docs/architecture.md, Pitfalls).
     Each marker's ``customdata`` is ``[given, true, count]``; hover shows the count and the
     three rates. ``selected`` gets an outline.
+
+    ``cells`` — the rows listed under each cell, (K, K+1) from
+    :func:`dashboard.selection.cell_counts` — makes the counts view show those raw counts
+    (the calibrated confident joint goes to the hover) and adds a last column, "no confident
+    class", so that the cells together hold every row. ``classes`` draws only these classes
+    (rows and columns), in this order.
     """
     values = matrix_values(estimate, kind)
-    counts = np.asarray(estimate.confident_joint, dtype=float)
-    k = values.shape[0]
-    names = plot_all(class_names)
-    given, true = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    given, true = given.ravel(), true.ravel()
-    shown = values[given, true].copy()
+    calibrated = np.asarray(estimate.confident_joint, dtype=float)
+    k_all = values.shape[0]
+    order = np.arange(k_all) if classes is None else np.asarray(classes, dtype=np.int64)
+    is_count = kind == "confident_joint"
+    raw = cells is not None and is_count
+    counts = np.asarray(cells, dtype=float) if cells is not None else calibrated
+    names_all = plot_all(class_names)
+    columns = list(order) + ([k_all] if raw else [])
+    col_names = [names_all[j] if j < k_all else NO_CONFIDENT_CLASS for j in columns]
+    given = np.repeat(order, len(columns))
+    true = np.tile(np.asarray(columns, dtype=np.int64), len(order))
+    in_matrix = true < k_all
+    tj = np.where(in_matrix, true, 0)
+    if raw:
+        shown = counts[given, true].astype(float)
+    else:
+        shown = np.where(in_matrix, values[given, tj], np.nan)
     off = given != true
     if hide_diagonal:
         shown[~off] = np.nan
     colour_max = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
-    p_gt = np.asarray(estimate.noise_matrix)[given, true]
-    p_tg = np.asarray(estimate.inverse_noise_matrix)[true, given]
-    joint = np.asarray(estimate.joint)[given, true]
-    is_count = kind == "confident_joint"
+    p_gt = np.asarray(estimate.noise_matrix)[given, tj]
+    p_tg = np.asarray(estimate.inverse_noise_matrix)[tj, given]
+    joint = np.asarray(estimate.joint)[given, tj]
     label = [
         "" if not np.isfinite(v) or (is_count and v == 0) or (not is_count and v < 0.005)
         else (f"{int(v)}" if is_count else f"{100 * v:.0f}%")
         for v in shown
     ]
-    size = max(12, min(46, int(560 / max(k, 1))))
+    k = len(order)
+    size = max(14, min(46, int(640 / max(k, 1))))
+    cell_count = counts[given, true] if raw else calibrated[given, tj]
+
+    def hover(i, j, c, a, b, jv) -> str:
+        if j >= k_all:
+            return (f"given <b>{names_all[i]}</b>, no confident class<br>{int(c):,} "
+                    f"row{'s' if int(c) != 1 else ''}: no class's probability reaches its "
+                    "threshold<extra>click to list</extra>")
+        rows = (f"{int(c):,} row{'s' if int(c) != 1 else ''} listed (raw count)<br>"
+                f"~{calibrated[i, j]:,.0f} after calibration to the class sizes" if raw
+                else f"~{int(c)} rows (confident joint)")
+        return (f"given <b>{names_all[i]}</b>, true <b>{names_all[j]}</b><br>{rows}<br>"
+                f"P(given={names_all[i]} | true={names_all[j]}) = {100 * a:.1f}%<br>"
+                f"P(true={names_all[j]} | given={names_all[i]}) = {100 * b:.1f}%<br>"
+                f"joint {100 * jv:.2f}%<extra>click to list</extra>")
+
     fig = go.Figure(
         go.Scatter(
-            x=[names[j] for j in true],
-            y=[names[i] for i in given],
-            mode="markers+text" if k <= 25 else "markers",
+            x=[col_names[c] for c in np.tile(np.arange(len(columns)), len(order))],
+            y=[names_all[i] for i in given],
+            mode="markers+text" if k <= 30 else "markers",
             marker={
                 "symbol": "square",
                 "size": size,
@@ -157,37 +194,36 @@ def noise_matrix_figure(
                 "cmax": colour_max or 1.0,
                 "line": {"width": 1, "color": "white"},
                 "showscale": True,
-                "colorbar": {"thickness": 12, "title": {"text": "count" if is_count else ""},
+                "colorbar": {"thickness": 12, "title": {"text": "rows" if is_count else ""},
                              "tickformat": "d" if is_count else ".0%"},
             },
             text=label,
-            textfont={"size": max(8, min(13, size // 3)),
+            textfont={"size": max(10, min(14, size // 3)),
                       "color": np.where(np.nan_to_num(shown) > 0.55 * (colour_max or 1.0),
                                         "white", "#212529").tolist()},
-            customdata=np.stack([given, true, counts[given, true]], axis=1),
-            hovertemplate=[
-                f"given <b>{names[i]}</b>, true <b>{names[j]}</b><br>"
-                f"~{int(c)} rows (confident joint)<br>"
-                f"P(given={names[i]} | true={names[j]}) = {100 * a:.1f}%<br>"
-                f"P(true={names[j]} | given={names[i]}) = {100 * b:.1f}%<br>"
-                f"joint {100 * jv:.2f}%<extra>click to list</extra>"
-                for i, j, c, a, b, jv in zip(given, true, counts[given, true], p_gt, p_tg, joint,
-                                             strict=True)
-            ],
+            customdata=np.stack([given, true, cell_count], axis=1),
+            hovertemplate=[hover(i, j, c, a, b, jv) for i, j, c, a, b, jv in zip(
+                given, true, cell_count, p_gt, p_tg, joint, strict=True)],
         )
     )
-    if selected is not None:
+    if selected is not None and selected[0] in set(order.tolist()) and (
+            selected[1] in set(order.tolist()) or (raw and selected[1] == k_all)):
         i, j = selected
         fig.add_trace(go.Scatter(
-            x=[names[j]], y=[names[i]], mode="markers", hoverinfo="skip", showlegend=False,
+            x=[col_names[columns.index(j)]], y=[names_all[i]], mode="markers",
+            hoverinfo="skip", showlegend=False,
             marker={"symbol": "square-open", "size": size + 4,
                     "line": {"width": 3, "color": "#212529"}},
         ))
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names,
-                     title="estimated true label", side="top", showgrid=False)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
-                     title="given label", showgrid=False)
-    side = max(360, min(760, size * k + 140))
+    longest = max((len(str(n)) for n in col_names), default=1)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=col_names,
+                     title="estimated true label", side="top", showgrid=False,
+                     tickangle=0 if len(columns) <= 8 and longest <= 10 else -90,
+                     tickfont={"size": 12 if k <= 30 else 11})
+    fig.update_yaxes(type="category", categoryorder="array",
+                     categoryarray=[names_all[i] for i in order][::-1],
+                     title="given label", showgrid=False, tickfont={"size": 12})
+    side = max(360, min(1000, size * k + 160 + (6 * min(longest, 24) if k > 8 else 0)))
     # no "select" dragmode: with it Streamlit turns clicks into plain events and a click on a
     # cell selects nothing (box / lasso belong to the embedding map)
     fig.update_layout(clickmode="event+select", showlegend=False)

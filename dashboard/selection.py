@@ -72,15 +72,17 @@ def summarise_selection(result: Any, rows) -> tuple[np.ndarray, int]:
     return ordered, int(np.count_nonzero(np.asarray(result.is_issue)[ordered]))
 
 
-def parse_cell(text: str | None, num_classes: int) -> tuple[int, int] | None:
-    """``"3-8"`` -> (3, 8) when both are class indices, else ``None`` (a stale URL)."""
+def parse_cell(text: str | None, num_classes: int, *, bucket: bool = False
+               ) -> tuple[int, int] | None:
+    """``"3-8"`` -> (3, 8) when both are class indices, else ``None`` (a stale URL). With
+    ``bucket`` the second may also be ``num_classes``: the "no confident class" bucket."""
     if not text:
         return None
     parts = str(text).split("-")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         return None
     i, j = int(parts[0]), int(parts[1])
-    return (i, j) if i < num_classes and j < num_classes else None
+    return (i, j) if i < num_classes and j < num_classes + bucket else None
 
 
 def suspect_rows(result, *, classes=(), cell: tuple[int, int] | None = None,
@@ -93,7 +95,7 @@ def suspect_rows(result, *, classes=(), cell: tuple[int, int] | None = None,
     classes : sequence of int
         Keep rows given one of these classes (empty: every class).
     cell : (given, true), optional
-        Keep rows of this confident-joint cell.
+        Keep rows of this confident-joint cell (``true`` = K: no confident class).
     threshold : float
         Keep rows whose label quality score is at most this.
     only_flagged : bool
@@ -119,10 +121,72 @@ def suspect_rows(result, *, classes=(), cell: tuple[int, int] | None = None,
     if len(classes):
         keep &= np.isin(result.labels[rows], list(classes))
     if cell is not None:
-        keep &= (result.labels[rows] == cell[0]) & (result.estimated_true[rows] == cell[1])
+        # cell[1] == K: the rows with no confident class (selection.cell_counts)
+        true = -1 if cell[1] >= len(result.class_names) else cell[1]
+        keep &= (result.labels[rows] == cell[0]) & (result.estimated_true[rows] == true)
     if within is not None and only_flagged:
         keep &= result.is_issue[rows]
     rows = rows[keep]
     if within is not None:
         rows = rows[np.argsort(result.scores[rows], kind="stable")]
     return rows
+
+
+def cell_counts(labels, estimated_true, num_classes: int) -> np.ndarray:
+    """Rows per noise-matrix cell as listed under it: ``counts[i, j]`` = rows given ``i``
+    counted for class ``j`` (raw, before calibration); the extra last column ``counts[i, K]``
+    holds rows given ``i`` with no confident class (``estimated_true == -1``). Every row is
+    in exactly one cell: the counts add up to N.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    guess = np.asarray(estimated_true, dtype=np.int64)
+    column = np.where(guess < 0, num_classes, guess)
+    k1 = num_classes + 1
+    return np.bincount(labels * k1 + column, minlength=num_classes * k1).reshape(
+        num_classes, k1)
+
+
+def cell_rows(result, given: int, true: int) -> np.ndarray:
+    """Rows of cell (``given``, ``true``) lowest quality first; ``true`` = K (the number of
+    classes) is the "no confident class" bucket of :func:`cell_counts`."""
+    k = len(result.class_names)
+    guess = np.asarray(result.estimated_true)
+    wanted = -1 if true >= k else true
+    rows = np.flatnonzero((np.asarray(result.labels) == given) & (guess == wanted))
+    return rows[np.argsort(np.asarray(result.scores)[rows], kind="stable")]
+
+
+def confused_classes(counts: np.ndarray, limit: int = 25) -> np.ndarray:
+    """The ``limit`` classes most involved in confusions, ordered so that confused pairs
+    sit next to each other.
+
+    ``counts`` is a (K, K) or (K, K+1) matrix of rows per (given, true) cell (the bucket
+    column, if any, is ignored). A class's weight is its off-diagonal mass (as given plus as
+    true). The order is a greedy chain: start from the class of the largest off-diagonal cell,
+    then repeatedly append the not-yet-placed class most confused with the last one placed
+    (with any placed class when the last has none left), else the heaviest remaining class.
+    """
+    c = np.asarray(counts, dtype=float)[:, : len(counts)]
+    k = c.shape[0]
+    off = c.copy()
+    np.fill_diagonal(off, 0.0)
+    sym = off + off.T
+    weight = sym.sum(axis=1)
+    chosen = np.argsort(-weight, kind="stable")[: min(limit, k)]
+    sub = sym[np.ix_(chosen, chosen)]
+    order: list[int] = []
+    left = set(range(len(chosen)))
+    while left:
+        cand = sorted(left)
+        if order and sub[order[-1], cand].max() > 0:
+            nxt = cand[int(np.argmax(sub[order[-1], cand]))]
+        elif order and sub[np.ix_(order, cand)].max() > 0:
+            nxt = cand[int(np.argmax(sub[np.ix_(order, cand)].max(axis=0)))]
+        elif sub[np.ix_(cand, cand)].max() > 0:
+            block = sub[np.ix_(cand, cand)]
+            nxt = cand[int(np.unravel_index(np.argmax(block), block.shape)[0])]
+        else:
+            nxt = cand[int(np.argmax(weight[chosen][cand]))]
+        order.append(nxt)
+        left.discard(nxt)
+    return chosen[order].astype(np.int64)

@@ -15,13 +15,18 @@ table = result.table()
 c1, c2, c3, c4 = st.columns([2, 2, 1.4, 1.2], vertical_alignment="bottom")
 classes = c1.multiselect("Given class", list(range(k)), format_func=lambda c: names[c],
                          key="suspect_classes", placeholder="all classes")
-cells = [None] + [(i, j) for i in range(k) for j in range(k)
-                  if i != j and result.estimate.confident_joint[i, j] > 0]
-q_cell = selection.parse_cell(st.query_params.get("cell"), k)
+# the cells holding rows, off the diagonal, plus the "no confident class" bucket (column k);
+# from the counts (no loop over k x k cells: 1,000 classes stay fast)
+counts = selection.cell_counts(result.labels, result.estimated_true, k)
+np.fill_diagonal(counts[:, :k], 0)
+gi, tj = np.nonzero(counts)
+cells = [None] + [(int(i), int(j)) for i, j in zip(gi, tj, strict=True)]
+q_cell = selection.parse_cell(st.query_params.get("cell"), k, bucket=True)
 if q_cell is not None and q_cell not in cells:
     cells.append(q_cell)
 cell = c2.selectbox("Noise-matrix cell", cells, index=cells.index(q_cell) if q_cell else 0,
                     format_func=lambda c: "any" if c is None else
+                    f"given {names[c[0]]} → no confident class" if c[1] >= k else
                     f"given {names[c[0]]} → true {names[c[1]]}", key="suspect_cell")
 threshold = c3.slider("Max quality score", 0.0, 1.0, 1.0, 0.01, key="suspect_threshold",
                       help="Show rows whose label quality score is at most this.")
@@ -52,16 +57,22 @@ reviewed = int(np.isin(np.asarray(dataset.ids)[result.ranked].astype(str),
 st.progress(reviewed / max(len(result.ranked), 1),
             text=f"Reviewed {reviewed:,} of {len(result.ranked):,} flagged rows "
                  f"({len(decided_labels):,} decisions in all)")
-picked = components.rows_table(dataset, result, rows, key="suspect_table", height=320,
-                               decisions=decided_labels)
 current = compute.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
     "id") is not None else None
+# the table's selection of the last run (the table is drawn below, marking the current row)
+chosen = ((st.session_state.get("suspect_table") or {}).get("selection") or {}).get("rows") or []
+picked = int(rows[chosen[0]]) if chosen and chosen[0] < len(rows) else None
 if picked is not None and st.session_state.get("_last_pick") != picked:
     st.session_state["_last_pick"] = picked
     current = picked
-if current is None or current not in set(rows.tolist()):
-    current = int(rows[0])
+in_list = current is not None and bool(np.any(rows == current))
+if not in_list:
+    # open at the first row without a decision (the list's first when all are decided)
+    undecided = ~np.isin(np.asarray(dataset.ids)[rows].astype(str), list(decided_labels))
+    current = int(rows[int(np.argmax(undecided))] if undecided.any() else rows[0])
 position = int(np.flatnonzero(rows == current)[0])
+components.rows_table(dataset, result, rows, key="suspect_table", height=320,
+                      decisions=decided_labels, current=current)
 
 nav = st.columns([1, 1, 4], vertical_alignment="center")
 step = 0
