@@ -410,7 +410,20 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
     }
     if review is not None:
         out["review"] = dict(review)
+    checks = _checks(result)
+    if checks is not None:
+        out["checks"] = checks
     return out
+
+
+def _checks(result: Analysis) -> dict | None:
+    """The dataset-level checks of :attr:`Analysis.checks` (issue counts per type, class
+    imbalance, classes mostly flagged, leakage across splits), or the reason they failed
+    (None for a stand-in without checks)."""
+    try:
+        return getattr(result, "checks", None)
+    except (ValueError, MemoryError) as exc:  # never lose an export over a check
+        return {"error": f"the checks could not run: {exc}"}
 
 
 @dataclass(frozen=True)
@@ -438,6 +451,7 @@ class ExportError(OSError):
 # directly: such a folder is taken over, anything else in a folder is never touched)
 _OWN_NAMES = {"label_issues.csv", "per_class.csv", "noise_matrix.csv", "confident_joint.csv",
               "summary.json", "report.html", "manifest.json", "review_changed_rows.csv"}
+_OWN_NAMES.add("issues.csv")  # every issue type per row (analysis/signals.py)
 _OWN_SUFFIXES = ("_cleaned.csv", "_cleaned.parquet", "_changes.csv", ".part")
 
 # test hook: called as _after_step(k, what) after each step of an export (k = 1, 2, ...)
@@ -727,8 +741,8 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
     dict
         ``label_issues.csv``, ``per_class.csv``, ``noise_matrix.csv`` (P(given | true)),
         ``confident_joint.csv`` as DataFrames (formula-guarded: people open them in a
-        spreadsheet) and ``summary.json`` as a function of the :class:`Cleaned` split (its
-        counts go in it).
+        spreadsheet), ``summary.json`` as a function of the :class:`Cleaned` split (its
+        counts go in it) and ``issues.csv`` (every issue type per row, computed when written).
     """
     names = [str(c) for c in dataset.class_names]
     index, columns = [f"given={n}" for n in names], [f"true={n}" for n in names]
@@ -763,4 +777,16 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
         "noise_matrix.csv": guard_formulas(noise.reset_index(names="P(given | true)")),
         "confident_joint.csv": guard_formulas(cj.reset_index(names="confident joint")),
         "summary.json": summary,
+        "issues.csv": lambda cleaned: _issues_csv(dataset, result),
     }
+
+
+def _issues_csv(dataset: Dataset, result: Analysis) -> pd.DataFrame:
+    """``issues.csv``: one row per input row, ``id``, then ``is_<type>_issue`` and
+    ``<type>_score`` for every issue type (:meth:`analysis.signals.Signals.frame`), the
+    near-duplicates' ids, and the split column's value when there is one."""
+    from analysis.splits import split_column, split_values
+
+    col = split_column(dataset)
+    splits = split_values(dataset, col) if col is not None else None
+    return guard_formulas(result.signals.frame(dataset.ids, splits=splits))

@@ -230,14 +230,16 @@ class Analysis:
         return rows[np.argsort(self.scores[rows], kind="stable")]
 
     # -- tables ------------------------------------------------------------------------
-    def table(self) -> pd.DataFrame:
+    def table(self, signals: bool = False) -> pd.DataFrame:
         """One row per example, in dataset order (built once; treat it as read-only).
 
         Columns ``row``, ``id``, ``given``, ``given_name``, ``suggested``, ``suggested_name``,
         ``score``, ``p_given``, ``p_suggested``, ``is_issue``, ``rank`` (1 = most likely wrong;
-        0 for rows not flagged), ``estimated_true`` (-1 if none).
+        0 for rows not flagged), ``estimated_true`` (-1 if none). With ``signals=True``
+        also ``is_<type>_issue`` and ``<type>_score`` for every type of
+        :data:`analysis.signals.ISSUE_TYPES` (computes :attr:`signals` on first use).
         """
-        return self._table
+        return self._signal_table if signals else self._table
 
     @cached_property
     def _table(self) -> pd.DataFrame:
@@ -264,6 +266,80 @@ class Analysis:
     def issues_table(self) -> pd.DataFrame:
         """The flagged rows of :meth:`table`, most likely wrong first."""
         return self.table().iloc[self.ranked].reset_index(drop=True)
+
+    # -- every signal side by side (analysis/signals.py) -------------------------------
+    @cached_property
+    def signals(self):
+        """Every per-row signal (:class:`analysis.signals.Signals`): the label issue of this
+        analysis, near-duplicates, outliers and neighbour disagreement, in the space of
+        :func:`analysis.signals.signal_space`; the neighbour search is cached on disk."""
+        from analysis.signals import compute_signals, signal_space
+
+        X, space, note = signal_space(self.dataset, self.pred_probs)
+        return compute_signals(self.labels, self.scores, self.is_issue, X,
+                               pred_probs=self.pred_probs, space=space, note=note,
+                               cache_key=("signals", self.dataset.fingerprint, space))
+
+    @cached_property
+    def checks(self) -> dict:
+        """Dataset-level checks (:func:`analysis.signals.dataset_checks`), plus the split
+        check (:func:`analysis.splits.split_check`) when the dataset has a split column."""
+        from analysis.signals import dataset_checks
+        from analysis.splits import split_check
+
+        out = dataset_checks(self.labels, self.class_names, self.signals)
+        out["detector"] = self.filter_by
+        split = split_check(self.dataset, self.signals, self.labels)
+        if split is not None:
+            out["splits"] = split
+        return out
+
+    @cached_property
+    def _signal_table(self) -> pd.DataFrame:
+        from analysis.signals import ISSUE_TYPES
+
+        sig = self.signals.table
+        cols = [c for t in ISSUE_TYPES for c in (f"is_{t}_issue", f"{t}_score")]
+        return pd.concat([self._table, sig[cols].set_index(self._table.index)], axis=1)
+
+    def relearned(self, *, model="auto", cv: int = 5, random_state: int | None = 0,
+                  progress: Progress | None = None, use_cache: bool = True) -> Analysis:
+        """Clean, then learn again: the combined label detector.
+
+        The rows this analysis flags get their suggested label; a model is fitted again,
+        out-of-fold, on those cleaned labels, and its probabilities judge the **given**
+        labels with the same filter and ranking. No row's own label enters its own
+        prediction (out-of-fold), and the other rows teach the model with fewer wrong labels.
+        On ``benchmarks/detection_quality.py --cleanlab-noise`` it beats confident learning
+        on the first model alone (see README, Why flagged).
+
+        Raises
+        ------
+        ValueError
+            The dataset brings its own ``pred_probs``: there is no model to fit again.
+        """
+        if self.dataset.pred_probs is not None:
+            raise ValueError(f"{self.dataset.source}: the dataset brings its own pred_probs; "
+                             "there is no model to fit again on the cleaned labels.")
+        inputs = model_inputs(self.dataset)
+        cleaned = np.where(self.is_issue, self.suggested, self.labels).astype(np.int64)
+        name = model if isinstance(model, str) else type(model).__name__
+        source = f"out-of-fold ({name}, {cv} folds), fitted again on the cleaned labels"
+
+        def compute() -> np.ndarray:
+            return out_of_fold_probabilities(
+                labels=cleaned, model=model, cv=cv, random_state=random_state,
+                progress=progress, num_classes=self.dataset.num_classes, **inputs,
+            )
+
+        if use_cache and isinstance(model, str) and random_state is not None:
+            key = cache.fingerprint(self.dataset.fingerprint, "relearned", model, cv,
+                                    random_state, cleaned, PROBABILITIES_VERSION)
+            probs = cache.cached_array("probabilities", key, compute)
+        else:
+            probs = compute()
+        return Analysis(self.dataset, probs, source, self.filter_by, self.rank_by,
+                        labels=self.labels)
 
 
 def analyze(

@@ -43,7 +43,7 @@ def test_analyze_writes_every_output_and_they_agree(tmp_path, capsys):
                  "--out", str(out)]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["label_issues.csv", "per_class.csv", "noise_matrix.csv",
-                            "confident_joint.csv", "summary.json", "report.html",
+                            "confident_joint.csv", "summary.json", "report.html", "issues.csv",
                             "mine_cleaned.csv", "mine_changes.csv", "manifest.json"])
     result = nl.analyze(nl.load_dataset(path, "animal", id_column="uid"))
     issues = pd.read_csv(out / "label_issues.csv")

@@ -1,0 +1,539 @@
+"""Why a row is flagged: every per-row signal in one schema, dataset-level checks, and the
+plain-language sentences the "Why flagged" panel shows.
+
+Each issue type ``t`` gives every row ``is_<t>_issue`` (bool) and ``<t>_score`` in [0, 1],
+where **low is worse** (the schema of cleanlab's Datalab):
+
+``label``
+    The label-issue detector of the :class:`~analysis.pipeline.Analysis` (confident learning
+    with its ``filter_by``; its ``rank_by`` score).
+``near_duplicate``
+    Rows at most a threshold apart (:func:`analysis.neighbours.default_duplicate_threshold`)
+    in the feature / embedding space; the other rows' positions are kept, and a pair whose
+    labels differ is *conflicting* (almost always one of the two labels is wrong). Score:
+    ``d / (d + m)`` with ``d`` the distance to the nearest other row and ``m`` the median of
+    that distance over all rows (0 = an exact duplicate, 0.5 = a typical row).
+``outlier``
+    Out-of-distribution rows: the mean distance ``r`` to the ``k`` nearest neighbours against
+    the median ``m`` of it. Score ``min(1, m / r)``; flagged when ``r`` is at least
+    :data:`OUTLIER_RATIO` times ``m`` and a robust z-score of ``log r`` (median and MAD) is
+    above :data:`OUTLIER_Z`. With probabilities only, the score comes from the probabilities:
+    ``1 - entropy / log K`` (a model that spreads a row evenly over all classes has never
+    seen anything like it), flagged at or under :data:`PROBABILITY_OUTLIER_SCORE`.
+``neighbour_disagreement``
+    The share of the ``k`` nearest neighbours carrying the row's own label is the score;
+    flagged when under one half (most neighbours carry another label).
+
+The space is that of :func:`analysis.embedding.prepare_features` (embeddings, else the
+standardised numeric features, else TF-IDF of the text). A dataset with only probabilities
+uses the probabilities as the space (:attr:`Signals.space` says so); there near-duplicates
+are not looked for (two rows the model sees alike are not copies of each other).
+
+Memory is O(N * k); the neighbour search is cached on disk (``cache_key``), the rest takes
+well under a second at 100k rows. See ``docs/architecture.md``, Where to add.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis._helpers import Progress, no_progress
+from analysis.neighbours import (
+    default_duplicate_threshold,
+    near_duplicates,
+    nearest_neighbours,
+)
+
+#: The per-row issue types, in the column order of :meth:`Signals.frame`.
+ISSUE_TYPES = ("label", "near_duplicate", "outlier", "neighbour_disagreement")
+#: Plain names of the issue types.
+ISSUE_NAMES = {
+    "label": "label issue",
+    "near_duplicate": "near-duplicate",
+    "outlier": "outlier",
+    "neighbour_disagreement": "neighbours disagree",
+}
+#: Neighbours per row.
+DEFAULT_K = 10
+#: An outlier lies at least this many times the median neighbour distance away ...
+OUTLIER_RATIO = 2.0
+#: ... and its log distance has a robust z-score above this.
+OUTLIER_Z = 3.5
+#: Probability space: a row is an outlier at or under this score (1 - normalised entropy).
+PROBABILITY_OUTLIER_SCORE = 0.05
+#: Neighbour disagreement is an issue when fewer than this share of neighbours agree.
+AGREEMENT_THRESHOLD = 0.5
+#: Class imbalance: a class is rare under this fraction of an even share (1 / K).
+IMBALANCE_FRACTION = 0.1
+#: A class is "mostly flagged" when at least this share of its rows are label issues.
+MOSTLY_FLAGGED = 0.5
+SIGNALS_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Signals:
+    """The per-row signals of a dataset.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per example (dataset order): ``is_<t>_issue`` and ``<t>_score`` for every
+        ``t`` in :data:`ISSUE_TYPES`, then ``neighbour_label`` (the most common label among
+        the neighbours other than the row's own, -1 if none), ``neighbour_label_count`` (how
+        many neighbours carry it), ``neighbour_mean_distance``, ``nearest_distance``,
+        ``near_duplicate_conflicting`` (bool) and ``any_issue``.
+    duplicates : DataFrame
+        The near-duplicate pairs (:func:`analysis.neighbours.near_duplicates`).
+    indices, distances : ndarray of shape (N, k)
+        The neighbour graph (empty with fewer than 2 rows).
+    space : str
+        ``"embeddings"``, ``"features"``, ``"text"`` or ``"probabilities"``.
+    note : str
+        A sentence on the space (why probabilities, when they are used).
+    duplicate_threshold : float
+        Largest distance of a near-duplicate pair (NaN when not looked for).
+    """
+
+    table: pd.DataFrame
+    duplicates: pd.DataFrame
+    indices: np.ndarray
+    distances: np.ndarray
+    space: str
+    note: str = ""
+    duplicate_threshold: float = float("nan")
+    _partners: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1]) if self.indices.ndim == 2 else 0
+
+    def counts(self) -> dict[str, int]:
+        """Rows flagged per issue type."""
+        return {t: int(self.table[f"is_{t}_issue"].sum()) for t in ISSUE_TYPES}
+
+    def partners(self, row: int) -> np.ndarray:
+        """Row positions of the near-duplicates of ``row``, nearest first."""
+        if not self._partners:
+            pairs = self.duplicates
+            a = pairs["row_a"].to_numpy()
+            b = pairs["row_b"].to_numpy()
+            rows = np.concatenate([a, b])
+            others = np.concatenate([b, a])
+            dist = np.concatenate([pairs["distance"].to_numpy()] * 2)
+            order = np.lexsort((others, dist, rows))
+            rows, others = rows[order], others[order]
+            cuts = np.flatnonzero(np.diff(rows)) + 1
+            for group_rows, group_others in zip(np.split(rows, cuts), np.split(others, cuts),
+                                                strict=True):
+                if group_rows.size:
+                    self._partners[int(group_rows[0])] = group_others
+            self._partners.setdefault(-1, np.empty(0, dtype=np.int64))
+        return self._partners.get(int(row), np.empty(0, dtype=np.int64))
+
+    def frame(self, ids, splits=None) -> pd.DataFrame:
+        """The ``issues.csv`` table: ``id``, then ``is_<t>_issue``, ``<t>_score`` per type,
+        then ``near_duplicate_ids`` (the other rows' ids, ``;``-separated) and
+        ``near_duplicate_conflicting`` (and ``split`` when ``splits`` is given)."""
+        ids = np.asarray(ids)
+        out = {"id": ids}
+        for t in ISSUE_TYPES:
+            out[f"is_{t}_issue"] = self.table[f"is_{t}_issue"].to_numpy()
+            out[f"{t}_score"] = np.round(self.table[f"{t}_score"].to_numpy(), 6)
+        text_ids = ids.astype(str)
+        dup = np.full(len(ids), "", dtype=object)
+        for row in np.flatnonzero(self.table["is_near_duplicate_issue"].to_numpy()):
+            dup[row] = ";".join(text_ids[self.partners(row)])
+        out["near_duplicate_ids"] = dup
+        out["near_duplicate_conflicting"] = self.table["near_duplicate_conflicting"].to_numpy()
+        if splits is not None:
+            out["split"] = np.asarray(splits)
+        return pd.DataFrame(out)
+
+
+def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]:
+    """The matrix the neighbours are searched in, its name and a note.
+
+    Embeddings, else the numeric features (standardised; NaN imputed, constant columns
+    dropped), else the text (TF-IDF), as :func:`analysis.embedding.prepare_features`; when
+    there are none of them, or they cannot become a matrix (e.g. every feature column is
+    constant), the predicted probabilities, and the note says why.
+
+    Returns
+    -------
+    X : ndarray of shape (N, D), float32
+    space : {"embeddings", "features", "text", "probabilities"}
+    note : str
+    """
+    from analysis.embedding import prepare_features
+
+    reason = "the dataset has no features, embeddings or text"
+    if dataset.embeddings is not None:
+        return prepare_features(embeddings=dataset.embeddings), "embeddings", ""
+    if dataset.feature_columns or dataset.text_column:
+        text = None
+        if dataset.text_column:
+            text = dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
+        try:
+            X = prepare_features(dataset.features if dataset.feature_columns else None,
+                                 text=text)
+            return X, "features" if dataset.feature_columns else "text", ""
+        except ValueError as exc:
+            reason = f"the features cannot be used ({exc})"
+    probs = np.ascontiguousarray(pred_probs, dtype=np.float32)
+    return probs, "probabilities", (
+        f"Neighbours and outliers come from the predicted probabilities: {reason}. "
+        "Near-duplicates are not looked for.")
+
+
+def compute_signals(
+    labels,
+    label_scores,
+    label_flags,
+    X=None,
+    *,
+    pred_probs=None,
+    space: str = "features",
+    note: str = "",
+    k: int = DEFAULT_K,
+    cache_key=None,
+    progress: Progress | None = None,
+) -> Signals:
+    """Every per-row signal of a dataset.
+
+    Parameters
+    ----------
+    labels : array-like of shape (N,)
+        Given labels, integers 0..K-1.
+    label_scores, label_flags : array-like of shape (N,)
+        The label detector's quality score (low = likely wrong) and flags.
+    X : array-like of shape (N, D), optional
+        The space (see :func:`signal_space`); default ``pred_probs``.
+    pred_probs : array-like of shape (N, K), optional
+        Needed when ``space="probabilities"`` (the outlier score comes from them).
+    space : str
+        The name of the space; ``"probabilities"`` switches the outlier score and turns the
+        near-duplicate search off.
+    note : str
+        Kept on the result (:attr:`Signals.note`).
+    k : int
+        Neighbours per row (lowered to N - 1 on tiny data).
+    cache_key : optional
+        Passed to :func:`analysis.neighbours.nearest_neighbours` (the on-disk cache).
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    Signals
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    n = labels.shape[0]
+    scores = np.clip(np.asarray(label_scores, dtype=np.float64), 0.0, 1.0)
+    flags = np.asarray(label_flags, dtype=bool)
+    if scores.shape != (n,) or flags.shape != (n,):
+        raise ValueError(f"label_scores and label_flags must have one value per row ({n}).")
+    if X is None:
+        if pred_probs is None:
+            raise ValueError("give X (the space) or pred_probs.")
+        X, space = pred_probs, "probabilities"
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] != n:
+        raise ValueError(
+            f"the space has shape {X.shape}: it needs one row per label ({n} rows).")
+    report = progress or no_progress
+    kk = min(int(k), n - 1)
+    if kk >= 1:
+        idx, dist = nearest_neighbours(X, k=kk, cache_key=cache_key, progress=report)
+        dist = dist.astype(np.float64)
+    else:
+        idx = np.empty((n, 0), dtype=np.int64)
+        dist = np.empty((n, 0))
+    report(0.95, "Neighbour signals")
+
+    # neighbour disagreement
+    if kk >= 1:
+        neighbour_labels = labels[idx]
+        agreement = (neighbour_labels == labels[:, None]).mean(axis=1)
+        other_label, other_count = _most_common_other(neighbour_labels, labels)
+        mean_dist = dist.mean(axis=1)
+        nearest = dist[:, 0]
+    else:
+        agreement = np.ones(n)
+        other_label = np.full(n, -1, dtype=np.int64)
+        other_count = np.zeros(n, dtype=np.int64)
+        mean_dist = np.zeros(n)
+        nearest = np.zeros(n)
+
+    # near-duplicates
+    threshold = float("nan")
+    empty_pairs = pd.DataFrame({"row_a": np.empty(0, np.int64), "row_b": np.empty(0, np.int64),
+                                "distance": np.empty(0, np.float32),
+                                "label_a": np.empty(0, np.int64),
+                                "label_b": np.empty(0, np.int64),
+                                "conflicting": np.empty(0, bool)})
+    dup_flag = np.zeros(n, dtype=bool)
+    dup_conflict = np.zeros(n, dtype=bool)
+    dup_score = np.ones(n)
+    pairs = empty_pairs
+    if kk >= 1 and space != "probabilities":
+        threshold = default_duplicate_threshold(dist)
+        pairs = near_duplicates(idx, dist, labels, threshold=threshold)
+        a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+        dup_flag[a] = dup_flag[b] = True
+        conflict = pairs["conflicting"].to_numpy()
+        dup_conflict[a[conflict]] = dup_conflict[b[conflict]] = True
+        typical = float(np.median(nearest))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dup_score = np.where(nearest > 0, nearest / (nearest + typical), 0.0)
+
+    # outliers
+    if space == "probabilities":
+        probs = np.asarray(pred_probs if pred_probs is not None else X, dtype=np.float64)
+        num_classes = probs.shape[1]
+        p = np.clip(probs, 1e-12, 1.0)
+        entropy = -(probs * np.log(p)).sum(axis=1) / max(np.log(num_classes), 1e-12)
+        out_score = np.clip(1.0 - entropy, 0.0, 1.0)
+        out_flag = out_score <= PROBABILITY_OUTLIER_SCORE
+    else:
+        out_score, out_flag = _distance_outliers(mean_dist)
+
+    table = pd.DataFrame({
+        "is_label_issue": flags,
+        "label_score": scores,
+        "is_near_duplicate_issue": dup_flag,
+        "near_duplicate_score": np.clip(dup_score, 0.0, 1.0),
+        "is_outlier_issue": out_flag,
+        "outlier_score": out_score,
+        "is_neighbour_disagreement_issue": agreement < AGREEMENT_THRESHOLD,
+        "neighbour_disagreement_score": agreement,
+        "neighbour_label": other_label,
+        "neighbour_label_count": other_count,
+        "neighbour_mean_distance": mean_dist,
+        "nearest_distance": nearest,
+        "near_duplicate_conflicting": dup_conflict,
+    })
+    table["any_issue"] = table[[f"is_{t}_issue" for t in ISSUE_TYPES]].any(axis=1)
+    report(1.0, "Signals done")
+    return Signals(table, pairs, idx, dist, space, note, threshold)
+
+
+def _most_common_other(neighbour_labels: np.ndarray, labels: np.ndarray):
+    """Per row, the most common neighbour label other than its own (ties: lowest class) and
+    its count; -1 and 0 when every neighbour agrees. O(N * k^2) with k small, no N x K."""
+    n, k = neighbour_labels.shape
+    other = np.sort(np.where(neighbour_labels == labels[:, None], -1, neighbour_labels), axis=1)
+    counts = np.zeros((n, k), dtype=np.int64)
+    for j in range(k):
+        counts[:, j] = (other == other[:, j:j + 1]).sum(axis=1)
+    counts[other < 0] = 0  # the row's own label is not a candidate
+    best = np.argmax(counts, axis=1)  # first maximum in sorted order: the lowest class
+    rows = np.arange(n)
+    best_count = counts[rows, best]
+    best_label = np.where(best_count > 0, other[rows, best], -1)
+    return best_label.astype(np.int64), best_count
+
+
+def _distance_outliers(mean_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outlier score and flag from each row's mean distance to its neighbours."""
+    n = mean_dist.size
+    if n == 0:
+        return np.ones(0), np.zeros(0, dtype=bool)
+    positive = mean_dist[mean_dist > 0]
+    if positive.size == 0:  # every row has identical neighbours: nothing stands out
+        return np.ones(n), np.zeros(n, dtype=bool)
+    typical = float(np.median(mean_dist))
+    if typical <= 0:
+        typical = float(np.median(positive))
+    with np.errstate(divide="ignore"):
+        score = np.where(mean_dist > 0, np.minimum(1.0, typical / mean_dist), 1.0)
+    logs = np.log(np.maximum(mean_dist, positive.min()))
+    centre = np.median(logs)
+    spread = 1.4826 * np.median(np.abs(logs - centre))
+    if spread <= 0:
+        spread = max(float(np.std(logs)), 1e-12)
+    z = (logs - centre) / spread
+    flag = (mean_dist >= OUTLIER_RATIO * typical) & (z > OUTLIER_Z)
+    return score, flag
+
+
+# ------------------------------------------------------------------------------------------
+# dataset-level checks
+
+
+def dataset_checks(labels, class_names, signals: Signals) -> dict:
+    """Dataset-level findings: class imbalance, classes mostly flagged, counts per type.
+
+    Returns
+    -------
+    dict
+        ``counts`` (rows per issue type, and ``any``), ``rows``, ``space``,
+        ``class_imbalance`` (``issue`` bool, ``rare_classes`` under
+        :data:`IMBALANCE_FRACTION` of an even share, ``ratio`` largest / smallest class),
+        ``mostly_flagged_classes`` (classes with at least :data:`MOSTLY_FLAGGED` of their rows
+        flagged as label issues), ``near_duplicate_pairs`` and ``conflicting_pairs``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    names = [str(c) for c in class_names]
+    k = len(names)
+    n = labels.size
+    sizes = np.bincount(labels, minlength=k)
+    even = n / max(k, 1)
+    rare = [names[c] for c in range(k) if sizes[c] < IMBALANCE_FRACTION * even]
+    present = sizes[sizes > 0]
+    flagged = np.bincount(labels[signals.table["is_label_issue"].to_numpy()], minlength=k)
+    share = np.divide(flagged, np.maximum(sizes, 1))
+    mostly = [{"class": names[c], "rows": int(sizes[c]), "flagged": int(flagged[c]),
+               "share": round(float(share[c]), 4)}
+              for c in np.argsort(-share, kind="stable") if sizes[c] and share[c] >= MOSTLY_FLAGGED]
+    counts = signals.counts()
+    counts["any"] = int(signals.table["any_issue"].sum())
+    return {
+        "rows": int(n),
+        "space": signals.space,
+        "counts": counts,
+        "class_imbalance": {
+            "issue": bool(rare),
+            "rare_classes": rare,
+            "smallest": names[int(np.argmin(np.where(sizes > 0, sizes, n + 1)))] if k else None,
+            "ratio": round(float(present.max() / present.min()), 3) if present.size else 1.0,
+        },
+        "mostly_flagged_classes": mostly,
+        "near_duplicate_pairs": int(len(signals.duplicates)),
+        "conflicting_pairs": int(signals.duplicates["conflicting"].sum()),
+    }
+
+
+def class_summary(labels, class_names, signals: Signals) -> pd.DataFrame:
+    """Per class: rows, and the share of its rows flagged by each issue type and by any.
+
+    Sorted worst first (largest share with any issue).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    k = len(class_names)
+    sizes = np.bincount(labels, minlength=k)
+    out = {"class": np.arange(k), "class_name": [str(c) for c in class_names], "rows": sizes}
+    for t in (*ISSUE_TYPES, "any"):
+        col = "any_issue" if t == "any" else f"is_{t}_issue"
+        hits = np.bincount(labels[signals.table[col].to_numpy()], minlength=k)
+        out[f"{t}_share"] = hits / np.maximum(sizes, 1)
+    frame = pd.DataFrame(out)
+    return frame.sort_values(["any_share", "class"], ascending=[False, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def class_percentiles(signals: Signals, labels, row: int) -> dict[str, float]:
+    """For each issue type, the share (0..1) of the *other* rows of ``row``'s class whose
+    score is strictly higher (better) than ``row``'s: 0.97 = worse than 97% of its class.
+    NaN when the row is alone in its class."""
+    labels = np.asarray(labels)
+    same = np.flatnonzero(labels == labels[row])
+    same = same[same != row]
+    out = {}
+    for t in ISSUE_TYPES:
+        values = signals.table[f"{t}_score"].to_numpy()
+        out[t] = float(np.mean(values[same] > values[row])) if same.size else float("nan")
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# plain words
+
+
+def _q(name) -> str:
+    return f"'{name}'"
+
+
+def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
+                  pred_probs=None, detector: str = "confident learning") -> list[str]:
+    """Sentences a person understands, one per signal, for one row.
+
+    Parameters
+    ----------
+    signals : Signals
+    row : int
+        Row position.
+    labels : array-like of shape (N,)
+        Given labels 0..K-1.
+    class_names, ids : sequences
+        To name classes and rows.
+    pred_probs : array-like of shape (N, K), optional
+        For the label sentence (the probability of the given and of the predicted label).
+    detector : str
+        The name of the label detector in use.
+
+    Returns
+    -------
+    list of str
+        Plain text (no markup): escape it for the medium it is shown in.
+    """
+    labels = np.asarray(labels)
+    names = [str(c) for c in class_names]
+    ids = np.asarray(ids)
+    t = signals.table.iloc[row]
+    own = names[int(labels[row])]
+    out: list[str] = []
+
+    # label
+    if pred_probs is not None:
+        p = np.asarray(pred_probs[row], dtype=np.float64)
+        best = int(np.argmax(p))
+        text = (f"The model (out-of-fold) gives its label {_q(own)} a probability of "
+                f"{p[int(labels[row])]:.0%}")
+        text += (f"; it predicts {_q(names[best])} at {p[best]:.0%}." if best != labels[row]
+                 else ", its own top choice.")
+    else:
+        text = f"Its label quality score is {t['label_score']:.3f} (0 = surely wrong)."
+    verdict = (f" {detector.capitalize()} flags the label." if t["is_label_issue"]
+               else f" {detector.capitalize()} does not flag the label.")
+    out.append(text + verdict)
+
+    # neighbours
+    k = signals.k
+    if k:
+        agree = int(round(t["neighbour_disagreement_score"] * k))
+        where = "predicted probabilities" if signals.space == "probabilities" else signals.space
+        if t["neighbour_label"] >= 0 and agree < k:
+            other = names[int(t["neighbour_label"])]
+            cnt = int(t["neighbour_label_count"])
+            text = (f"{cnt} of its {k} nearest neighbours (in the {where}) are labelled "
+                    f"{_q(other)}")
+            text += (f"; {agree} share its label {_q(own)}." if agree
+                     else f"; none shares its label {_q(own)}.")
+        else:
+            text = f"All {k} of its nearest neighbours (in the {where}) are labelled {_q(own)} too."
+        out.append(text)
+
+    # duplicates
+    partners = signals.partners(row)
+    if partners.size:
+        first = int(partners[0])
+        d = float(signals.table.iloc[row]["nearest_distance"])
+        kind = "an exact duplicate" if d == 0 else f"a near-duplicate (distance {d:.3g})"
+        text = (f"It is {kind} of row {ids[first]}, which is labelled "
+                f"{_q(names[int(labels[first])])}")
+        if labels[first] != labels[row]:
+            text += f", not {_q(own)}: one of the two labels is wrong"
+        text += "."
+        if partners.size > 1:
+            text += f" {partners.size - 1} more row(s) are near-duplicates of it too."
+        out.append(text)
+
+    # outlier
+    if signals.space == "probabilities":
+        if t["is_outlier_issue"]:
+            out.append("The model spreads its probability almost evenly over the classes: "
+                       "nothing it learned resembles this row.")
+    elif k:
+        typical = float(np.median(signals.table["neighbour_mean_distance"]))
+        r = float(t["neighbour_mean_distance"])
+        if typical > 0 and r > 0:
+            ratio = r / typical
+            if t["is_outlier_issue"]:
+                out.append(f"It lies far from every other row: its neighbours are {ratio:.1f} "
+                           "times as far away as a typical row's (an outlier).")
+            elif ratio >= 1.5:
+                out.append(f"Its neighbours are {ratio:.1f} times as far away as a typical "
+                           "row's: unusual, not an outlier.")
+    return out

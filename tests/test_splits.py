@@ -1,0 +1,95 @@
+"""Leakage across splits: planted cross-split duplicates (agreeing and conflicting) are listed,
+same-split duplicates are not; checked against a loop over every pair."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+import analysis as nl
+from analysis.splits import concat_splits, leakage, split_check, split_column
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
+def split_frame():
+    X, y = make_blobs(300, 5, centers=3, cluster_std=1.0, random_state=2)
+    split = np.array(["train"] * 200 + ["validation"] * 50 + ["test"] * 50, dtype=object)
+    # rows 200..203 (validation) copy train rows 0..3; 204, 205 conflict in label
+    X[200:206] = X[0:6]
+    y[200:206] = y[0:6]
+    y[204:206] = (y[204:206] + 1) % 3
+    X[10] = X[11]  # a duplicate inside train: not leakage
+    y[10] = y[11]
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(5)])
+    frame["label"] = y
+    frame["Split"] = split
+    return frame
+
+
+def test_planted_leaks_found_and_match_a_loop():
+    frame = split_frame()
+    ds = nl.from_frame(frame, "label")
+    assert split_column(ds) == "Split"
+    result = nl.analyze(ds)
+    sig = result.signals
+    splits = frame["Split"].to_numpy(dtype=object)
+    leaks = leakage(sig.duplicates, splits)
+    got = {(int(a), int(b)) for a, b in zip(leaks["row_a"], leaks["row_b"], strict=True)}
+    # the loop: every pair within the threshold, in different splits
+    from analysis.embedding import prepare_features
+
+    F = prepare_features(ds.features).astype(np.float64)
+    expected = set()
+    for i in range(300):
+        for j in range(i + 1, 300):
+            if splits[i] != splits[j] and np.linalg.norm(F[i] - F[j]) <= sig.duplicate_threshold:
+                expected.add((i, j))
+    assert got == expected == {(r, 200 + r) for r in range(6)}
+    assert set(leaks.loc[leaks["conflicting"], "row_a"]) == {4, 5}
+    check = split_check(ds, sig)
+    assert check["leaking_pairs"] == 6 and check["conflicting_pairs"] == 2
+    assert check["rows_per_split"] == {"test": 50, "train": 200, "validation": 50}
+    assert check["leaking_rows"] == {"train": 6, "validation": 6}
+    assert result.checks["splits"]["leaking_pairs"] == 6
+
+
+def test_manifest_and_issues_csv_keep_the_split(tmp_path):
+    frame = split_frame()
+    ds = nl.from_frame(frame, "label")
+    result = nl.analyze(ds)
+    from analysis.export import export_split, result_files
+
+    out = export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label", "note"]),
+                       tmp_path / "out", extra_files=result_files(ds, result, mode="none"),
+                       mode="none")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["checks"]["splits"]["conflicting_pairs"] == 2
+    issues = pd.read_csv(out.files["issues"])
+    assert issues["split"].tolist() == frame["Split"].tolist()
+    cleaned = pd.read_csv(out.files["cleaned"])
+    assert cleaned["Split"].tolist() == frame["Split"].tolist()
+
+
+def test_no_split_column_and_bad_input():
+    frame = split_frame().drop(columns="Split")
+    ds = nl.from_frame(frame, "label")
+    assert split_column(ds) is None
+    with pytest.raises(ValueError, match="split column 'part' not found"):
+        split_column(ds, "part")
+    with pytest.raises(ValueError, match="at most 20"):
+        split_column(ds, "f0")
+    a, b = frame.iloc[:10], frame.iloc[10:20]
+    joined = concat_splits({"train": a, "test": b})
+    assert joined["split"].tolist() == ["train"] * 10 + ["test"] * 10
+    with pytest.raises(ValueError, match="other columns"):
+        concat_splits({"train": a, "test": b.drop(columns="f0")})
+    with pytest.raises(ValueError, match="at least two"):
+        concat_splits({"train": a})
