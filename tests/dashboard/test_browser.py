@@ -99,6 +99,28 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
+def wait_for_health(proc: subprocess.Popen, url: str, log_path: Path) -> None:
+    """Wait until the server at ``url`` answers ``/_stcore/health``; fail with its log's tail
+    when it exits or does not answer in time."""
+
+    def tail() -> str:
+        return log_path.read_text(errors="replace")[-3000:]
+
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with code {proc.returncode}:\n{tail()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"no answer from /_stcore/health in {SERVER_START_TIMEOUT} s:\n{tail()}")
+        time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def running_dashboard(home: Path, *args: str):
     """``noiselens dashboard [args]`` on a free port with workspace ``home``; yields its base
@@ -115,30 +137,14 @@ def running_dashboard(home: Path, *args: str):
         proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
-    def tail() -> str:
-        return log_path.read_text(errors="replace")[-3000:]
-
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the dashboard exited with code {proc.returncode}:\n{tail()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no answer from /_stcore/health in {SERVER_START_TIMEOUT} s:\n"
-                            f"{tail()}")
-            time.sleep(0.3)
+        wait_for_health(proc, url, log_path)
         yield url
     finally:
         _stop(proc)
     assert "Traceback" not in log_path.read_text(errors="replace"), (
-        f"the dashboard logged an exception:\n{tail()}")
+        f"the dashboard logged an exception:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
 @pytest.fixture(scope="module")

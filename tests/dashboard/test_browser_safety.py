@@ -19,8 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +29,11 @@ from test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO,
-    SERVER_START_TIMEOUT,
     VIEWPORT,
     _free_port,
     assert_no_error,
     screenshot,
+    wait_for_health,
     wait_idle,
 )
 
@@ -122,17 +120,7 @@ def test_hostile_dataset_stays_text_and_the_server_stays_local(tmp_path):
                                 stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.3)
+        wait_for_health(proc, base, log_path)
 
         # (1) loopback only
         addresses = listening_addresses(port)
