@@ -441,6 +441,11 @@ def class_percentiles(signals: Signals, labels, row: int) -> dict[str, float]:
 # plain words
 
 
+def _percent(p: float) -> str:
+    """0.0017 -> "0.17%", 0.3 -> "30%": small probabilities keep two significant digits."""
+    return f"{100 * p:.2g}%" if p < 0.01 else f"{p:.0%}"
+
+
 def _q(name) -> str:
     return f"'{name}'"
 
@@ -480,8 +485,8 @@ def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
         p = np.asarray(pred_probs[row], dtype=np.float64)
         best = int(np.argmax(p))
         text = (f"The model (out-of-fold) gives its label {_q(own)} a probability of "
-                f"{p[int(labels[row])]:.0%}")
-        text += (f"; it predicts {_q(names[best])} at {p[best]:.0%}." if best != labels[row]
+                f"{_percent(p[int(labels[row])])}")
+        text += (f"; it predicts {_q(names[best])} at {_percent(p[best])}." if best != labels[row]
                  else ", its own top choice.")
     else:
         text = f"Its label quality score is {t['label_score']:.3f} (0 = surely wrong)."

@@ -8,7 +8,7 @@ import streamlit as st
 
 import analysis as nl
 from analysis.pipeline import Analysis
-from dashboard import compute, figures, labels
+from dashboard import compute, figures, labels, why
 from dashboard.text import md, visible
 
 #: Tables of at most this many rows show thumbnails.
@@ -265,6 +265,7 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
         st.caption(f"Label quality score ({labels.RANK_LABELS[result.rank_by].lower()}): "
                    f"**{result.scores[row]:.3g}** (0 = surely wrong, 1 = surely right); "
                    f"probability of the given label {result.pred_probs[row, given]:.3g}.")
+    why.why_panel(dataset, result, row)  # every signal side by side (dashboard/why.py)
     _neighbours(dataset, result, row)
 
 

@@ -16,7 +16,7 @@ from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
 from analysis.export import class_sizes
 from analysis.pipeline import Analysis
-from dashboard import figures, thumbs
+from dashboard import figures, thumbs, why
 from dashboard.text import html_text
 
 _CSS = """
@@ -186,6 +186,7 @@ method: {_e(result.filter_by)}, ranked by {_e(result.rank_by)}</p>
 <p>Given label <span class="arrow">→</span> suggested label; a low quality score means the
 model is confident the given label is wrong.</p>
 {_suspects(dataset, result, top)}
+{why.report_section(dataset, result)}
 <h2>What the cleaning changed</h2>
 {_changes(dataset, cleaned)}
 <p class="foot">Confident learning (Northcutt, Jiang &amp; Chuang, JAIR 2021) on out-of-fold

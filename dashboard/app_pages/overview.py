@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
-from dashboard import figures, labels, session
+from dashboard import figures, labels, session, why
 from dashboard.text import md
 
 dataset, result = session.current()
@@ -45,6 +45,8 @@ with right:
     st.plotly_chart(figures.class_distribution(result.per_class,
                                                title="Given vs estimated true class sizes"),
                     key="distribution")
+
+why.issue_summary(dataset, result)  # every issue type (dashboard/why.py)
 
 st.subheader("Most confused class pairs")
 pairs = result.pairs()

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import components, compute, labels, selection, session
+from dashboard import components, compute, labels, selection, session, why
 
 dataset, result = session.current()
 names = dataset.class_names
@@ -44,6 +44,7 @@ if from_map:
 rows = selection.suspect_rows(result, classes=classes, cell=cell, threshold=threshold,
                               only_flagged=only_flagged,
                               within=st.session_state["map_selection"] if from_map else None)
+rows = why.issue_filter(result, rows)  # by issue type (dashboard/why.py)
 
 st.caption(f"**{len(rows):,}** examples match · method: {labels.FILTER_LABELS[result.filter_by]}"
            f", ranked by {labels.RANK_LABELS[result.rank_by].lower()} (lowest first).")

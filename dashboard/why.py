@@ -1,0 +1,212 @@
+"""Why flagged: every signal side by side (issue #16).
+
+Streamlit components (the Overview's issue summary, the Suspects' issue-type filter, the
+"Why flagged" panel of an example) and the report's section, all reading
+:attr:`analysis.pipeline.Analysis.signals` (computed once per analysis; the neighbour search
+is cached on disk). Dataset text goes through :mod:`dashboard.text`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.signals import (
+    ISSUE_NAMES,
+    ISSUE_TYPES,
+    class_percentiles,
+    class_summary,
+    why_sentences,
+)
+from dashboard.text import html_text, md, visible
+
+_SPACE = {"features": "the standardised features", "embeddings": "the embeddings",
+          "text": "the text (TF-IDF)", "probabilities": "the predicted probabilities"}
+
+
+def _signals(result):
+    import streamlit as st
+
+    if "signals" in result.__dict__:
+        return result.signals
+    with st.spinner("Computing the neighbour signals (near-duplicates, outliers, "
+                    "neighbours)…"):
+        return result.signals
+
+
+def detector_name(result) -> str:
+    """The label detector in use, in words."""
+    from dashboard import labels
+
+    name = labels.FILTER_LABELS.get(result.filter_by, result.filter_by)
+    if "fitted again" in result.probabilities_source:
+        return f"{name} after cleaning and fitting again"
+    return name
+
+
+def issue_summary(dataset, result) -> None:
+    """Overview: rows per issue type, the worst classes, the dataset-level checks."""
+    import streamlit as st
+
+    st.subheader("Issues by type")
+    try:
+        sig = _signals(result)
+        checks = result.checks
+    except ValueError as exc:
+        st.warning(f"The neighbour signals could not be computed: {md(exc)}")
+        return
+    n = max(len(dataset), 1)
+    counts = sig.counts()
+    cols = st.columns(len(ISSUE_TYPES))
+    helps = {
+        "label": f"Flagged by the label detector in use: {detector_name(result)}.",
+        "near_duplicate": "Rows (almost) identical to another row in "
+                          f"{_SPACE[sig.space]}; conflicting when the labels differ.",
+        "outlier": "Rows far from every other row (or, with probabilities only, rows the "
+                   "model spreads evenly over the classes).",
+        "neighbour_disagreement": "Rows whose nearest neighbours mostly carry another label.",
+    }
+    for col, t in zip(cols, ISSUE_TYPES, strict=True):
+        col.metric(ISSUE_NAMES[t].capitalize(), f"{counts[t]:,}",
+                   f"{counts[t] / n:.1%} of rows", delta_color="off", help=helps[t])
+    notes = [f"Neighbours searched in {_SPACE[sig.space]} (k = {sig.k})."]
+    if sig.note:
+        notes.append(md(sig.note))
+    if checks["conflicting_pairs"]:
+        notes.append(f"**{checks['conflicting_pairs']:,}** near-duplicate pair(s) carry "
+                     "different labels: one label of each is almost surely wrong.")
+    st.caption(" ".join(notes))
+    imbalance = checks["class_imbalance"]
+    if imbalance["issue"]:
+        st.warning("Class imbalance: " + ", ".join(f"**{md(c)}**" for c in
+                                                    imbalance["rare_classes"])
+                   + f" hold(s) under 10% of an even share of rows (largest / smallest class "
+                     f"{imbalance['ratio']:g}).")
+    for c in checks["mostly_flagged_classes"]:
+        st.warning(f"Class **{md(c['class'])}**: {c['flagged']:,} of its {c['rows']:,} rows "
+                   f"({c['share']:.0%}) are flagged — check the class itself (its guideline, "
+                   "its source), not only the rows.")
+    splits = checks.get("splits")
+    if splits:
+        msg = (f"Split column **{md(splits['column'])}**: {splits['leaking_pairs']:,} "
+               f"near-duplicate pair(s) across splits (leakage), "
+               f"{splits['conflicting_pairs']:,} of them with different labels.")
+        (st.warning if splits["leaking_pairs"] else st.caption)(msg)
+    worst = class_summary(result.labels, dataset.class_names, sig).head(5)
+    frame = pd.DataFrame({"class": [visible(str(c)) for c in worst["class_name"]],
+                          "rows": worst["rows"],
+                          **{ISSUE_NAMES[t]: worst[f"{t}_share"] for t in ISSUE_TYPES},
+                          "any issue": worst["any_share"]})
+    st.caption("Worst classes (share of their rows with each issue):")
+    st.dataframe(frame, hide_index=True, key="why_worst_classes", column_config={
+        c: st.column_config.NumberColumn(format="percent")
+        for c in [*(ISSUE_NAMES[t] for t in ISSUE_TYPES), "any issue"]})
+
+
+def filter_rows(result, rows: np.ndarray, types) -> np.ndarray:
+    """The rows (order kept) flagged by any of the issue ``types`` (all rows when empty)."""
+    if not types:
+        return rows
+    table = result.signals.table
+    hit = np.zeros(len(table), dtype=bool)
+    for t in types:
+        hit |= table[f"is_{t}_issue"].to_numpy()
+    return rows[hit[rows]]
+
+
+def issue_filter(result, rows: np.ndarray, key: str = "suspect_issue_types") -> np.ndarray:
+    """Suspects: a multiselect of issue types; returns the rows flagged by any chosen type."""
+    import streamlit as st
+
+    types = st.multiselect(
+        "Issue type", list(ISSUE_TYPES), format_func=lambda t: ISSUE_NAMES[t], key=key,
+        placeholder="any issue type",
+        help="Keep the rows flagged by any of these signals (turn 'Flagged only' off to see "
+             "rows the label detector does not flag).")
+    if not types:
+        return rows
+    try:
+        _signals(result)
+    except ValueError as exc:
+        st.warning(f"The neighbour signals could not be computed: {md(exc)}")
+        return rows
+    return filter_rows(result, rows, types)
+
+
+def signal_rows(dataset, result, row: int) -> pd.DataFrame:
+    """The panel's table: one line per signal with its flag, score and percentile."""
+    sig = result.signals
+    pct = class_percentiles(sig, result.labels, row)
+    t = sig.table.iloc[row]
+    return pd.DataFrame({
+        "signal": [ISSUE_NAMES[ty] for ty in ISSUE_TYPES],
+        "flagged": [bool(t[f"is_{ty}_issue"]) for ty in ISSUE_TYPES],
+        "score": [float(t[f"{ty}_score"]) for ty in ISSUE_TYPES],
+        "worse than (own class)": [pct[ty] for ty in ISSUE_TYPES],
+    })
+
+
+def why_panel(dataset, result, row: int) -> None:
+    """The "Why flagged" panel of one example: every signal, its value, its percentile among
+    the rows of the same class, and a sentence per signal."""
+    import streamlit as st
+
+    with st.container(border=True, key=f"why-panel-{row}"):
+        st.markdown("**Why flagged** — every signal side by side (scores: 0 = worst, 1 = "
+                    "fine; *worse than* = share of its class scoring better)")
+        try:
+            sig = _signals(result)
+        except ValueError as exc:
+            st.warning(f"The neighbour signals could not be computed: {md(exc)}")
+            return
+        names = dataset.class_names
+        sentences = why_sentences(sig, row, labels=result.labels, class_names=names,
+                                  ids=dataset.ids, pred_probs=result.pred_probs,
+                                  detector=detector_name(result))
+        st.markdown("\n".join(f"- {md(s)}" for s in sentences))
+        st.dataframe(signal_rows(dataset, result, row), hide_index=True,
+                     key=f"why-table-{row}", column_config={
+                         "score": st.column_config.NumberColumn(format="%.3f"),
+                         "worse than (own class)": st.column_config.NumberColumn(
+                             format="percent")})
+
+
+def report_section(dataset, result) -> str:
+    """The report's "Issues by type" section (HTML, dataset text escaped)."""
+    try:
+        sig = result.signals
+        checks = result.checks
+    except ValueError as exc:
+        return f"<h2>Issues by type</h2><p>Not computed: {html_text(exc)}</p>"
+    n = max(len(dataset), 1)
+    counts = sig.counts()
+    rows = "".join(f"<tr><td>{html_text(ISSUE_NAMES[t])}</td><td>{counts[t]:,}</td>"
+                   f"<td>{counts[t] / n:.1%}</td></tr>" for t in ISSUE_TYPES)
+    worst = class_summary(result.labels, dataset.class_names, sig).head(5)
+    worst_rows = "".join(
+        f"<tr><td>{html_text(r.class_name)}</td><td>{int(r.rows):,}</td>"
+        f"<td>{r.any_share:.0%}</td></tr>" for r in worst.itertuples())
+    notes = [f"Neighbours searched in {html_text(_SPACE[sig.space])} (k = {sig.k})."]
+    if sig.note:
+        notes.append(html_text(sig.note))
+    if checks["conflicting_pairs"]:
+        notes.append(f"{checks['conflicting_pairs']:,} near-duplicate pair(s) carry different "
+                     "labels.")
+    if checks["class_imbalance"]["issue"]:
+        notes.append("Rare classes: " + ", ".join(html_text(c) for c in
+                                                  checks["class_imbalance"]["rare_classes"])
+                     + ".")
+    for c in checks["mostly_flagged_classes"]:
+        notes.append(f"Class {html_text(c['class'])}: {c['share']:.0%} of its rows flagged.")
+    splits = checks.get("splits")
+    if splits:
+        notes.append(f"Split column {html_text(splits['column'])}: "
+                     f"{splits['leaking_pairs']:,} near-duplicate pair(s) across splits, "
+                     f"{splits['conflicting_pairs']:,} with different labels.")
+    return (
+        '<h2>Issues by type</h2><table class="issues"><tr><th>issue</th><th>rows</th>'
+        f"<th>share</th></tr>{rows}</table>"
+        f"<p>{' '.join(notes)}</p>"
+        '<table class="issues"><tr><th>worst classes</th><th>rows</th><th>any issue</th></tr>'
+        f"{worst_rows}</table>"
+    )
