@@ -2,7 +2,7 @@
 
 >>> from analysis.samples import load, names
 >>> names()
-['digits', 'digits_annotators', 'wine', 'breast_cancer']
+['digits', 'digits_annotators', 'wine', 'breast_cancer', 'digits_vendors']
 >>> sample = load("digits")
 >>> sample.frame.shape
 (1797, 67)
@@ -72,6 +72,9 @@ class Sample:
         The sample's markdown card.
     id_column : str
         Stable row id, 0..N-1.
+    slice_columns : tuple of str
+        Text columns that describe where a row comes from (e.g. ``vendor``): not features,
+        something to slice the noise by.
     """
 
     name: str
@@ -83,6 +86,7 @@ class Sample:
     annotator_columns: list[str]
     card: str
     id_column: str = ID_COLUMN
+    slice_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class _Spec:
     feature_dtype: str
     image_shape: tuple[int, int] | None = None
     num_annotators: int = 0
+    slice_columns: tuple[str, ...] = ()
 
 
 _SPECS: dict[str, _Spec] = {
@@ -100,6 +105,8 @@ _SPECS: dict[str, _Spec] = {
     "digits_annotators": _Spec(1797, 64, "int64", "int64", image_shape=(8, 8), num_annotators=5),
     "wine": _Spec(178, 13, "str", "float64"),
     "breast_cancer": _Spec(569, 30, "str", "float64"),
+    "digits_vendors": _Spec(1797, 64, "int64", "int64", image_shape=(8, 8),
+                            slice_columns=("vendor",)),
 }
 
 
@@ -159,6 +166,7 @@ def load(name: str) -> Sample:
         image_shape=spec.image_shape,
         annotator_columns=annotators,
         card=card_path.read_text(encoding="utf-8"),
+        slice_columns=spec.slice_columns,
     )
 
 
@@ -167,16 +175,19 @@ def _read(path: Path, spec: _Spec) -> tuple[pd.DataFrame, list[str], list[str]]:
     header = list(pd.read_csv(path, nrows=0).columns)
     required = [ID_COLUMN, LABEL_COLUMN, TRUE_LABEL_COLUMN]
     annotators = [f"annotator_{a + 1}" for a in range(spec.num_annotators)]
-    missing = [c for c in required + annotators if c not in header]
+    slices = list(spec.slice_columns)
+    missing = [c for c in required + annotators + slices if c not in header]
     if missing:
         raise ValueError(f"{path}: columns {missing} are missing (found {header[:8]}...).")
-    features = [c for c in header if c not in required and c not in annotators]
+    features = [c for c in header if c not in required and c not in annotators
+                and c not in slices]
     dtypes = {
         ID_COLUMN: "int64",
         LABEL_COLUMN: spec.label_dtype,
         TRUE_LABEL_COLUMN: spec.label_dtype,
     }
     dtypes |= {c: "Int64" for c in annotators}
+    dtypes |= {c: "str" for c in slices}
     dtypes |= {c: spec.feature_dtype for c in features}
     try:
         frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])

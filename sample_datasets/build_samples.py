@@ -68,6 +68,14 @@ ANNOTATORS = (
 )
 MISSING_RATE = 0.20
 
+# digits_vendors: four labelling vendors; one of them mislabels about five times as often
+VENDORS_SEED = 0
+VENDORS = ("Acme Annotation", "BrightLabel", "Crowdwork Co", "DataTaggers")
+VENDORS_BAD = "Crowdwork Co"
+VENDORS_RATE = 0.04  # uniform noise of the good vendors
+VENDORS_BAD_PAIRS = {(4, 9): 0.40, (7, 1): 0.40}  # the bad vendor's systematic confusions
+VENDORS_BAD_RATE = 0.12  # and its uniform noise on its other rows
+
 
 @dataclass(frozen=True)
 class Built:
@@ -411,6 +419,75 @@ def annotator_text(y: np.ndarray, ratings: np.ndarray, columns: Sequence[str]) -
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- vendors
+
+
+def vendor_noise(y: np.ndarray, vendor: np.ndarray) -> NoisyLabels:
+    """Each vendor's noise on its own rows: uniform for the good ones; pair flips plus uniform
+    noise for the bad one. Vendor v (0..3) draws from ``default_rng([VENDORS_SEED, v])``."""
+    parts: list[NoisyLabels] = []
+    for v, name in enumerate(VENDORS):
+        rng = np.random.default_rng([VENDORS_SEED, v])
+        other = vendor != name
+        if name != VENDORS_BAD:
+            parts.append(uniform_noise(y, VENDORS_RATE, exclude=other, random_state=rng))
+            continue
+        pairs = pair_flips(y, VENDORS_BAD_PAIRS, exclude=other, random_state=rng)
+        parts.append(pairs)
+        parts.append(uniform_noise(y, VENDORS_BAD_RATE, exclude=other | pairs.is_flipped,
+                                   random_state=rng))
+    return combine(*parts)
+
+
+def vendor_text(y: np.ndarray, given: np.ndarray, vendor: np.ndarray) -> str:
+    lines = [
+        f"Each row is assigned to one of {len(VENDORS)} labelling vendors, in equal shares "
+        f"(`numpy.random.default_rng({VENDORS_SEED}).permutation`). The good vendors flip "
+        f"{VENDORS_RATE:.0%} of their rows uniformly (`uniform_noise`); {VENDORS_BAD} confuses "
+        + ", ".join(f"{a} -> {b} at {r:.0%}" for (a, b), r in VENDORS_BAD_PAIRS.items())
+        + f" of its rows of those true digits (`pair_flips`) and flips {VENDORS_BAD_RATE:.0%} "
+        "of its other rows "
+        "uniformly. Vendor v (0..3, in the order of the table) draws from "
+        f"`numpy.random.default_rng([{VENDORS_SEED}, v])`.",
+        "",
+        "| vendor | rows | mislabelled | noise rate |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in VENDORS:
+        rows = vendor == name
+        bad = int(np.count_nonzero(rows & (given != y)))
+        lines.append(f"| {name} | {int(rows.sum()):,} | {bad:,} | {_pct(bad, int(rows.sum()))} |")
+    return "\n".join(lines)
+
+
+def build_digits_vendors() -> Built:
+    pixels, y = _digit_pixels()
+    order = np.random.default_rng(VENDORS_SEED).permutation(y.size)
+    vendor = np.empty(y.size, dtype=object)
+    vendor[order] = np.asarray(VENDORS, dtype=object)[np.arange(y.size) % len(VENDORS)]
+    noisy = vendor_noise(y, vendor)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"id": np.arange(y.size), "label": noisy.labels, "true_label": y,
+                          "vendor": vendor}),
+            pixels,
+        ],
+        axis=1,
+    )
+    card = _card(
+        "digits_vendors: handwritten digits labelled by four vendors, one of them sloppy",
+        "The sample for noise by slice (`noiselens analyze --sample digits_vendors --slice-col "
+        "vendor`). 1,797 rows; columns `id`, `label` (noisy, 0..9), `true_label`, `vendor` "
+        f"(who labelled the row) and the 64 pixels `px_0`..`px_63`. {VENDORS_BAD} has about "
+        "five times the noise of the others.",
+        DIGITS_SOURCE,
+        vendor_text(y, noisy.labels, vendor),
+        noise_section(y, noisy.labels, list(range(10))),
+        "digits_vendors",
+    )
+    return Built(frame, card)
+
+
 # --------------------------------------------------------------------------- writing
 
 BUILDERS: dict[str, Callable[[], Built]] = {
@@ -418,6 +495,7 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "digits_annotators": build_digits_annotators,
     "wine": build_wine,
     "breast_cancer": build_breast_cancer,
+    "digits_vendors": build_digits_vendors,
 }
 
 

@@ -24,6 +24,7 @@ SHAPES = {
     "digits_annotators": (1797, 72),
     "wine": (178, 16),
     "breast_cancer": (569, 33),
+    "digits_vendors": (1797, 68),
 }
 
 
@@ -68,7 +69,8 @@ def test_shapes_and_metadata(sample):
     assert frame.columns[:3].tolist() == ["id", "label", "true_label"]
     np.testing.assert_array_equal(frame[sample.id_column], np.arange(len(frame)))
     assert set(sample.feature_columns).isdisjoint(sample.annotator_columns)
-    assert len(sample.feature_columns) + len(sample.annotator_columns) + 3 == frame.shape[1]
+    assert len(sample.feature_columns) + len(sample.annotator_columns) + 3 \
+        + len(sample.slice_columns) == frame.shape[1]
     assert frame[sample.feature_columns].notna().all().all()
     assert sample.card.startswith(f"# {sample.name}: ")
     if sample.image_shape is not None:
