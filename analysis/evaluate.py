@@ -239,3 +239,85 @@ def retrain_check(
         model=type(base).__name__ if model is not None else
         "standardised features + logistic regression",
     )
+
+
+#: An audit counts as chosen by the detector when flagged rows were audited at least this many
+#: times as often as unflagged rows.
+AUDIT_BIAS_RATIO = 3.0
+#: Fewer audited unflagged rows than this and recall is not estimated.
+MIN_AUDITED_UNFLAGGED = 30
+
+
+@dataclass(frozen=True)
+class AuditDesign:
+    """Which rows the audit (the known true labels) covers, and what it allows to say.
+
+    Attributes
+    ----------
+    flagged, unflagged : int
+        Rows flagged / not flagged by the current filter (whole dataset).
+    audited_flagged, audited_unflagged : int
+        Of those, rows with a known true label.
+    wrong_flagged, wrong_unflagged : int
+        Audited rows whose given label is wrong, flagged / not flagged.
+    """
+
+    flagged: int
+    unflagged: int
+    audited_flagged: int
+    audited_unflagged: int
+    wrong_flagged: int
+    wrong_unflagged: int
+
+    @property
+    def coverage_flagged(self) -> float:
+        """Share of the flagged rows that were audited."""
+        return self.audited_flagged / self.flagged if self.flagged else float("nan")
+
+    @property
+    def coverage_unflagged(self) -> float:
+        """Share of the unflagged rows that were audited."""
+        return self.audited_unflagged / self.unflagged if self.unflagged else float("nan")
+
+    @property
+    def follows_the_detector(self) -> bool:
+        """The audit checked flagged rows far more often than the others
+        (:data:`AUDIT_BIAS_RATIO`): precision and recall over audited rows are biased."""
+        cf, cu = self.coverage_flagged, self.coverage_unflagged
+        if not self.audited_flagged or not np.isfinite(cf):
+            return False
+        return not np.isfinite(cu) or cu == 0 or cf >= AUDIT_BIAS_RATIO * cu
+
+    @property
+    def precision(self) -> float:
+        """Share of truly wrong labels among the audited flagged rows (the filter's precision
+        when those are a fair sample of the flagged rows)."""
+        return (self.wrong_flagged / self.audited_flagged if self.audited_flagged
+                else float("nan"))
+
+    @property
+    def recall(self) -> float:
+        """Estimated recall over the whole dataset: wrong rates of audited flagged and audited
+        unflagged rows, each scaled to its group's size. NaN when fewer than
+        :data:`MIN_AUDITED_UNFLAGGED` unflagged rows were audited (the audit does not allow
+        an estimate)."""
+        if self.audited_unflagged < MIN_AUDITED_UNFLAGGED or not self.audited_flagged:
+            return float("nan")
+        found = self.precision * self.flagged
+        missed = self.wrong_unflagged / self.audited_unflagged * self.unflagged
+        return found / (found + missed) if found + missed > 0 else float("nan")
+
+
+def audit_design(result: Analysis) -> AuditDesign | None:
+    """How the known true labels are spread over flagged and unflagged rows (``None``
+    without known truth). See :class:`AuditDesign`."""
+    truth = result.dataset.true_labels
+    if truth is None or not (np.asarray(truth) >= 0).any():
+        return None
+    known, wrong = _known(result)
+    flag = np.asarray(result.is_issue, dtype=bool)
+    return AuditDesign(
+        flagged=int(flag.sum()), unflagged=int((~flag).sum()),
+        audited_flagged=int((flag & known).sum()), audited_unflagged=int((~flag & known).sum()),
+        wrong_flagged=int((flag & wrong).sum()), wrong_unflagged=int((~flag & wrong).sum()),
+    )

@@ -53,12 +53,19 @@ def class_colour(k: int) -> str:
 
 
 # -- overview ----------------------------------------------------------------------------
-def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None,
+                    limit: int | None = None) -> go.Figure:
     """Horizontal bars: estimated share of wrong labels per given class, noisiest on top.
 
-    ``per_class`` is :attr:`analysis.pipeline.Analysis.per_class`.
+    ``per_class`` is :attr:`analysis.pipeline.Analysis.per_class`. Past ``limit`` classes
+    (default :data:`BAR_MAX_CLASSES`) only the noisiest ``limit`` are drawn, and the axis
+    title says so.
     """
+    limit = BAR_MAX_CLASSES if limit is None else limit
     frame = per_class.sort_values("noise_rate", kind="stable")
+    total = len(frame)
+    if total > limit:
+        frame = frame.iloc[-limit:]
     fig = go.Figure(
         go.Bar(
             x=frame["noise_rate"] * 100,
@@ -74,26 +81,57 @@ def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None) -> go.
         )
     )
     top = float(np.nanmax(frame["noise_rate"])) * 100 if len(frame) else 1.0
-    fig.update_xaxes(title="estimated wrong labels in the class (%)", ticksuffix="%",
-                     range=[0, max(top, 1.0) * 1.2])
+    what = "estimated wrong labels in the class (%)"
+    if total > limit:
+        what += f" — the {limit} noisiest of {total:,} classes"
+    fig.update_xaxes(title=what, ticksuffix="%", range=[0, max(top, 1.0) * 1.2])
     fig.update_yaxes(type="category", title=None)
-    return _layout(fig, height=max(260, 26 * len(frame) + 80), title=title)
+    return _layout(fig, height=max(260, 24 * len(frame) + 90), title=title)
 
 
-def class_distribution(per_class: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """Grouped bars: rows given each class vs rows estimated to truly belong to it."""
-    names = plot_all(per_class["name"])
+def class_distribution(per_class: pd.DataFrame, *, title: str | None = None,
+                       limit: int | None = None) -> go.Figure:
+    """Grouped bars: rows given each class vs rows estimated to truly belong to it.
+
+    Up to 10 classes: vertical bars. More: horizontal bars (names stay readable), and past
+    ``limit`` (default :data:`BAR_MAX_CLASSES`) the classes whose size changes most.
+    """
+    limit = BAR_MAX_CLASSES if limit is None else limit
+    frame = per_class
+    total = len(frame)
+    if total > limit:
+        change = (frame["estimated_true"] - frame["given"]).abs().to_numpy()
+        frame = frame.iloc[np.sort(np.argsort(-change, kind="stable")[:limit])]
+    names = plot_all(frame["name"])
+    horizontal = len(frame) > 10
+    xy = (lambda v: {"x": v, "y": names}) if horizontal else (lambda v: {"x": names, "y": v})
+    axis = "y" if horizontal else "x"
     fig = go.Figure([
-        go.Bar(name="given labels", x=names, y=per_class["given"], marker_color=GIVEN_COLOUR,
-               hovertemplate="class %{x}: %{y} rows given<extra></extra>"),
-        go.Bar(name="estimated true", x=names, y=per_class["estimated_true"],
-               marker_color=ACCENT,
-               hovertemplate="class %{x}: ~%{y} rows truly<extra></extra>"),
+        go.Bar(name="given labels", **xy(frame["given"]), marker_color=GIVEN_COLOUR,
+               orientation="h" if horizontal else "v",
+               hovertemplate=f"class %{{{axis}}}: %{{{'x' if horizontal else 'y'}}} rows "
+                             "given<extra></extra>"),
+        go.Bar(name="estimated true", **xy(frame["estimated_true"]), marker_color=ACCENT,
+               orientation="h" if horizontal else "v",
+               hovertemplate=f"class %{{{axis}}}: ~%{{{'x' if horizontal else 'y'}}} rows "
+                             "truly<extra></extra>"),
     ])
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.08, "x": 0})
-    fig.update_xaxes(type="category", title="class")
-    fig.update_yaxes(title="rows")
-    return _layout(fig, height=320, title=title)
+    # the legend above the plot area, never over the bars
+    fig.update_layout(barmode="group",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0})
+    cls_title = "class" if total <= limit else \
+        f"class — the {limit} of {total:,} whose size changes most"
+    if horizontal:
+        fig.update_yaxes(type="category", title=cls_title, autorange="reversed")
+        fig.update_xaxes(title="rows")
+        height = max(320, 26 * len(frame) + 110)
+    else:
+        fig.update_xaxes(type="category", title=cls_title)
+        fig.update_yaxes(title="rows")
+        height = 340
+    fig = _layout(fig, height=height, title=title)
+    fig.update_layout(margin={"t": 70 if title else 40})
+    return fig
 
 
 # -- noise matrix ------------------------------------------------------------------------
@@ -107,6 +145,10 @@ def matrix_values(estimate, kind: str) -> np.ndarray:
 
 
 NO_CONFIDENT_CLASS = "no confident class"
+#: Without ``classes=``, a matrix of more classes shows this many of the most confused.
+MATRIX_MAX_CLASSES = 25
+#: Bar charts of classes show at most this many (the ones that matter most).
+BAR_MAX_CLASSES = 30
 
 
 def noise_matrix_figure(
@@ -136,6 +178,10 @@ def noise_matrix_figure(
     values = matrix_values(estimate, kind)
     calibrated = np.asarray(estimate.confident_joint, dtype=float)
     k_all = values.shape[0]
+    if classes is None and k_all > MATRIX_MAX_CLASSES:  # never a million markers
+        from dashboard.selection import confused_classes
+
+        classes = confused_classes(calibrated, MATRIX_MAX_CLASSES)
     order = np.arange(k_all) if classes is None else np.asarray(classes, dtype=np.int64)
     is_count = kind == "confident_joint"
     raw = cells is not None and is_count
@@ -294,7 +340,23 @@ def embedding_figure(
     def name_of(k: int) -> str:
         return names[k] if k < len(names) else plot(k)
 
-    if colour_by in ("given", "suggested"):
+    # past the palette one trace per class would mean hundreds of WebGL traces: one trace,
+    # colours per point, the class name in each point's text
+    many = len(names) > len(PALETTE)
+    shown_names = np.asarray(names + [""], dtype=object)
+
+    def point_names(values) -> np.ndarray:
+        return shown_names[np.minimum(values, len(names))]
+
+    if colour_by in ("given", "suggested") and many:
+        fig.add_trace(go.Scattergl(
+            x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"{by} label", showlegend=False,
+            customdata=custom, text=point_names(codes),
+            hovertemplate=hover(f"{by} <b>%{{text}}</b>"),
+            marker={"size": size, "color": [class_colour(int(c)) for c in codes],
+                    "opacity": 0.8},
+        ))
+    elif colour_by in ("given", "suggested"):
         for k in np.unique(codes):
             m = codes == k
             fig.add_trace(go.Scattergl(
@@ -303,12 +365,14 @@ def embedding_figure(
                 marker={"size": size, "color": class_colour(int(k)), "opacity": 0.8},
             ))
     elif colour_by == "score":
-        for k in np.unique(given):
-            m = given == k
+        groups = [None] if many else np.unique(given)
+        for k in groups:
+            m = np.ones(len(given), bool) if k is None else given == k
             fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", name=name_of(int(k)),
-                showlegend=False, customdata=custom[m],
-                hovertemplate=hover(f"given <b>{name_of(int(k))}</b>"),
+                x=xy[m, 0], y=xy[m, 1], mode="markers",
+                name="rows" if k is None else name_of(int(k)),
+                showlegend=False, customdata=custom[m], text=point_names(given[m]),
+                hovertemplate=hover("given <b>%{text}</b>"),
                 marker={"size": size, "color": custom[m, 2], "coloraxis": "coloraxis"},
             ))
         fig.update_layout(coloraxis={"colorscale": "RdYlGn", "cmin": 0, "cmax": 1,
@@ -317,12 +381,13 @@ def embedding_figure(
     else:  # issue
         for flag, colour, label in ((False, "#ced4da", "looks right"),
                                     (True, ACCENT, "flagged")):
-            for first, k in enumerate(np.unique(given[issue == flag])):
-                m = (issue == flag) & (given == k)
+            groups = [None] if many else np.unique(given[issue == flag])
+            for first, k in enumerate(groups):
+                m = (issue == flag) & (True if k is None else given == k)
                 fig.add_trace(go.Scattergl(
                     x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, legendgroup=label,
-                    showlegend=first == 0, customdata=custom[m],
-                    hovertemplate=hover(f"given <b>{name_of(int(k))}</b>"),
+                    showlegend=first == 0, customdata=custom[m], text=point_names(given[m]),
+                    hovertemplate=hover("given <b>%{text}</b>"),
                     marker={"size": size + (2 if flag else 0), "color": colour},
                 ))
     if highlight_issues and colour_by != "issue" and issue.any():

@@ -47,7 +47,8 @@ else:
 
 table = result.table()
 fig = figures.embedding_figure(coords, table, colour_by=colour_by, class_names=names)
-st.caption(f"{methods[shown]} of {len(dataset):,} rows; flagged rows are outlined. Use the box "
+st.caption(f"{methods[shown]} of {len(dataset):,} rows, drawn from "
+           f"{md(compute.feature_space(dataset))}; flagged rows are outlined. Use the box "
            "or lasso tool (top right of the chart) to select a region; double-click to clear.")
 event = st.plotly_chart(fig, key=f"map-{shown}-{colour_by}", on_select="rerun",
                         selection_mode=("points", "box", "lasso"))

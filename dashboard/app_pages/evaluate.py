@@ -1,5 +1,6 @@
 """Evaluate: how well the detection finds the real errors, and whether cleaning pays."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -20,6 +21,28 @@ wrong = known & (truth != result.labels)
 st.caption(f"True labels are known for {int(known.sum()):,} of {len(dataset):,} rows; "
            f"{int(wrong.sum()):,} of those labels are actually wrong "
            f"({wrong.sum() / max(known.sum(), 1):.1%}).")
+
+design = evaluate.audit_design(result)
+if design is not None and design.follows_the_detector:
+    recall = (f"estimated recall **{design.recall:.0%}** (the wrong-label rate of the "
+              f"{design.audited_unflagged:,} audited unflagged rows, scaled to all "
+              f"{design.unflagged:,} unflagged rows)" if np.isfinite(design.recall) else
+              f"recall cannot be estimated: only {design.audited_unflagged:,} unflagged "
+              f"row{'s' if design.audited_unflagged != 1 else ''} were audited (at least "
+              f"{evaluate.MIN_AUDITED_UNFLAGGED} are needed, chosen at random)")
+    st.warning(
+        f"**The audit follows the detector.** {design.coverage_flagged:.0%} of the flagged "
+        f"rows were audited but only {design.coverage_unflagged:.1%} of the others, so "
+        "precision and recall over the audited rows are not those of a random audit. What "
+        f"the audit does say: precision among audited flagged rows **{design.precision:.0%}** "
+        f"({design.wrong_flagged:,} of {design.audited_flagged:,} truly wrong); {recall}. "
+        "The table below counts audited rows only: read its recall as an upper bound.",
+        icon=":material/policy:")
+    c = st.columns(3)
+    c[0].metric("Precision (audited flagged rows)", f"{design.precision:.0%}")
+    c[1].metric("Recall (estimated)",
+                f"{design.recall:.0%}" if np.isfinite(design.recall) else "not estimable")
+    c[2].metric("Audited rows flagged", f"{design.audited_flagged:,} of {int(known.sum()):,}")
 
 st.subheader("Each filter against the truth")
 table = evaluate.detection_table(result)
@@ -59,7 +82,8 @@ st.subheader("Does cleaning pay? Retrain on the cleaned split")
 st.caption("A held-out 30% of the rows with known truth is set aside; a logistic regression is "
            "trained on the other rows once with the original labels and once with the cleaned "
            "ones, and both are scored against the true labels of the held-out rows. Intervals: "
-           "95% bootstrap over the held-out rows (paired for the gain); seeded.")
+           "95% bootstrap over the held-out rows (paired for the gain); seeded. The model "
+           f"learns from {compute.feature_space(dataset)}.")
 source = st.radio("Cleaned labels from", ["suggestions", "decisions"], horizontal=True,
                   key="retrain_source",
                   format_func={"suggestions": "the detector's suggestions (flagged rows "
