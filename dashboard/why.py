@@ -68,7 +68,8 @@ def issue_summary(dataset, result) -> None:
     }
     for col, t in zip(cols, ISSUE_TYPES, strict=True):
         col.metric(ISSUE_NAMES[t].capitalize(), f"{counts[t]:,}",
-                   f"{counts[t] / n:.1%} of rows", delta_color="off", help=helps[t])
+                   f"{counts[t] / n:.1%} of rows", delta_color="off", delta_arrow="off",
+                   help=helps[t])
     notes = [f"Neighbours searched in {_SPACE[sig.space]} (k = {sig.k})."]
     if sig.note:
         notes.append(md(sig.note))
