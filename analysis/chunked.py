@@ -37,8 +37,8 @@ runs the passes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,24 @@ class RowSource:
     def num_blocks(self) -> int:
         return len(self.bounds)
 
+    def map_finish(self, fn: Callable, args: Callable[[int, int], tuple], shared: tuple,
+                   finish: Callable, progress: Callable[[int], Any] | None = None):
+        """``finish(list of fn's results)``: where the results meet (on a worker on Dask)."""
+        return finish(self.map(fn, args, shared, progress))
+
+    def map_reduce(self, fn: Callable, args: Callable[[int, int], tuple], shared: tuple,
+                   combine: Callable, progress: Callable[[int], Any] | None = None):
+        """``fn`` on every block, the results folded with ``combine(a, b)`` as they come (at
+        most two partial results held at once)."""
+        acc = None
+        for b, (start, stop) in enumerate(self.bounds):
+            block = np.asarray(self.array[start:stop])
+            part = fn(block, *args(start, stop), *shared)
+            acc = part if acc is None else combine(acc, part)
+            if progress is not None:
+                progress(b + 1)
+        return acc
+
     def map(self, fn: Callable, args: Callable[[int, int], tuple], shared: tuple = (),
             progress: Callable[[int], Any] | None = None) -> list:
         """``[fn(block, *args(start, stop), *shared) for each block]``, in row order."""
@@ -179,18 +197,51 @@ class DaskSource(RowSource):
         edges = np.concatenate([[0], np.cumsum(array.chunks[0])]).astype(int)
         self.bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
-    def map(self, fn, args, shared=(), progress=None) -> list:
+    def _tasks(self, fn, args, shared):
         import dask
 
         blocks = self.array.to_delayed().ravel()
         shared_keys = [dask.delayed(s, pure=True) for s in shared]
-        tasks = [
+        return [
             dask.delayed(fn, pure=True)(blk, *args(start, stop), *shared_keys)
             for blk, (start, stop) in zip(blocks, self.bounds, strict=True)
         ]
+
+    def map(self, fn, args, shared=(), progress=None) -> list:
+        """``fn`` on every block on the workers; the results come back in row order."""
+        import dask
+
+        tasks = self._tasks(fn, args, shared)
         out = list(dask.compute(*tasks))
         if progress is not None:
             progress(len(tasks))
+        return out
+
+    def map_finish(self, fn, args, shared, finish, progress=None):
+        """``fn`` on every block and ``finish`` on their results, all on the workers: only
+        ``finish``'s result comes back."""
+        import dask
+
+        tasks = self._tasks(fn, args, shared)
+        (out,) = dask.compute(dask.delayed(finish, pure=True)(tasks))
+        if progress is not None:
+            progress(len(tasks))
+        return out
+
+    def map_reduce(self, fn, args, shared, combine, progress=None):
+        """``fn`` on every block on the workers, combined there pairwise (a tree): one
+        partial result comes back."""
+        import dask
+
+        level = self._tasks(fn, args, shared)
+        blocks = len(level)
+        merge = dask.delayed(combine, pure=True)
+        while len(level) > 1:
+            pairs = [merge(a, b) for a, b in zip(level[::2], level[1::2], strict=False)]
+            level = pairs + ([level[-1]] if len(level) % 2 else [])
+        (out,) = dask.compute(level[0])
+        if progress is not None:
+            progress(blocks)
         return out
 
 
@@ -266,6 +317,19 @@ def _margins_block(block, labels, start, tied):
     return out
 
 
+def _resolve_ties(found: list, wanted: list[int]) -> np.ndarray:
+    """Rows chosen for each tied pair: its class's margins in row order, decided by the sort
+    exactly as in memory (:func:`analysis.issues.smallest`)."""
+    from analysis.issues import smallest
+
+    chosen = []
+    for t, c in enumerate(wanted):
+        rows = np.concatenate([f[t][0] for f in found])
+        margin = np.concatenate([f[t][1] for f in found])
+        chosen.append(rows[smallest(-margin, c)])
+    return np.concatenate(chosen) if chosen else np.empty(0, np.int64)
+
+
 # -- evidence --------------------------------------------------------------------------------
 
 
@@ -287,7 +351,7 @@ class ChunkedEvidence(Evidence):
         self._first_pass()
 
     # the passes ---------------------------------------------------------------------------
-    def _map(self, what: str, fn, args, shared=()):
+    def _map(self, what: str, fn, args, shared=(), combine=None, finish=None):
         blocks = self.source.num_blocks
 
         def tick(done: int) -> None:
@@ -295,6 +359,10 @@ class ChunkedEvidence(Evidence):
                            f"({self.n:,} rows x {self.k:,} classes)")
 
         self._progress(0.0, f"{what}: {blocks:,} chunk(s) of {self.source.name}")
+        if combine is not None:
+            return self.source.map_reduce(fn, args, shared, combine, tick)
+        if finish is not None:
+            return self.source.map_finish(fn, args, shared, finish, tick)
         return self.source.map(fn, args, shared, tick)
 
     def _labels_of(self, start: int, stop: int) -> tuple:
@@ -331,8 +399,6 @@ class ChunkedEvidence(Evidence):
         return np.concatenate(self._map("entropy", _xlogx_block, lambda a, b: ()))
 
     def noise_rate_mask(self, counts: np.ndarray, skip: np.ndarray) -> np.ndarray:
-        from analysis.issues import smallest
-
         mask = np.zeros(self.n, dtype=bool)
         counts = np.asarray(counts)
         wanted = counts.T.copy()  # [k, j]
@@ -343,47 +409,59 @@ class ChunkedEvidence(Evidence):
             return mask
         want = np.minimum(wanted[pair_class, pair_j], self.label_counts[pair_class])
         pair_start = np.searchsorted(pair_class, np.arange(self.k + 1)).astype(np.int64)
-        shared = (pair_class, pair_start, pair_j.astype(np.int64), want.astype(np.int64))
-        parts = self._map(
+        want = want.astype(np.int64)
+        shared = (pair_class, pair_start, pair_j.astype(np.int64), want)
+        merged = self._map(
             "prune by noise rate", _candidates_block,
             lambda a, b: (self.labels[a:b], a), shared,
+            combine=partial(combine_candidates, want=want),
         )
-        selected, tied = merge_candidates(parts, want)
+        selected, tied = select_candidates(merged, want)
         mask[selected] = True
         if tied.size:
             pairs = [(int(pair_j[p]), int(pair_class[p])) for p in tied]
-            found = self._map("tied margins", _margins_block,
-                              lambda a, b: (self.labels[a:b], a), (pairs,))
-            for t, (j, k) in enumerate(pairs):
-                rows = np.concatenate([f[t][0] for f in found])
-                margin = np.concatenate([f[t][1] for f in found])
-                mask[rows[smallest(-margin, int(counts[j, k]))]] = True
+            wanted = [int(counts[j, k]) for j, k in pairs]
+            chosen = self._map("tied margins", _margins_block,
+                               lambda a, b: (self.labels[a:b], a), (pairs,),
+                               finish=partial(_resolve_ties, wanted=wanted))
+            mask[chosen] = True
         return mask
 
 
-def merge_candidates(parts: Sequence[tuple], want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge the chunks' ``(pair, values, rows, lost)`` candidates of
-    :func:`_candidates_block`: the rows among the ``want[p]`` smallest values of each pair
-    whose boundary is not tied, and the pairs whose boundary is tied (a value left out equals
-    the largest kept one; the caller decides those with the sort)."""
-    pair = np.concatenate([p[0] for p in parts])
-    values = np.concatenate([p[1] for p in parts])
-    rows = np.concatenate([p[2] for p in parts])
-    lost = np.minimum.reduce([p[3] for p in parts])
+def combine_candidates(a: tuple, b: tuple, want: np.ndarray) -> tuple:
+    """Merge two partial ``(pair, values, rows, lost)`` candidate sets (of
+    :func:`_candidates_block` or of earlier merges): per pair the ``want[p]`` smallest values
+    stay, sorted; ``lost[p]`` becomes the smallest value left out (or the earlier ``lost``).
+    Associative and commutative in what it keeps unless the boundary is tied, which ``lost``
+    then shows (:func:`select_candidates`)."""
+    pair = np.concatenate([a[0], b[0]])
+    values = np.concatenate([a[1], b[1]])
+    rows = np.concatenate([a[2], b[2]])
+    lost = np.minimum(a[3], b[3])
     order = np.lexsort((values, pair))
     pair, values, rows = pair[order], values[order], rows[order]
     first = np.searchsorted(pair, np.arange(want.size))
     total = np.bincount(pair, minlength=want.size)
-    if np.any(total < want):  # cannot happen: each chunk keeps min(want, its rows)
-        raise AssertionError("fewer candidates than wanted")
-    rank = np.arange(pair.size) - first[pair]
-    keep = rank < want[pair]
     spill = np.flatnonzero(total > want)
     lost[spill] = np.minimum(lost[spill], values[first[spill] + want[spill]])
-    top = values[first + want - 1].astype(np.float64)
+    keep = (np.arange(pair.size) - first[pair]) < want[pair]
+    return pair[keep], values[keep], rows[keep], lost
+
+
+def select_candidates(merged: tuple, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From the candidates of every chunk, merged (``want[p]`` per pair): the selected rows of
+    the pairs whose boundary is not tied, and the pairs whose boundary is tied (a value left
+    out equals the largest kept one; the caller decides those with the sort, as in memory)."""
+    pair, values, rows, lost = merged
+    total = np.bincount(pair, minlength=want.size)
+    if not np.array_equal(total, want):  # cannot happen: each chunk keeps min(want, its rows)
+        raise AssertionError("the merged candidates do not hold want rows per pair")
+    order = np.argsort(pair, kind="stable")  # one chunk's heaps are already grouped: no-op
+    pair, values, rows = pair[order], values[order], rows[order]
+    first = np.searchsorted(pair, np.arange(want.size))
+    top = np.maximum.reduceat(values, first).astype(np.float64)
     tied = np.flatnonzero(lost == top)
-    keep &= lost[pair] != top[pair]
-    return rows[keep], tied
+    return rows[lost[pair] != top[pair]], tied
 
 
 def chunked_evidence(labels, pred_probs, *, chunk_rows: int | None = None,

@@ -128,23 +128,38 @@ def test_chunked_equals_the_slow_reference(tmp_path):
     assert np.array_equal(got.confident_joint, ref.confident_joint(labels, probs))
 
 
+def _merge(parts, want):
+    want = np.asarray(want)
+    acc = parts[0]
+    for part in parts[1:]:
+        acc = chunked.combine_candidates(acc, part, want)
+    return chunked.select_candidates(acc, want)
+
+
 def test_merge_keeps_the_smallest_and_reports_ties():
-    # two chunks of one pair (want 2): values 0.1 | 0.3 in one, 0.2 | 0.3 in the other
+    # two chunks of one pair (want 2): values 0.1 | 0.3 in one, 0.2 | 0.4 in the other
     parts = [
         (np.array([0, 0]), np.array([0.1, 0.3]), np.array([0, 1]), np.array([np.inf])),
         (np.array([0, 0]), np.array([0.2, 0.4]), np.array([2, 3]), np.array([0.5])),
     ]
-    rows, tied = chunked.merge_candidates(parts, np.array([2]))
+    rows, tied = _merge(parts, [2])
+    assert sorted(rows) == [0, 2] and tied.size == 0
+    # the same in the other order
+    rows, tied = _merge(parts[::-1], [2])
     assert sorted(rows) == [0, 2] and tied.size == 0
     # a value left out in its chunk equals the merged boundary: tied
     parts[1] = (np.array([0, 0]), np.array([0.2, 0.3]), np.array([2, 3]), np.array([0.2]))
-    rows, tied = chunked.merge_candidates(parts, np.array([2]))
+    rows, tied = _merge(parts, [2])
     assert list(tied) == [0] and rows.size == 0
-    # two chunks' kept values tie at the merged boundary: tied
+    # two chunks' kept values tie at the merged boundary: tied, whatever the order
     parts = [(np.array([0]), np.array([0.1]), np.array([0]), np.array([np.inf])),
              (np.array([0]), np.array([0.1]), np.array([1]), np.array([np.inf]))]
-    rows, tied = chunked.merge_candidates(parts, np.array([1]))
-    assert list(tied) == [0]
+    assert list(_merge(parts, [1])[1]) == [0] and list(_merge(parts[::-1], [1])[1]) == [0]
+    # two pairs, the second untouched by the tie of the first
+    parts = [(np.array([0, 1]), np.array([0.1, 0.7]), np.array([0, 5]), np.full(2, np.inf)),
+             (np.array([0, 1]), np.array([0.1, 0.9]), np.array([1, 6]), np.full(2, np.inf))]
+    rows, tied = _merge(parts, [1, 1])
+    assert list(tied) == [0] and list(rows) == [5]
 
 
 class _Recording:
