@@ -164,10 +164,10 @@ def test_hostile_dataset_stays_text_and_the_server_stays_local(tmp_path):
             report_requests: list[str] = []
             report.on("request", lambda r: report_requests.append(r.url))
             report.goto(reports[0].as_uri())
-            report.wait_for_selector(".main-svg")
+            report.wait_for_selector("svg.chart")
             report.wait_for_timeout(500)
             report_text = _plain(report.inner_text("body")) + _plain(
-                " ".join(report.locator(".main-svg text").all_text_contents()))
+                " ".join(report.locator("svg.chart text").all_text_contents()))
             report.screenshot(path=str(shots / "safety_report.png"), full_page=True)
             browser.close()
 

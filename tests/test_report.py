@@ -1,0 +1,91 @@
+"""The report (#17): readable at 2, 20 and 100 classes, no script, small, states intervals,
+slices, the review's evidence and history; prints to PDF with Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis as nl
+from analysis import findings, history
+from dashboard.report import MAX_CLASSES_SHOWN, MAX_HEAT_CLASSES, build_report
+
+
+def _arrays(k: int, n_per: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), n_per)
+    logits = rng.normal(0, 1, (y.size, k))
+    logits[np.arange(y.size), y] += 4
+    probs = np.exp(logits)
+    probs /= probs.sum(1, keepdims=True)
+    given = y.copy()
+    flip = rng.random(y.size) < 0.1
+    given[flip] = (y[flip] + 1) % k  # class c is confused with c + 1
+    X = rng.normal(size=(y.size, 2))
+    names = np.array([f"class {i}" for i in range(k)], dtype=object)
+    ds = nl.from_arrays(X, names[given], pred_probs=probs, class_names=list(names))
+    return ds, nl.analyze(ds)
+
+
+@pytest.mark.parametrize("k", [2, 20, 100])
+def test_report_at_2_20_100_classes(k):
+    ds, result = _arrays(k)
+    page = build_report(ds, result)
+    assert len(page.encode()) < 2_000_000
+    assert re.findall(r"<script", page) == []
+    assert "quality 0.000" not in page and "prune_by_noise_rate" not in page
+    # the heat table: counts, at most MAX_HEAT_CLASSES classes, the most confused kept
+    heat = page[page.index('<table class="heat">'):]
+    heat = heat[:heat.index("</table>")]
+    shown = re.findall(r'<th class="row">([^<]*)</th>', heat)
+    assert len(shown) == min(k, MAX_HEAT_CLASSES)
+    assert "%" not in heat
+    bars = re.findall(r'<text x="\d+" y="[\d.]+" text-anchor="end">([^<]*)</text>', page)
+    assert len(bars) == min(k, MAX_CLASSES_SHOWN)
+    noisiest = result.per_class.sort_values("noise_rate", ascending=False, kind="stable")
+    assert bars == noisiest["name"].head(MAX_CLASSES_SHOWN).tolist()
+    # suspect cards differ: the probability of the given label, as a percentage
+    sure = re.findall(r"<div class='p'>([^<]*) sure of the label", page)
+    assert len(sure) == min(24, result.num_issues) and len(set(sure)) > 1
+    if k == 2:
+        assert "No class pair is confused systematically" in page or "systematically —" in page
+
+
+def test_report_sections_slices_remaining_history():
+    ds = nl.from_sample("digits_vendors")
+    result = nl.analyze(ds)
+    values = findings.slice_values(ds, "vendor")
+    slices = findings.slice_noise(result, values, column="vendor", resamples=300)
+    truth = ds.true_labels != ds.labels
+    rows = result.ranked[:40]
+    decisions = pd.DataFrame({"id": ds.ids[rows].astype(str),
+                              "action": np.where(truth[rows], "relabel", "keep")})
+    rem = findings.errors_remaining(result, decisions)
+    old = history.make_record(ds, result, when=0.0) | {"fingerprint": "old", "estimated_wrong": 200}
+    hist = history.History("k", [old, history.make_record(ds, result)])
+    page = build_report(ds, result, slices=slices, remaining=rem, history=hist)
+    assert "<b>Crowdwork Co</b> has the noisiest labels" in page
+    assert rem.line().replace("'", "&#x27;") in page
+    assert f"estimated wrong labels {result.estimated_wrong - 200:+,}" in page
+    ci = findings.class_intervals(result)
+    assert f"95% interval {ci.wrong.low:,.0f}–{ci.wrong.high:,.0f}" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium")
+def test_report_prints_to_pdf(tmp_path):
+    ds, result = _arrays(20)
+    html = tmp_path / "report.html"
+    html.write_text(build_report(ds, result), encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                    f"--print-to-pdf={pdf}", "--no-pdf-header-footer", html.as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) < 2_000_000
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data)
+    assert boxes and all(abs(float(w) - 595) < 1 and abs(float(h) - 842) < 1 for w, h in boxes)
