@@ -578,7 +578,8 @@ def from_frame(
         unique, else the row number.
     feature_columns : sequence of str, optional
         Model features. Default: every numeric or boolean column that is not a label, id,
-        probability, annotator or true-label column, plus string columns with at most 20
+        probability, annotator, true-label or split column (``split``, ``fold``, ... see
+        :func:`analysis.splits.split_like_columns`), plus string columns with at most 20
         distinct values (categorical). Nested columns (lists, records) are never features.
     text_column, image_column : str, optional
         Default: a string column of long texts / of image file names.
@@ -737,6 +738,10 @@ def _build(frame, label_column, *, id_column, feature_columns, text_column, imag
     reserved = {label_column, id_column, true_label_column, *annotator_columns,
                 *(pred_prob_columns or [])}
     reserved |= {c for c in columns if _is_nested(frame[c])}
+    if feature_columns is None:  # a split column (analysis/splits.py) is never a feature
+        from analysis.splits import split_like_columns
+
+        reserved |= set(split_like_columns(frame)) - {label_column, id_column}
     # a text frame: which columns are numbers (parsed once, for the model only)
     parsed: dict[str, pd.Series | None] = {}
     if text_frame:

@@ -141,3 +141,11 @@ def concat_splits(frames: Mapping[str, pd.DataFrame], column: str = "split") -> 
                              f"(differing: {missing[:10]}).")
     parts = [frames[name].assign(**{column: name}) for name in names]
     return pd.concat(parts, ignore_index=True)
+
+
+def split_like_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns named as a split (:data:`SPLIT_NAMES`, case-insensitive) with at most
+    :data:`MAX_SPLITS` distinct values: where a row is used (train / test), not what it is,
+    so never a model feature unless named as one (:func:`analysis.data.from_frame`)."""
+    return [str(c) for c in frame.columns if str(c).lower() in SPLIT_NAMES
+            and frame[c].nunique(dropna=False) <= MAX_SPLITS]

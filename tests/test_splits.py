@@ -93,3 +93,23 @@ def test_no_split_column_and_bad_input():
         concat_splits({"train": a, "test": b.drop(columns="f0")})
     with pytest.raises(ValueError, match="at least two"):
         concat_splits({"train": a})
+
+
+def test_a_split_column_is_never_a_model_feature(tmp_path):
+    # numeric split / fold columns would otherwise be inferred as features (they are numbers)
+    X, y = make_blobs(60, 3, centers=2, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["label"] = y
+    frame["fold"] = np.arange(60) % 5
+    frame["SET"] = np.where(np.arange(60) < 40, 0, 1)
+    frame["subset_size"] = np.arange(60) % 7  # not a split name: still a feature
+    expected = ["a", "b", "c", "subset_size"]
+    assert nl.from_frame(frame, "label").feature_columns == expected
+    path = tmp_path / "data.csv"  # the text path of a CSV file too
+    frame.to_csv(path, index=False)
+    assert nl.load_dataset(path, "label").feature_columns == expected
+    # named explicitly, it is a feature; a split-named column with many values is data
+    named = nl.from_frame(frame, "label", feature_columns=["a", "fold"])
+    assert named.feature_columns == ["a", "fold"]
+    frame["set"] = frame.pop("SET") * 0 + np.arange(60)  # 60 distinct values
+    assert "set" in nl.from_frame(frame, "label").feature_columns
