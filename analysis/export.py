@@ -732,6 +732,12 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
                         leftovers=tuple(leftovers))
 
 
+def _intervals(result: Analysis) -> dict:
+    from analysis.findings import class_intervals
+
+    return class_intervals(result).as_dict()
+
+
 def result_files(dataset: Dataset, result: Analysis, *, mode: str,
                  review: dict | None = None) -> dict[str, object]:
     """The result files of an analysis, for :func:`export_split`'s ``extra_files``.
@@ -769,6 +775,8 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
             "cleaning": counts | {"decisions": mode},
             "review": review,
             "fingerprint": dataset.fingerprint,
+            # 95% intervals of the per-class rates and of the wrong labels (#17)
+            "intervals": _intervals(result),
         }, indent=2)
 
     return {

@@ -7,6 +7,7 @@ the report and launches the server of ``dashboard``; ``analysis`` never imports 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -84,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset-name", metavar="NAME",
                      help="the name the review decisions are kept under (default: the file's "
                      "path, or the sample's name)")
+    run.add_argument("--slice-col", metavar="COL",
+                     help="a column to break the noise down by (vendor, source, annotator, "
+                     "batch): noise rate per value with a 95%% interval, in the report and "
+                     "summary.json")
     return parser
 
 
@@ -185,7 +190,27 @@ def analyze_command(args) -> int:
 
     extra = result_files(dataset, result, mode=mode,
                          review=carry.counts() if mode == "reviewed" else None)
-    extra["report.html"] = lambda cleaned: build_report(dataset, result, cleaned=cleaned)
+    from analysis import findings, history
+
+    try:  # noise by slice, intervals, the review's evidence, the history (#17)
+        slices = None
+        if getattr(args, "slice_col", None):
+            slices = findings.slice_noise(result, findings.slice_values(dataset, args.slice_col),
+                                          column=args.slice_col)
+    except ValueError as exc:
+        return _fail(f"--slice-col: {exc}")
+    intervals = findings.class_intervals(result)
+    remaining = findings.errors_remaining(result, carry.applicable) if carry.total else None
+    hist = history.record_analysis(dataset, result, key=store.key, wrong_interval=intervals.wrong)
+    extra["report.html"] = lambda cleaned: build_report(
+        dataset, result, cleaned=cleaned, slices=slices, remaining=remaining, history=hist,
+        intervals=intervals)
+    extra["findings.json"] = json.dumps({
+        "intervals": intervals.as_dict(),
+        "slices": None if slices is None else slices.as_dict(),
+        "errors_remaining": None if remaining is None else remaining.as_dict(),
+        "history_changes": hist.changes(),
+    }, indent=2)
     if mode == "reviewed" and carry.needs_a_look:
         extra["review_changed_rows.csv"] = guard_formulas(carry.table())
     try:

@@ -44,7 +44,8 @@ def test_analyze_writes_every_output_and_they_agree(tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["label_issues.csv", "per_class.csv", "noise_matrix.csv",
                             "confident_joint.csv", "summary.json", "report.html", "issues.csv",
-                            "mine_cleaned.csv", "mine_changes.csv", "manifest.json"])
+                            "findings.json", "mine_cleaned.csv", "mine_changes.csv",
+                            "manifest.json"])
     result = nl.analyze(nl.load_dataset(path, "animal", id_column="uid"))
     issues = pd.read_csv(out / "label_issues.csv")
     assert list(issues["id"]) == [str(v) for v in np.asarray(result.dataset.ids)[result.ranked]]
