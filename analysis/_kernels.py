@@ -367,57 +367,103 @@ def guess_rows(pred_probs, thresholds):
 
 
 @nb.njit(parallel=True, **_OPTS)
-def margin_candidates(pred_probs, order, starts, label_counts, pair_start, pair_j, cap, offset):
-    """Per-chunk candidates of the ``prune_by_noise_rate`` selection (see
-    :func:`prune_by_margin`, whose heaps this keeps per (class, other class) pair).
+def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, cap, offset,
+                 values, rows, size, top, lost, row_offset):
+    """The ``prune_by_noise_rate`` heaps of :func:`prune_by_margin`, per (class, other class)
+    pair, fed one chunk of rows at a time (the state lives in the caller's arrays).
 
     Rows of the chunk are grouped by given class (``order``, ``starts``, ``label_counts``).
     Pair ``p`` in ``pair_start[k]:pair_start[k + 1]`` belongs to class k, with other class
-    ``pair_j[p]``; it keeps the ``cap[p]`` (at most the chunk's rows of k) rows of smallest
-    ``p_k - p_j`` in ``values[offset[p]:offset[p + 1]]`` / ``rows`` (chunk row numbers, in heap
-    order). ``lost[p]``: the smallest value seen that is not kept and may equal the kept
-    maximum (``inf`` if none), as in :func:`prune_by_margin`: a tie at the boundary.
+    ``pair_j[p]``: a max-heap of the ``cap[p]`` smallest ``p_k - p_j`` seen so far in
+    ``values[offset[p]:offset[p + 1]]`` with their rows (chunk row + ``row_offset``) in
+    ``rows``, ``size[p]`` filled, ``top[p]`` its maximum (``inf`` while it fills), ``lost[p]``
+    the smallest value seen that is not kept and may equal the final ``top`` (a tie at the
+    boundary), exactly as in :func:`prune_by_margin`. Fed every chunk in row order, the heaps
+    end as that kernel's do.
     """
     k_classes = label_counts.size
-    total = offset[offset.size - 1]
-    values = np.empty(total, pred_probs.dtype)
-    rows = np.empty(total, np.int64)
-    lost = np.full(pair_j.size, np.inf)
     for k in nb.prange(k_classes):
         p0 = pair_start[k]
         p1 = pair_start[k + 1]
         n_k = label_counts[k]
         if p1 == p0 or n_k == 0:
             continue
-        size = np.zeros(p1 - p0, np.int64)
-        top = np.empty(p1 - p0, pred_probs.dtype)
-        for q in range(p1 - p0):
-            top[q] = np.inf if cap[p0 + q] > 0 else -np.inf
         for t in range(starts[k], starts[k] + n_k):
             r = order[t]
             row = pred_probs[r]
             own = row[k]
-            for q in range(p1 - p0):
-                p = p0 + q
+            for p in range(p0, p1):
                 v = own - row[pair_j[p]]
-                if v <= top[q]:
+                if v <= top[p]:
                     c = cap[p]
                     lo = offset[p]
-                    s = size[q]
+                    s = size[p]
                     if s < c:
                         values[lo + s] = v
-                        rows[lo + s] = r
-                        size[q] = s + 1
+                        rows[lo + s] = r + row_offset
+                        size[p] = s + 1
                         if s + 1 == c:
                             for pos in range(c // 2 - 1, -1, -1):
                                 _sift_down(values, rows, lo, c, pos)
-                            top[q] = values[lo]
-                    elif v == top[q]:
+                            top[p] = values[lo]
+                    elif v == top[p]:
                         lost[p] = min(lost[p], v)
                     else:
                         lost[p] = min(lost[p], values[lo])
                         values[lo] = v
-                        rows[lo] = r
+                        rows[lo] = r + row_offset
                         _sift_down(values, rows, lo, c, 0)
-                        top[q] = values[lo]
-    return values, rows, lost
+                        top[p] = values[lo]
+
+
+@nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
+def chunk_facts(pred_probs, labels, tol, eps):
+    """:func:`row_checks`, :func:`gather` and :func:`row_facts` in one pass over the rows (one
+    read of a chunk instead of three). The facts of a row with a problem code are unset.
+
+    The checks keep :func:`row_checks`' arithmetic; the facts use only comparisons and
+    ``own + eps`` (no reduction that a flag could reorder), so they equal the separate
+    kernels' exactly.
+    """
+    n, k = pred_probs.shape
+    codes = np.empty(n, np.uint8)
+    own_p = np.empty(n, pred_probs.dtype)
+    argmax = np.empty(n, np.int64)
+    max_other = np.empty(n, pred_probs.dtype)
+    label_wins = np.empty(n, np.bool_)
+    for i in nb.prange(n):
+        row = pred_probs[i]
+        s = row[0] - row[0]
+        lo = row[0]
+        hi = row[0]
+        for j in range(k):
+            v = row[j]
+            s += v
+            lo = min(lo, v)
+            hi = max(hi, v)
+        if s != s or not (lo > -np.inf and hi < np.inf):
+            codes[i] = 1
+            continue
+        elif lo < -tol:
+            codes[i] = 2
+        elif hi > 1.0 + tol:
+            codes[i] = 3
+        elif abs(s - 1.0) > tol:
+            codes[i] = 4
+        else:
+            codes[i] = 0
+        lab = labels[i]
+        before = -np.inf
+        for j in range(lab):
+            before = max(before, row[j])
+        after = -np.inf
+        for j in range(lab + 1, k):
+            after = max(after, row[j])
+        other = max(before, after)
+        own = row[lab]
+        own_p[i] = own
+        argmax[i] = _first_equal(row, max(other, own))
+        max_other[i] = other
+        bumped = own + eps
+        label_wins[i] = before < bumped and after <= bumped
+    return codes, own_p, argmax, max_other, label_wins

@@ -15,10 +15,12 @@ merged exactly:
 2. **guess** (one pass): the estimated true class of each row given the thresholds; the
    confident joint counts them (integer sums: exact in any order).
 3. **candidates** (``prune_by_noise_rate`` only, one pass): per (given class k, other class j)
-   pair, each chunk keeps its ``C[j, k]`` rows of smallest ``p_k - p_j`` in a bounded heap
-   (:func:`analysis._kernels.margin_candidates`); the merge keeps the ``C[j, k]`` smallest of
-   the chunks' candidates. A tie at the boundary is detected exactly as in memory and then
-   decided by the same sort over that class's margins (one more pass, tied pairs only).
+   pair, a bounded max-heap keeps the ``C[j, k]`` rows of smallest ``p_k - p_j``
+   (:func:`analysis._kernels.margin_heaps`). Locally one set of heaps is fed every chunk in
+   row order, so it ends as the in-memory kernel's; on Dask each chunk fills its own heaps and
+   the merge keeps the ``C[j, k]`` smallest of the chunks' candidates. A tie at the boundary
+   is detected exactly as in memory and then decided by the same sort over that class's
+   margins (one more pass, tied pairs only).
 4. **entropy** (``confidence_weighted_entropy`` only, one pass).
 
 Memory: one chunk of ``chunk_rows x K`` values (plus a float64 copy if the source is not
@@ -275,14 +277,14 @@ def _work(block: np.ndarray) -> np.ndarray:
 
 def _facts_block(block, labels):
     probs = _work(block)
-    codes = _kernels.row_checks(probs, 1e-3)
+    eps = probs.dtype.type(EPS)
+    codes, *facts = _kernels.chunk_facts(probs, labels, 1e-3, eps)
     flagged = np.flatnonzero(codes)
     if flagged.size:
         bad = probs[flagged].astype(np.float64)
         problems = (flagged, codes[flagged], bad.min(axis=1), bad.max(axis=1), bad.sum(axis=1))
         return problems, None
-    eps = probs.dtype.type(EPS)
-    return None, (_kernels.gather(probs, labels), *_kernels.row_facts(probs, labels, eps))
+    return None, tuple(facts)
 
 
 def _guess_block(block, thresholds):
@@ -293,19 +295,41 @@ def _xlogx_block(block):
     return _kernels.row_xlogx_sum(_work(block))
 
 
+class Heaps:
+    """The state of :func:`analysis._kernels.margin_heaps`: per pair, a bounded max-heap of
+    ``cap[p]`` values and rows (``cap`` = the rows wanted, or fewer for one chunk)."""
+
+    def __init__(self, cap: np.ndarray, dtype):
+        self.cap = cap
+        self.offset = np.zeros(cap.size + 1, np.int64)
+        np.cumsum(cap, out=self.offset[1:])
+        self.values = np.empty(self.offset[-1], dtype)
+        self.rows = np.empty(self.offset[-1], np.int64)
+        self.size = np.zeros(cap.size, np.int64)
+        self.top = np.where(cap > 0, np.inf, -np.inf).astype(dtype)
+        self.lost = np.full(cap.size, np.inf)
+
+    def feed(self, probs, labels, start, pair_start, pair_j) -> None:
+        k = pair_start.size - 1
+        counts = np.bincount(labels, minlength=k)
+        order, starts = _kernels.group_by_label(labels, counts)
+        _kernels.margin_heaps(probs, order, starts, counts, pair_start, pair_j, self.cap,
+                              self.offset, self.values, self.rows, self.size, self.top,
+                              self.lost, start)
+
+    def candidates(self) -> tuple:
+        """``(pair, values, rows, lost)`` (pairs grouped, each heap in heap order)."""
+        pair = np.repeat(np.arange(self.cap.size), self.size)
+        return pair, self.values, self.rows, self.lost
+
+
 def _candidates_block(block, labels, start, pair_class, pair_start, pair_j, want):
     probs = _work(block)
     k = pair_start.size - 1
     counts = np.bincount(labels, minlength=k)
-    order, starts = _kernels.group_by_label(labels, counts)
-    cap = np.minimum(want, counts[pair_class])
-    offset = np.zeros(cap.size + 1, np.int64)
-    np.cumsum(cap, out=offset[1:])
-    values, rows, lost = _kernels.margin_candidates(
-        probs, order, starts, counts, pair_start, pair_j, cap, offset
-    )
-    pair = np.repeat(np.arange(cap.size), cap)
-    return pair, values, rows + start, lost
+    heaps = Heaps(np.minimum(want, counts[pair_class]), probs.dtype)
+    heaps.feed(probs, labels, start, pair_start, pair_j)
+    return heaps.candidates()
 
 
 def _margins_block(block, labels, start, tied):
@@ -411,11 +435,22 @@ class ChunkedEvidence(Evidence):
         pair_start = np.searchsorted(pair_class, np.arange(self.k + 1)).astype(np.int64)
         want = want.astype(np.int64)
         shared = (pair_class, pair_start, pair_j.astype(np.int64), want)
-        merged = self._map(
-            "prune by noise rate", _candidates_block,
-            lambda a, b: (self.labels[a:b], a), shared,
-            combine=partial(combine_candidates, want=want),
-        )
+        if isinstance(self.source, DaskSource):
+            # per-chunk heaps on the workers, merged there pairwise
+            merged = self._map(
+                "prune by noise rate", _candidates_block,
+                lambda a, b: (self.labels[a:b], a), shared,
+                combine=partial(combine_candidates, want=want),
+            )
+        else:
+            # one set of heaps fed every chunk in row order: the in-memory kernel's heaps
+            heaps = Heaps(want, self.dtype)
+            pair_starts, pair_js = shared[1], shared[2]
+            self._map("prune by noise rate",
+                      lambda block, lab, a: heaps.feed(_work(block), lab, a, pair_starts,
+                                                       pair_js),
+                      lambda a, b: (self.labels[a:b], a))
+            merged = heaps.candidates()
         selected, tied = select_candidates(merged, want)
         mask[selected] = True
         if tied.size:
