@@ -12,7 +12,7 @@ import streamlit as st
 from analysis import samples
 from analysis.data import DataError, read_table
 from analysis.review import ReviewDatabaseError
-from dashboard import compute, labels, session
+from dashboard import compute, findings_view, labels, session
 from dashboard.text import md
 
 HERE = Path(__file__).parent
@@ -65,7 +65,9 @@ def choose_source() -> compute.Source:
     labels = {"sample": "Bundled sample", "upload": "Upload a file",
               "cli": "File from command line"}
     # an upload named in the URL (a refresh, a shared link) reopens it
-    kept = session.upload_from_ref(st.query_params.get("upload"))
+    # (kept in the session too: moving to another page must not lose it)
+    kept = session.upload_from_ref(st.query_params.get("upload")
+                                   or st.session_state.get("_upload_ref"))
     default = "upload" if kept is not None else "cli" if args.data else "sample"
     kind = st.sidebar.radio("Source", options, index=options.index(default),
                             format_func=labels.get, key="source_kind", label_visibility="collapsed")
@@ -77,10 +79,12 @@ def choose_source() -> compute.Source:
                                     key="sample_name")
         session.set_query("sample", name)
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         return compute.Source("sample", name)
     session.set_query("sample", None)
     if kind == "cli":
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         path = Path(args.data)
         flags = {"pred_probs": args.pred_probs, "embeddings": args.embeddings,
                  "class_names": args.class_names}
@@ -100,12 +104,18 @@ def choose_source() -> compute.Source:
             f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
             if f is not None:
                 saved = session.save_upload(f.getvalue(), f.name)
+            else:  # reopened from the URL (or this session) with the main file
+                saved = session.upload_from_ref(st.query_params.get(f"upload_{key}")
+                                                or st.session_state.get(f"_upload_{key}_ref"))
+                if upload is not None or kept is None:
+                    saved = None
+            ref = session.upload_ref(saved) if saved is not None else None
+            if ref is not None:
                 extra[key] = str(saved)
-                session.set_query(f"upload_{key}", session.upload_ref(saved))
+                st.session_state[f"_upload_{key}_ref"] = ref
             else:
-                again = session.upload_from_ref(st.query_params.get(f"upload_{key}"))
-                if again is not None and upload is None and kept is not None:
-                    extra[key] = str(again)
+                st.session_state.pop(f"_upload_{key}_ref", None)
+            session.set_query(f"upload_{key}", ref)
     if upload is not None:
         path = session.save_upload(upload.getvalue(), upload.name)
     elif kept is not None:
@@ -113,10 +123,12 @@ def choose_source() -> compute.Source:
         st.sidebar.caption(f"Reopened the uploaded file **{md(path.name)}** (named in the URL).")
     else:
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
     session.set_query("upload", session.upload_ref(path))
+    st.session_state["_upload_ref"] = session.upload_ref(path)
     return compute.Source("file", str(path), **_column_choices(path, None), **extra)
 
 
@@ -148,6 +160,8 @@ PAGES = [
             icon=":material/scatter_plot:", url_path="embedding_map"),
     st.Page(HERE / "app_pages" / "suspects.py", title="Suspects", icon=":material/search:",
             url_path="suspects"),
+    st.Page(HERE / "app_pages" / "slices.py", title="Noise by slice", icon=":material/pie_chart:",
+            url_path="slices"),
     st.Page(HERE / "app_pages" / "review_export.py", title="Review & export",
             icon=":material/task_alt:", url_path="review_export"),
     st.Page(HERE / "app_pages" / "annotators.py", title="Annotators",
@@ -200,6 +214,7 @@ order = dataset.class_order
 if order is not None and order.suspicious:
     st.warning(md(order.message(dataset.source)), icon=":material/swap_horiz:")
 session.publish(source, dataset, result)
+findings_view.slice_selector(dataset)  # #17: noise by slice
 st.sidebar.caption(
     f"{md(source.title)} · {len(dataset):,} rows · {dataset.num_classes} classes · probabilities: "
     f"{result.probabilities_source}"

@@ -276,8 +276,11 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
     labels = result.labels[near]
     agree = float(np.mean(labels == result.labels[row]))
     names = dataset.class_names
+    space = compute.feature_space(dataset)
+    opinion = ("a model-free second opinion" if not space.startswith("the predicted")
+               else "in the predicted probabilities: rows the model sees alike")
     st.markdown(f"**{len(near)} nearest neighbours** — {agree:.0%} carry the same given label "
-                f"(a model-free second opinion).")
+                f"({opinion}).")
     pixels = compute.pixels_for(dataset)
     if pixels is not None:
         own = names[result.labels[row]]

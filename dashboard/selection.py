@@ -161,18 +161,35 @@ def confused_classes(counts: np.ndarray, limit: int = 25) -> np.ndarray:
     sit next to each other.
 
     ``counts`` is a (K, K) or (K, K+1) matrix of rows per (given, true) cell (the bucket
-    column, if any, is ignored). A class's weight is its off-diagonal mass (as given plus as
-    true). The order is a greedy chain: start from the class of the largest off-diagonal cell,
-    then repeatedly append the not-yet-placed class most confused with the last one placed
-    (with any placed class when the last has none left), else the heaviest remaining class.
+    column, if any, is ignored). Classes are chosen from the largest confusions down: both
+    classes of each pair (counts of both directions added), in the order of the pair's count,
+    until ``limit`` classes; then (no confusion left) by off-diagonal mass. The order is a
+    greedy chain: start from the class of the largest off-diagonal cell, then repeatedly
+    append the not-yet-placed class most confused with the last one placed (with any placed
+    class when the last has none left), else the heaviest remaining class.
     """
     c = np.asarray(counts, dtype=float)[:, : len(counts)]
     k = c.shape[0]
+    limit = min(limit, k)
     off = c.copy()
     np.fill_diagonal(off, 0.0)
     sym = off + off.T
     weight = sym.sum(axis=1)
-    chosen = np.argsort(-weight, kind="stable")[: min(limit, k)]
+    upper = np.triu(sym, 1)
+    gi, gj = np.nonzero(upper)
+    pairs = np.argsort(-upper[gi, gj], kind="stable")
+    picked: dict[int, None] = {}
+    for p in pairs:
+        if len(picked) >= limit:
+            break
+        for cls in (int(gi[p]), int(gj[p])):
+            if len(picked) < limit:
+                picked.setdefault(cls, None)
+    for cls in np.argsort(-weight, kind="stable"):
+        if len(picked) >= limit:
+            break
+        picked.setdefault(int(cls), None)
+    chosen = np.fromiter(picked, dtype=np.int64, count=len(picked))
     sub = sym[np.ix_(chosen, chosen)]
     order: list[int] = []
     left = set(range(len(chosen)))

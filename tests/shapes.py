@@ -92,11 +92,13 @@ def text_csv(folder: Path, n: int = 240, wrong: int = 12) -> Path:
     return path
 
 
-def many_classes(folder: Path, k: int, n: int, *, seed: int = 4) -> tuple[Path, Path, Path]:
+def many_classes(folder: Path, k: int, n: int, *, seed: int = 4,
+                 columns: bool = False) -> tuple[Path, Path, Path]:
     """``n`` rows, ``k`` classes named ``c0 … c{k-1}``: a CSV of ``id`` and ``label``, the
     probabilities as a ``.npy`` (columns in the model's order c0, c1, c2, …, which is not the
     sorted order of the names past 10 classes) and ``classes.txt`` naming that order. 8% wrong
-    labels, half of them confusions between paired classes (c2 <-> c3)."""
+    labels, half of them confusions between paired classes (c2 <-> c3). ``columns=True`` also
+    writes the probabilities into the CSV as ``pred_prob_<class>`` columns."""
     rng = np.random.default_rng(seed)
     truth = np.arange(n) % k
     rng.shuffle(truth)
@@ -110,8 +112,11 @@ def many_classes(folder: Path, k: int, n: int, *, seed: int = 4) -> tuple[Path, 
     probs = _probabilities(truth, k, seed=seed + 1, strength=4.0 + np.log(k))
     names = [f"c{i}" for i in range(k)]
     stem = folder / f"classes_{k}"
-    pd.DataFrame({"id": np.arange(n), "label": [names[v] for v in labels]}).to_csv(
-        stem.with_suffix(".csv"), index=False)
+    frame = pd.DataFrame({"id": np.arange(n), "label": [names[v] for v in labels]})
+    if columns:  # the probabilities as pred_prob_<class> columns too (matched by name)
+        frame = pd.concat([frame, pd.DataFrame(
+            probs, columns=[f"pred_prob_{c}" for c in names])], axis=1)
+    frame.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.7g")
     np.save(stem.with_name(stem.name + "_probs.npy"), probs.astype(np.float32))
     (folder / f"classes_{k}.txt").write_text("\n".join(names) + "\n")
     return (stem.with_suffix(".csv"), stem.with_name(stem.name + "_probs.npy"),
