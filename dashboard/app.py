@@ -65,9 +65,7 @@ def choose_source() -> compute.Source:
     labels = {"sample": "Bundled sample", "upload": "Upload a file",
               "cli": "File from command line"}
     # an upload named in the URL (a refresh, a shared link) reopens it
-    # (kept in the session too: moving to another page must not lose it)
-    kept = session.upload_from_ref(st.query_params.get("upload")
-                                   or st.session_state.get("_upload_ref"))
+    kept = session.upload_from_ref(st.query_params.get("upload"))
     default = "upload" if kept is not None else "cli" if args.data else "sample"
     kind = st.sidebar.radio("Source", options, index=options.index(default),
                             format_func=labels.get, key="source_kind", label_visibility="collapsed")
@@ -79,12 +77,10 @@ def choose_source() -> compute.Source:
                                     key="sample_name")
         session.set_query("sample", name)
         session.set_query("upload", None)
-        st.session_state.pop("_upload_ref", None)
         return compute.Source("sample", name)
     session.set_query("sample", None)
     if kind == "cli":
         session.set_query("upload", None)
-        st.session_state.pop("_upload_ref", None)
         path = Path(args.data)
         flags = {"pred_probs": args.pred_probs, "embeddings": args.embeddings,
                  "class_names": args.class_names}
@@ -104,18 +100,12 @@ def choose_source() -> compute.Source:
             f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
             if f is not None:
                 saved = session.save_upload(f.getvalue(), f.name)
-            else:  # reopened from the URL (or this session) with the main file
-                saved = session.upload_from_ref(st.query_params.get(f"upload_{key}")
-                                                or st.session_state.get(f"_upload_{key}_ref"))
-                if upload is not None or kept is None:
-                    saved = None
-            ref = session.upload_ref(saved) if saved is not None else None
-            if ref is not None:
                 extra[key] = str(saved)
-                st.session_state[f"_upload_{key}_ref"] = ref
+                session.set_query(f"upload_{key}", session.upload_ref(saved))
             else:
-                st.session_state.pop(f"_upload_{key}_ref", None)
-            session.set_query(f"upload_{key}", ref)
+                again = session.upload_from_ref(st.query_params.get(f"upload_{key}"))
+                if again is not None and upload is None and kept is not None:
+                    extra[key] = str(again)
     if upload is not None:
         path = session.save_upload(upload.getvalue(), upload.name)
     elif kept is not None:
@@ -123,12 +113,10 @@ def choose_source() -> compute.Source:
         st.sidebar.caption(f"Reopened the uploaded file **{md(path.name)}** (named in the URL).")
     else:
         session.set_query("upload", None)
-        st.session_state.pop("_upload_ref", None)
         st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
     session.set_query("upload", session.upload_ref(path))
-    st.session_state["_upload_ref"] = session.upload_ref(path)
     return compute.Source("file", str(path), **_column_choices(path, None), **extra)
 
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
-from dashboard import figures, labels, session, why
+from dashboard import figures, findings_view, labels, session, why
 from dashboard.text import md
 
 dataset, result = session.current()
@@ -35,6 +35,8 @@ if check is not None:
         f"{check.flagged:,} of these rows, of which **{check.hits:,}** are truly wrong "
         f"(precision {check.precision:.0%}, recall {check.recall:.0%})."
     )
+
+findings_view.overview_section(dataset, result)  # intervals, review, slice, trend (#17)
 
 left, right = st.columns(2)
 with left:
