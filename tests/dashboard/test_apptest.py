@@ -431,3 +431,63 @@ def test_the_export_folder_cannot_be_changed_from_the_page(home, tmp_path, monke
     assert not at.exception and not at.error
     assert (tmp_path / "chosen" / "digits" / "digits_cleaned.csv").is_file()
     assert not (tmp_path / "elsewhere").exists()
+
+
+# -- data shapes (#14) ---------------------------------------------------------------------------
+def test_two_files_in_one_server_never_share_results(tmp_path, monkeypatch):
+    """cifar10.csv then cifar10_audited.csv (the same rows plus true labels for some) in one
+    process: the second gets its own analysis, and Evaluate reads its audit."""
+    import shapes
+
+    plain = shapes.digits_probabilities_only(tmp_path)
+    audited = shapes.digits_probabilities_only(tmp_path, audited=True)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(plain)])
+    at = open_page("evaluate")
+    assert any("needs known true labels" in i.value for i in at.info)
+    # the same process, caches kept: the other file
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(audited)])
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/evaluate.py")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert any("The audit follows the detector" in rendered(w.value) for w in at.warning)
+    known = int((nl.load_dataset(audited).true_labels >= 0).sum())
+    assert any(f"True labels are known for {known:,} of 1,797 rows" in c.value
+               for c in at.caption)
+
+
+def test_an_upload_named_in_the_url_reopens_after_a_refresh(home, tmp_path):
+    """A refresh is a new session with the same URL: the upload it names opens again."""
+    import shapes
+
+    from dashboard import session
+
+    path = shapes.text_csv(tmp_path)
+    ref = session.upload_ref(session.save_upload(path.read_bytes(), path.name))
+    at = open_page("overview", upload=ref)
+    assert metric(at, "Rows") == "240"
+    assert ref in str(at.query_params["upload"])
+    for page in ("suspects", "embedding_map"):  # moving on keeps it
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+        assert not at.exception and not at.error
+    assert any("TF-IDF" in rendered(c.value) for c in at.caption)
+    # a URL cannot name anything but a kept upload
+    for bad in ("../../etc/passwd", f"{ref.split('/')[0]}/../x.csv", "0" * 24 + "/nope.csv"):
+        assert session.upload_from_ref(bad) is None
+
+
+def test_every_page_at_1000_classes(tmp_path, monkeypatch):
+    import shapes
+
+    csv, npy, names = shapes.many_classes(tmp_path, 1000, 5000)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(csv), "--pred-probs", str(npy),
+                                      "--class-names", str(names)])
+    for page in PAGES:
+        at = open_page(page)
+        assert not at.error, [e.value for e in at.error]
+        assert not at.warning or all("order of the classes" not in w.value for w in at.warning)
+    at = open_page("noise_matrix")
+    shown = at.multiselect(key="matrix_classes").value
+    assert len(shown) == 25 and len(set(shown)) == 25
