@@ -12,7 +12,7 @@ import streamlit as st
 from analysis import samples
 from analysis.data import DataError, read_table
 from analysis.review import ReviewDatabaseError
-from dashboard import compute, findings_view, labels, session
+from dashboard import compute, findings_view, labels, session, why
 from dashboard.text import md
 
 HERE = Path(__file__).parent
@@ -65,7 +65,9 @@ def choose_source() -> compute.Source:
     labels = {"sample": "Bundled sample", "upload": "Upload a file",
               "cli": "File from command line"}
     # an upload named in the URL (a refresh, a shared link) reopens it
-    kept = session.upload_from_ref(st.query_params.get("upload"))
+    # (kept in the session too: moving to another page must not lose it)
+    kept = session.upload_from_ref(st.query_params.get("upload")
+                                   or st.session_state.get("_upload_ref"))
     default = "upload" if kept is not None else "cli" if args.data else "sample"
     kind = st.sidebar.radio("Source", options, index=options.index(default),
                             format_func=labels.get, key="source_kind", label_visibility="collapsed")
@@ -77,10 +79,12 @@ def choose_source() -> compute.Source:
                                     key="sample_name")
         session.set_query("sample", name)
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         return compute.Source("sample", name)
     session.set_query("sample", None)
     if kind == "cli":
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         path = Path(args.data)
         flags = {"pred_probs": args.pred_probs, "embeddings": args.embeddings,
                  "class_names": args.class_names}
@@ -100,12 +104,18 @@ def choose_source() -> compute.Source:
             f = st.file_uploader(what, type=["npy"], key=f"upload_{key}")
             if f is not None:
                 saved = session.save_upload(f.getvalue(), f.name)
+            else:  # reopened from the URL (or this session) with the main file
+                saved = session.upload_from_ref(st.query_params.get(f"upload_{key}")
+                                                or st.session_state.get(f"_upload_{key}_ref"))
+                if upload is not None or kept is None:
+                    saved = None
+            ref = session.upload_ref(saved) if saved is not None else None
+            if ref is not None:
                 extra[key] = str(saved)
-                session.set_query(f"upload_{key}", session.upload_ref(saved))
+                st.session_state[f"_upload_{key}_ref"] = ref
             else:
-                again = session.upload_from_ref(st.query_params.get(f"upload_{key}"))
-                if again is not None and upload is None and kept is not None:
-                    extra[key] = str(again)
+                st.session_state.pop(f"_upload_{key}_ref", None)
+            session.set_query(f"upload_{key}", ref)
     if upload is not None:
         path = session.save_upload(upload.getvalue(), upload.name)
     elif kept is not None:
@@ -113,23 +123,27 @@ def choose_source() -> compute.Source:
         st.sidebar.caption(f"Reopened the uploaded file **{md(path.name)}** (named in the URL).")
     else:
         session.set_query("upload", None)
+        st.session_state.pop("_upload_ref", None)
         st.info("Upload a CSV or Parquet file with a label column (and features, a text column "
                 "or image paths) in the sidebar, or pick a bundled sample.")
         st.stop()
     session.set_query("upload", session.upload_ref(path))
+    st.session_state["_upload_ref"] = session.upload_ref(path)
     return compute.Source("file", str(path), **_column_choices(path, None), **extra)
 
 
 def choose_methods() -> tuple[str, str]:
     st.sidebar.markdown("### Method")
-    filters = list(labels.FILTER_LABELS)
+    filters = [*labels.FILTER_LABELS, *labels.DETECTOR_LABELS]
     ranks = list(labels.RANK_LABELS)
     q_filter = st.query_params.get("filter", filters[0])
     q_rank = st.query_params.get("rank", ranks[0])
     filter_by = st.sidebar.selectbox(
         "Flag rows by", filters, index=filters.index(q_filter) if q_filter in filters else 0,
-        format_func=labels.FILTER_LABELS.get, key="filter_by",
-        help="How confident learning decides which labels are wrong (Northcutt et al., 2021).")
+        format_func={**labels.FILTER_LABELS, **labels.DETECTOR_LABELS}.get, key="filter_by",
+        help="How confident learning decides which labels are wrong (Northcutt et al., 2021); "
+             "the combined detector cleans the flagged rows and fits the model again first "
+             "(better on the benchmark, three times the fitting time; README, Why flagged).")
     rank_by = st.sidebar.selectbox(
         "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,
         format_func=labels.RANK_LABELS.get, key="rank_by",
@@ -179,7 +193,8 @@ source = choose_source()
 filter_by, rank_by = choose_methods()
 try:
     dataset = compute.load(source)
-    result = compute.analysis_for(dataset, filter_by, rank_by)
+    result = compute.analysis_for(dataset, labels.DETECTOR_FILTER.get(filter_by, filter_by),
+                                  rank_by)
 except (DataError, ValueError) as exc:
     st.error(f"**This data cannot be analysed yet.** {md(exc)}")
     st.caption("Fix the file or choose other columns in the sidebar; nothing was changed.")
@@ -201,6 +216,7 @@ if dataset.annotator_columns:
 order = dataset.class_order
 if order is not None and order.suspicious:
     st.warning(md(order.message(dataset.source)), icon=":material/swap_horiz:")
+result = why.detector_result(dataset, result, filter_by)  # the combined detector, if chosen
 session.publish(source, dataset, result)
 findings_view.slice_selector(dataset)  # #17: noise by slice
 st.sidebar.caption(
