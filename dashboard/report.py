@@ -20,7 +20,7 @@ from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
 from analysis.export import class_sizes
 from analysis.pipeline import Analysis
-from dashboard import thumbs
+from dashboard import thumbs, why
 from dashboard.text import html_text
 
 _CSS = """
@@ -409,6 +409,7 @@ column class; grey: labels estimated right)</h3>
 <p>Each card: the label given, the class the model suggests, and how sure the model is of
 each. The lower the first percentage, the likelier the label is wrong.</p>
 {_suspects(dataset, result, top)}
+{why.report_section(dataset, result)}
 <h2>What the cleaning changed</h2>
 {_changes(dataset, cleaned)}
 <h2>How these numbers were made</h2>
