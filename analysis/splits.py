@@ -11,7 +11,8 @@ cross-split pairs may be missing, but every leaking row of such a group shows in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,3 +150,71 @@ def split_like_columns(frame: pd.DataFrame) -> list[str]:
     so never a model feature unless named as one (:func:`analysis.data.from_frame`)."""
     return [str(c) for c in frame.columns if str(c).lower() in SPLIT_NAMES
             and frame[c].nunique(dropna=False) <= MAX_SPLITS]
+
+
+def load_splits(paths: Sequence, label_column: str | None = None, *, column: str = "split",
+                **options):
+    """Several files (train, validation, test, ...) as one dataset with a split column.
+
+    Each file is read as :func:`analysis.data.read_table` reads it, the files are joined by
+    :func:`concat_splits` (split = the file's name without its suffix) and the join is loaded
+    by :func:`analysis.data.load_dataset` (same inference, same messages; row numbers in a
+    message count rows of the join, in the order of ``paths``). The result's ``source`` is
+    ``"train.csv + test.csv"``; its folder is the first file's (the review decisions are kept
+    under that name). The cleaned split is one CSV file (Parquet when every input is) with the
+    split column.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Two or more CSV / TSV / Parquet files with the same columns.
+    label_column, **options
+        As :func:`analysis.data.load_dataset`.
+    column : str, default="split"
+        Name of the split column added.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        Fewer than two files, two files with the same name, columns that differ, a folder, or
+        anything :func:`analysis.data.load_dataset` rejects in the join.
+    """
+    import tempfile
+    from dataclasses import replace
+
+    from analysis.data import DataError, load_dataset, read_table
+
+    files = [Path(p) for p in paths]
+    if len(files) < 2:
+        raise DataError(f"give at least two files to join as splits, got {len(files)}.")
+    names = [f.stem for f in files]
+    seen: dict[str, Path] = {}
+    for f, name in zip(files, names, strict=True):
+        if f.is_dir():
+            raise DataError(f"{f.name}: a folder cannot be joined as a split; give files.")
+        if name in seen:
+            raise DataError(f"{seen[name]} and {f} are both split '{name}': give files with "
+                            "different names.")
+        seen[name] = f
+    frames = {name: read_table(f) for f, name in zip(files, names, strict=True)}
+    try:
+        joined = concat_splits(frames, column)
+    except ValueError as exc:
+        raise DataError(f"{' + '.join(f.name for f in files)}: {exc}") from None
+    source = " + ".join(f.name for f in files)
+    parquet = all(f.suffix.lower() in (".parquet", ".pq") for f in files)
+    with tempfile.TemporaryDirectory(prefix="noiselens-splits-") as tmp:
+        path = Path(tmp) / ("joined.parquet" if parquet else "joined.csv")
+        if parquet:
+            joined.to_parquet(path, index=False)
+        else:
+            joined.to_csv(path, index=False)
+        try:
+            dataset = load_dataset(path, label_column, **options)
+        except DataError as exc:
+            raise DataError(str(exc).replace(path.name, source, 1)) from None
+    return replace(dataset, source=source, base_dir=files[0].resolve().parent)

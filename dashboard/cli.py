@@ -47,8 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         "per_class.csv, noise_matrix.csv, summary.json, report.html and the cleaned split "
         "into --out.",
     )
-    run.add_argument("data", nargs="?", help="CSV or Parquet file, or a folder of images with "
-                     "one sub-folder per class")
+    run.add_argument("data", nargs="*", help="CSV or Parquet file, or a folder of images with "
+                     "one sub-folder per class; several files (train.csv test.csv ...) are "
+                     "joined as splits: a 'split' column named after each file, and "
+                     "near-duplicates across them (leakage) listed")
     run.add_argument("--sample", help="a bundled sample instead of DATA (e.g. digits)")
     run.add_argument("--label-col", help="label column (default: inferred)")
     run.add_argument("--id-col", help="id column (default: inferred, else the row number)")
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="label-issue filter (default: prune_by_noise_rate)")
     run.add_argument("--rank-by", default="self_confidence",
                      help="ranking score (default: self_confidence)")
+    run.add_argument("--detector", default="confident_learning",
+                     help="label detector: confident_learning (the out-of-fold model's "
+                     "probabilities, the default) or clean_and_refit (clean the flagged rows, "
+                     "fit the model again, flag with its probabilities: better on the "
+                     "benchmark, three model fits instead of one; cached)")
     run.add_argument("--clean", choices=("auto", "reviewed", "suggestions", "none"),
                      default="auto", help="decisions applied to the cleaned split: the review "
                      "made in the dashboard, the detector's suggestions, or none (auto: the "
@@ -114,8 +121,13 @@ def analyze_command(args) -> int:
     from analysis.review import ReviewStore, reconcile
     from analysis.spreadsheet import guard_formulas
 
-    if (args.data is None) == (args.sample is None):
+    files = [args.data] if isinstance(args.data, str) else list(args.data or [])
+    if bool(files) == (args.sample is not None):
         return _fail("give either a DATA file or --sample NAME (not both).")
+    from analysis.pipeline import DETECTORS
+
+    if args.detector not in DETECTORS:
+        return _fail(f"--detector {args.detector!r} is not one of: {', '.join(DETECTORS)}.")
     if args.filter_by not in FILTERS:
         return _fail(f"--filter-by {args.filter_by!r} is not one of: {', '.join(FILTERS)}.")
     if args.rank_by not in RANKINGS:
@@ -134,7 +146,12 @@ def analyze_command(args) -> int:
                 ("missing_label", args.missing_label),
                 ("pred_probs", args.pred_probs), ("embeddings", args.embeddings),
                 ("classes", getattr(args, "class_names", None))) if v}
-            dataset = nl.load_dataset(args.data, args.label_col, **options)
+            if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column
+                from analysis.splits import load_splits
+
+                dataset = load_splits(files, args.label_col, **options)
+            else:
+                dataset = nl.load_dataset(files[0], args.label_col, **options)
             if dataset.class_order is not None and dataset.class_order.suspicious:
                 print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
                       file=sys.stderr)
@@ -150,7 +167,7 @@ def analyze_command(args) -> int:
         print(f"analysing {dataset.source}: {len(dataset):,} rows, {dataset.num_classes} "
               "classes", file=sys.stderr)
         result = nl.analyze(dataset, filter_by=args.filter_by, rank_by=args.rank_by,
-                            progress=progress)
+                            progress=progress, detector=args.detector)
         print(file=sys.stderr)
     except (DataError, ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))
@@ -229,8 +246,33 @@ def analyze_command(args) -> int:
     if "review_changed_rows" in exported.files:
         print(f"review: {len(carry.gone):,} gone, {len(carry.changed):,} changed since the "
               f"decision: ids in {exported.files['review_changed_rows']}", file=sys.stderr)
+    _print_splits(result)
     print(f"wrote {out}/: {' '.join(p.name for p in exported.files.values())}")
     return 0
+
+
+def _print_splits(result) -> None:
+    """The detector in use and, with a split column, the leakage across splits (stderr)."""
+    if result.detector != "confident_learning":
+        print(f"label detector: {result.detector} ({result.probabilities_source})",
+              file=sys.stderr)
+    try:
+        splits = result.checks.get("splits")
+    except ValueError:  # the signals could not be computed: issues.csv says so already
+        return
+    if not splits:
+        return
+    rows = ", ".join(f"{k} {v:,}" for k, v in splits["rows_per_split"].items())
+    print(f"splits ({splits['column']}: {rows}): {splits['leaking_pairs']:,} near-duplicate "
+          f"pair(s) across splits (leakage), {splits['conflicting_pairs']:,} with different "
+          "labels", file=sys.stderr)
+    for e in splits["examples"][:10]:
+        print(f"  {e['id_a']} ({e['split_a']}) ~ {e['id_b']} ({e['split_b']}), distance "
+              f"{e['distance']:g}{', labels differ' if e['conflicting'] else ''}",
+              file=sys.stderr)
+    if splits["leaking_pairs"] > 10:
+        print("  ... the first 20 in manifest.json (checks.splits), every row in issues.csv",
+              file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,8 @@ is cached on disk). Dataset text goes through :mod:`dashboard.text`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -38,10 +40,56 @@ def detector_name(result) -> str:
     """The label detector in use, in words."""
     from dashboard import labels
 
-    name = labels.FILTER_LABELS.get(result.filter_by, result.filter_by)
-    if "fitted again" in result.probabilities_source:
-        return f"{name} after cleaning and fitting again"
-    return name
+    return labels.method_label(result)
+
+
+#: Combined analyses by the analysis they refit (lives as long as compute's cache keeps it).
+_COMBINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def detector_result(dataset, result, choice: str):
+    """The analysis of the sidebar's "Flag rows by" ``choice``: ``result`` itself for a
+    confident-learning filter; for a detector of :data:`dashboard.labels.DETECTOR_LABELS`,
+    :meth:`analysis.pipeline.Analysis.relearned` of ``result`` — fitted with a progress bar
+    the first time, then read from the on-disk cache (keyed by the fingerprint and the
+    cleaned labels) and kept here for the process. A dataset with its own probabilities
+    cannot be refitted: a warning, and confident learning."""
+    import streamlit as st
+
+    from dashboard import labels
+
+    if choice not in labels.DETECTOR_LABELS:
+        return result
+    hit = _COMBINED.get(result)
+    if hit is not None:
+        return hit
+    if dataset.pred_probs is not None:
+        st.warning("The combined detector fits the model again, but this dataset brings its "
+                   "own predicted probabilities: flagging by confident learning (prune by "
+                   "noise rate) instead.", icon=":material/info:")
+        return result
+    slot = st.empty()
+    try:
+        with slot.status("Combined detector: fitting the model again on the cleaned labels…",
+                         expanded=True):
+            st.caption("The flagged rows take their suggested label and the model is fitted "
+                       "again, out-of-fold; its probabilities judge the given labels. Cached: "
+                       "this happens once per dataset.")
+            bar = st.progress(0.0)
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
+
+            combined = result.relearned(progress=progress)
+            _ = combined.is_issue, combined.scores, combined.ranked, combined.estimate
+    except ValueError as exc:
+        slot.empty()
+        st.warning(f"The combined detector could not run: {md(exc)} Flagging by confident "
+                   "learning instead.")
+        return result
+    slot.empty()
+    _COMBINED[result] = combined
+    return combined
 
 
 def issue_summary(dataset, result) -> None:
@@ -70,7 +118,8 @@ def issue_summary(dataset, result) -> None:
         col.metric(ISSUE_NAMES[t].capitalize(), f"{counts[t]:,}",
                    f"{counts[t] / n:.1%} of rows", delta_color="off", delta_arrow="off",
                    help=helps[t])
-    notes = [f"Neighbours searched in {_SPACE[sig.space]} (k = {sig.k})."]
+    notes = [f"Label issues by **{md(detector_name(result))}**.",
+             f"Neighbours searched in {_SPACE[sig.space]} (k = {sig.k})."]
     if sig.note:
         notes.append(md(sig.note))
     if checks["conflicting_pairs"]:
@@ -187,7 +236,8 @@ def report_section(dataset, result) -> str:
     worst_rows = "".join(
         f"<tr><td>{html_text(r.class_name)}</td><td>{int(r.rows):,}</td>"
         f"<td>{r.any_share:.0%}</td></tr>" for r in worst.itertuples())
-    notes = [f"Neighbours searched in {html_text(_SPACE[sig.space])} (k = {sig.k})."]
+    notes = [f"Label issues by {html_text(detector_name(result))}.",
+             f"Neighbours searched in {html_text(_SPACE[sig.space])} (k = {sig.k})."]
     if sig.note:
         notes.append(html_text(sig.note))
     if checks["conflicting_pairs"]:

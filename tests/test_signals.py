@@ -222,3 +222,48 @@ def test_analysis_signals_table_issues_csv_and_manifest(tmp_path):
     a = int(src[0])
     assert issues.loc[a, "near_duplicate_ids"] == str(ds.ids[a + 200])
     assert out.manifest["checks"]["counts"]["near_duplicate"] == 20
+
+
+def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeypatch):
+    """The combined detector against its definition: round r cleans the *given* labels with
+    round r-1's flags (suggested label) and fits out-of-fold again; the flags are confident
+    learning on the last probabilities; every fit is cached on disk."""
+    from analysis import pipeline
+    from analysis.probabilities import out_of_fold_probabilities
+
+    X, y = make_blobs(240, 4, centers=3, cluster_std=2.5, random_state=7)
+    noisy = y.copy()
+    noisy[::9] = (noisy[::9] + 1) % 3
+    ds = nl.from_arrays(X, noisy)
+    base = nl.analyze(ds, model="knn")
+    got = nl.analyze(ds, model="knn", detector="clean_and_refit")
+    assert got.detector == "clean_and_refit" and pipeline.REFIT_ROUNDS >= 1
+    assert "fitted again on the cleaned labels" in got.probabilities_source
+    # the reference: a loop over the rounds, from the definitions
+    probs = base.pred_probs
+    for _ in range(pipeline.REFIT_ROUNDS):
+        flags = nl.find_label_issues(noisy, probs)
+        cleaned = noisy.copy()
+        for i in np.flatnonzero(flags):
+            p = np.array(probs[i], dtype=float)
+            if np.argmax(p) == noisy[i]:
+                p[noisy[i]] = -1.0
+            cleaned[i] = int(np.argmax(p))
+        probs = out_of_fold_probabilities(X, cleaned, model="knn", random_state=0,
+                                          num_classes=3)
+    np.testing.assert_allclose(got.pred_probs, probs)
+    np.testing.assert_array_equal(got.is_issue, nl.find_label_issues(noisy, probs))
+    np.testing.assert_array_equal(got.labels, noisy)  # the given labels are judged
+    assert got.checks["label_detector"] == "clean_and_refit"
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(pipeline, "out_of_fold_probabilities", no_fit)
+    again = nl.analyze(ds, model="knn", detector="clean_and_refit")  # from the cache
+    np.testing.assert_array_equal(again.pred_probs, got.pred_probs)
+    with_probs = nl.from_arrays(X, noisy, pred_probs=probs)
+    with pytest.raises(ValueError, match="brings its own pred_probs"):
+        nl.analyze(with_probs, detector="clean_and_refit")
+    with pytest.raises(ValueError, match="detector='nope' is not one of"):
+        nl.analyze(ds, detector="nope")

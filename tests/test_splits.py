@@ -113,3 +113,34 @@ def test_a_split_column_is_never_a_model_feature(tmp_path):
     assert named.feature_columns == ["a", "fold"]
     frame["set"] = frame.pop("SET") * 0 + np.arange(60)  # 60 distinct values
     assert "set" in nl.from_frame(frame, "label").feature_columns
+
+
+def test_cli_joins_files_as_splits_and_lists_the_leaks(tmp_path, capsys):
+    from dashboard.cli import main
+
+    frame = split_frame()
+    parts = {"train": frame.iloc[:200], "validation": frame.iloc[200:250],
+             "test": frame.iloc[250:]}
+    paths = []
+    for name, part in parts.items():
+        paths.append(str(tmp_path / f"{name}.csv"))
+        part.drop(columns="Split").to_csv(paths[-1], index=False)
+    out = tmp_path / "out"
+    assert main(["analyze", *paths, "--label-col", "label", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    # the same planted leaks as with the column: rows 0..5 of train in validation, 2 conflict
+    assert "6 near-duplicate pair(s) across splits (leakage), 2 with different labels" in err
+    assert "4 (train) ~ 204 (validation), distance 0, labels differ" in err  # ids: join rows
+    manifest = json.loads((out / "manifest.json").read_text())
+    check = manifest["checks"]["splits"]
+    assert check["column"] == "split" and check["leaking_pairs"] == 6
+    assert check["rows_per_split"] == {"test": 50, "train": 200, "validation": 50}
+    assert manifest["checks"]["label_detector"] == "confident_learning"
+    cleaned = next(out.glob("*cleaned*"))
+    assert pd.read_csv(cleaned)["split"].tolist() == frame["Split"].str.lower().tolist()
+    # the split is not a feature; bad input is named, never a traceback
+    (tmp_path / "odd.csv").write_text("x,label\n1,a\n2,b\n")
+    assert main(["analyze", paths[0], str(tmp_path / "odd.csv"), "--out", str(out)]) == 2
+    assert "other columns" in capsys.readouterr().err
+    assert main(["analyze", paths[0], paths[0], "--out", str(out)]) == 2
+    assert "both split 'train'" in capsys.readouterr().err

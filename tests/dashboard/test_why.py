@@ -59,3 +59,61 @@ def test_panel_table(result):
                                         "neighbours disagree"]
     outlier = frame.set_index("signal").loc["outlier"]
     assert outlier["flagged"] and outlier["worse than (own class)"] == 1.0
+
+
+def rendered(markdown: str) -> str:
+    """Markdown as read: backslash escapes of dataset text resolved."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def test_overview_issue_summary_and_the_combined_detector(monkeypatch):
+    """AppTest: the Overview's issue counts and worst classes are the package's; choosing the
+    combined detector in the sidebar flags its rows, says so, and its fits are cached on disk
+    (the package, called after, fits nothing)."""
+    import sys
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from analysis import pipeline
+    from analysis.signals import ISSUE_NAMES, class_summary
+
+    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+    at = AppTest.from_file(app, default_timeout=240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    ds = nl.from_sample("digits")
+    base = nl.analyze(ds)
+    metrics = {m.label: m.value for m in at.metric}
+    for t, count in base.signals.counts().items():
+        assert metrics[ISSUE_NAMES[t].capitalize()] == f"{count:,}"
+    assert any("Label issues by **Prune by noise rate (default)**" in rendered(c.value)
+               for c in at.caption)
+    worst = next(df.value for df in at.dataframe if "any issue" in df.value)
+    expected = class_summary(base.labels, ds.class_names, base.signals).head(5)
+    assert worst["class"].tolist() == expected["class_name"].tolist()
+    np.testing.assert_allclose(worst["any issue"], expected["any_share"])
+
+    at.sidebar.selectbox(key="filter_by").set_value("clean_and_refit")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again: the combined detector's fits are not cached")
+
+    monkeypatch.setattr(pipeline, "out_of_fold_probabilities", no_fit)
+    combined = nl.analyze(ds, detector="clean_and_refit")  # every fit read from the cache
+    assert combined.detector == "clean_and_refit"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Label issue"] == f"{combined.num_issues:,}" != f"{base.num_issues:,}"
+    assert metrics["Flagged for review"] == f"{combined.num_issues:,}"
+    assert any("Label issues by **Clean, fit again, prune by noise rate (combined)**"
+               in rendered(c.value) for c in at.caption)
+    assert at.query_params["filter"] == "clean_and_refit"
