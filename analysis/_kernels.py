@@ -467,3 +467,62 @@ def chunk_facts(pred_probs, labels, tol, eps):
         bumped = own + eps
         label_wins[i] = before < bumped and after <= bumped
     return codes, own_p, argmax, max_other, label_wins
+
+
+@nb.njit(**_OPTS)
+def sparse_pairwise_sum(pos, vals, n):
+    """numpy's pairwise sum (:func:`_pairwise_sum`) of a length-``n`` vector that is zero
+    except ``vals`` at the sorted positions ``pos``: the same bits as summing the dense
+    vector, without it. A part of the summation tree holding no value adds exactly 0."""
+    buf = np.zeros(128, vals.dtype)
+    if pos.size == 0:
+        return buf[0]
+    task_lo = np.empty(256, np.int64)
+    task_n = np.empty(256, np.int64)
+    task_combine = np.empty(256, np.bool_)
+    results = np.empty(256, vals.dtype)
+    rp = 0
+    task_lo[0] = 0
+    task_n[0] = n
+    task_combine[0] = False
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        lo = task_lo[sp]
+        m = task_n[sp]
+        if task_combine[sp]:
+            results[rp - 2] = results[rp - 2] + results[rp - 1]
+            rp -= 1
+            continue
+        i0 = np.searchsorted(pos, lo)
+        i1 = np.searchsorted(pos, lo + m)
+        if i0 == i1:
+            results[rp] = buf[0] - buf[0]
+            rp += 1
+        elif m <= 128:
+            block = np.zeros(m, vals.dtype)
+            for t in range(i0, i1):
+                block[pos[t] - lo] = vals[t]
+            results[rp] = _block_sum(block, 0, m)
+            rp += 1
+        else:
+            half = m // 2
+            half -= half % 8
+            task_lo[sp], task_n[sp], task_combine[sp] = lo, m, True
+            task_lo[sp + 1], task_n[sp + 1], task_combine[sp + 1] = lo + half, m - half, False
+            task_lo[sp + 2], task_n[sp + 2], task_combine[sp + 2] = lo, half, False
+            sp += 3
+    return results[0]
+
+
+@nb.njit(**_OPTS)
+def sparse_column_pairwise_sums(indptr, indices, data, n):
+    """numpy's pairwise sum of each column of an (n, m) matrix given in CSC form (rows sorted
+    within each column), as ``dense.sum(axis=0)`` gives it on a Fortran-ordered array."""
+    m = indptr.size - 1
+    out = np.empty(m, data.dtype)
+    for c in range(m):
+        lo = indptr[c]
+        hi = indptr[c + 1]
+        out[c] = sparse_pairwise_sum(indices[lo:hi].astype(np.int64), data[lo:hi], n)
+    return out

@@ -370,6 +370,11 @@ class ChunkedEvidence(Evidence):
             self.labels, source.shape, source.dtype, require_two_classes=require_two_classes
         )
         self.n, self.k = source.shape
+        from analysis import limits
+
+        chunk = (source.bounds[0][1] - source.bounds[0][0]) if source.bounds else 0
+        limits.check_core(self.n, self.k, sparse=self.sparse,
+                          input_bytes=2 * 8 * chunk * self.k)
         self.pred_probs = None  # never in memory: every use below reads chunks
         self._progress = progress or no_progress
         self._first_pass()
@@ -413,6 +418,10 @@ class ChunkedEvidence(Evidence):
         guess = np.concatenate(
             self._map("confident joint", _guess_block, lambda a, b: (), (thresholds,))
         )
+        if self.sparse:
+            from analysis import sparse
+
+            return guess, sparse.counts_from_guess(guess, self.labels, self.k)
         valid = guess >= 0
         flat = guess[valid] * self.k + self.labels[valid]
         counts = np.bincount(flat, minlength=self.k * self.k).reshape(self.k, self.k)
@@ -423,18 +432,13 @@ class ChunkedEvidence(Evidence):
         return np.concatenate(self._map("entropy", _xlogx_block, lambda a, b: ()))
 
     def noise_rate_mask(self, counts: np.ndarray, skip: np.ndarray) -> np.ndarray:
+        from analysis import sparse
+
         mask = np.zeros(self.n, dtype=bool)
-        counts = np.asarray(counts)
-        wanted = counts.T.copy()  # [k, j]
-        np.fill_diagonal(wanted, 0)
-        wanted[skip | (self.label_counts == 0)] = 0
-        pair_class, pair_j = np.nonzero(wanted > 0)  # sorted by class, then other class
+        pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
         if pair_class.size == 0:
             return mask
-        want = np.minimum(wanted[pair_class, pair_j], self.label_counts[pair_class])
-        pair_start = np.searchsorted(pair_class, np.arange(self.k + 1)).astype(np.int64)
-        want = want.astype(np.int64)
-        shared = (pair_class, pair_start, pair_j.astype(np.int64), want)
+        shared = (pair_class, pair_start, pair_j, want)
         if isinstance(self.source, DaskSource):
             # per-chunk heaps on the workers, merged there pairwise
             merged = self._map(
@@ -455,7 +459,7 @@ class ChunkedEvidence(Evidence):
         mask[selected] = True
         if tied.size:
             pairs = [(int(pair_j[p]), int(pair_class[p])) for p in tied]
-            wanted = [int(counts[j, k]) for j, k in pairs]
+            wanted = [int(want[p]) for p in tied]
             chosen = self._map("tied margins", _margins_block,
                                lambda a, b: (self.labels[a:b], a), (pairs,),
                                finish=partial(_resolve_ties, wanted=wanted))

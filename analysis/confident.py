@@ -43,6 +43,9 @@ class Evidence:
             labels, pred_probs, require_two_classes=require_two_classes
         )
         self.n, self.k = self.pred_probs.shape
+        from analysis import limits
+
+        limits.check_core(self.n, self.k, sparse=self.sparse, threads=nb.get_num_threads())
 
     @cached_property
     def label_counts(self) -> np.ndarray:
@@ -71,6 +74,20 @@ class Evidence:
 
         probs = self.pred_probs
         mask = np.zeros(self.n, dtype=bool)
+        if self.sparse:  # per (class, other class) pair heaps: no (K, K) state
+            from analysis import chunked, sparse
+
+            pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
+            heaps = chunked.Heaps(want, probs.dtype)
+            heaps.feed(probs, self.labels, 0, pair_start, pair_j)
+            selected, tied = chunked.select_candidates(heaps.candidates(), want)
+            mask[selected] = True
+            for p in tied:
+                j, k = int(pair_j[p]), int(pair_class[p])
+                rows = self.rows_of(k)
+                margin = probs[rows, j] - probs[rows, k]
+                mask[rows[smallest(-margin, int(want[p]))]] = True
+            return mask
         order, starts = self.groups
         tied = _kernels.prune_by_margin(
             probs, order, starts, self.label_counts, np.ascontiguousarray(counts), skip, mask
@@ -101,8 +118,21 @@ class Evidence:
         ]
         return np.clip(means, a_min=_MIN_THRESHOLD, a_max=None)
 
+    @property
+    def sparse(self) -> bool:
+        """Many classes: the confident joint and the estimate are ``scipy.sparse`` matrices
+        (:mod:`analysis.sparse`, identical numbers)."""
+        from analysis import sparse
+
+        return self.k >= sparse.SPARSE_MIN_CLASSES
+
     @cached_property
     def _guess_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.sparse:
+            from analysis import sparse
+
+            guess = _kernels.guess_rows(self.pred_probs, self.thresholds - EPS)
+            return guess, sparse.counts_from_guess(guess, self.labels, self.k)
         blocks = min(nb.get_num_threads(), max(1, self.n // 10_000))
         return _kernels.confident_guess(
             self.pred_probs, self.thresholds - EPS, self.labels, blocks
@@ -150,12 +180,20 @@ class Evidence:
         # counted as (true, given) and transposed: the Fortran-ordered layout of the
         # reference, which decides the summation order, hence the rounding ties, of the
         # calibration
+        if self.sparse:
+            from analysis import sparse
+
+            return sparse.raw_joint(self._guess_counts[1])
         cj = self._guess_counts[1].copy().T
         np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
         return cj
 
     @cached_property
     def confident_joint(self) -> np.ndarray:
+        if self.sparse:
+            from analysis import sparse
+
+            return sparse.calibrate(self.raw_confident_joint, self.label_counts)
         return calibrate_confident_joint(self.raw_confident_joint, self.label_counts)
 
     @cached_property
@@ -375,6 +413,21 @@ def noise_estimate_from(ev: Evidence, *, converge: bool = False) -> NoiseEstimat
     :func:`estimate_noise`)."""
     cj = ev.confident_joint
     counts = ev.label_counts
+    if ev.sparse:
+        from analysis import limits, sparse
+
+        if converge:  # fills every entry: dense, if it fits
+            limits.check_dense_matrices(ev.k, 8, "estimate_noise(converge=True)")
+            return _dense_estimate(cj.toarray(), counts, ev, converge=True)
+        joint, noise, inverse, prior, rate = sparse.noise_parts(cj, counts, ev.n)
+        return NoiseEstimate(
+            confident_joint=cj, joint=joint, noise_matrix=noise, inverse_noise_matrix=inverse,
+            prior_true=prior, noise_rate=rate, num_issues=ev.num_issues(), label_counts=counts,
+        )
+    return _dense_estimate(cj, counts, ev, converge=converge)
+
+
+def _dense_estimate(cj, counts, ev: Evidence, *, converge: bool) -> NoiseEstimate:
     joint = cj / np.clip(float(np.sum(cj)), a_min=_TINY, a_max=None)
     given_counts = cj.sum(axis=1).astype(float)
     true_counts = cj.sum(axis=0).astype(float)

@@ -125,7 +125,16 @@ def _prune_counts(ev: Evidence, min_examples: int, frac_noise: float, num_to_rem
     the noise counts by ``frac_noise`` and, if given, rescales them to remove exactly
     ``num_to_remove[k]`` rows from class k.
     """
-    counts = ev.confident_joint.T
+    if ev.sparse:
+        from analysis import limits, sparse
+
+        if frac_noise == 1.0 and num_to_remove is None:
+            return sparse.prune_counts(ev.confident_joint, min_examples)
+        # the dense definition fills zero entries: dense, if it fits
+        limits.check_dense_matrices(ev.k, 8 * 6, "frac_noise / num_to_remove_per_class")
+        counts = ev.confident_joint.toarray().T
+    else:
+        counts = ev.confident_joint.T
     diagonal = np.diagonal(counts)
     kept = np.maximum(diagonal, min_examples)
     per_col = np.maximum(np.count_nonzero(counts, axis=0) - 1.0, 1.0)
@@ -151,8 +160,9 @@ def _prune_mask(ev: Evidence, filter_by: str, counts: np.ndarray, min_examples: 
     by_class = np.zeros(ev.n, dtype=bool)
     skip = (ev.label_counts <= min_examples) | (ev.label_counts < 2)
     if filter_by in ("prune_by_class", "both"):
+        kept = counts.diagonal()
         for k in np.flatnonzero(~skip):
-            num = int(ev.label_counts[k]) - int(counts[k, k])
+            num = int(ev.label_counts[k]) - int(kept[k])
             if num >= 1:
                 rows = ev.rows_of(k)
                 by_class[rows[smallest(ev.self_confidence[rows], num)]] = True

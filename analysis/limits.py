@@ -1,0 +1,141 @@
+"""Limits instead of blow-ups: memory is estimated before the work starts, and what does not
+fit is refused with the numbers (issue #13).
+
+The available memory is ``MemAvailable`` of ``/proc/meminfo`` (what the kernel could give
+without swapping), or the ``NOISELENS_MEMORY_LIMIT`` environment variable (bytes, or with a
+suffix: ``8G``, ``500M``), which wins. Where neither is known nothing is refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Bytes per row of the per-row vectors of the core (labels, self-confidence, arg-max,
+#: largest other probability, label wins, guess, group order, masks, scores): an upper bound.
+ROW_BYTES = 96
+#: Dense (K, K) float64/int64 matrices alive at once in the dense estimate (confident joint
+#: copies, calibration, joint, both noise matrices and their temporaries, prune counts).
+DENSE_MATRICES = 10
+
+
+class MemoryLimitError(ValueError):
+    """The work would need more memory than is available; the message gives the numbers."""
+
+
+def human(n: float) -> str:
+    """``1.5 GB`` style (powers of 1024)."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def _parse_size(text: str) -> int:
+    text = text.strip().upper().removesuffix("B")
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in "KMGT" else text
+    return int(float(number) * scale)
+
+
+def available_bytes() -> int | None:
+    """Memory the work may use: ``NOISELENS_MEMORY_LIMIT`` if set, else ``MemAvailable``."""
+    env = os.environ.get("NOISELENS_MEMORY_LIMIT")
+    if env:
+        try:
+            return _parse_size(env)
+        except ValueError:
+            raise ValueError(f"NOISELENS_MEMORY_LIMIT={env!r} is not a size (e.g. 8G, 500M, "
+                             "123456789).") from None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits(need: int, what: str, parts: dict[str, int] | None = None,
+               hint: str = "") -> None:
+    """Raise :class:`MemoryLimitError` when ``need`` bytes exceed the available memory."""
+    have = available_bytes()
+    if have is None or need <= have:
+        return
+    detail = ""
+    if parts:
+        detail = " (" + ", ".join(f"{k} {human(v)}" for k, v in parts.items() if v) + ")"
+    raise MemoryLimitError(
+        f"{what} needs about {human(need)} of memory{detail} but {human(have)} is available; "
+        "nothing was started." + (f" {hint}" if hint else "")
+    )
+
+
+def core_bytes(n: int, k: int, *, sparse: bool, threads: int = 1,
+               input_bytes: int = 0) -> dict[str, int]:
+    """Estimated allocations of the confident-learning core on N rows and K classes beyond
+    the probabilities themselves (plus ``input_bytes`` when they must be copied)."""
+    parts = {"per-row vectors": ROW_BYTES * n}
+    if input_bytes:
+        parts["a float copy of pred_probs"] = input_bytes
+    if sparse:
+        # at most N + K non-zero entries per sparse matrix, ~20 bytes each, a few matrices
+        parts["sparse matrices"] = 6 * 20 * (n + k)
+    else:
+        parts[f"{DENSE_MATRICES + threads} dense {k:,} x {k:,} matrices"] = (
+            (DENSE_MATRICES + threads) * 8 * k * k
+        )
+    return parts
+
+
+def check_core(n: int, k: int, *, sparse: bool, threads: int = 1, input_bytes: int = 0,
+               what: str = "the confident-learning core") -> None:
+    """Refuse the core before it starts when its estimate does not fit."""
+    parts = core_bytes(n, k, sparse=sparse, threads=threads, input_bytes=input_bytes)
+    check_fits(sum(parts.values()), f"{what} on {n:,} rows x {k:,} classes", parts,
+               "Give pred_probs as a .npy path (read in chunks), or set "
+               "NOISELENS_MEMORY_LIMIT if the estimate is wrong for this machine.")
+
+
+def check_dense_matrices(k: int, per_entry: int, what: str) -> None:
+    """Refuse an option that needs dense (K, K) matrices (``per_entry`` bytes per entry in
+    all) when they do not fit."""
+    need = per_entry * k * k
+    check_fits(need, f"{what} with {k:,} classes (dense {k:,} x {k:,} matrices)",
+               hint="Use the defaults: they keep the matrices sparse.")
+
+
+def probabilities_bytes(n: int, k: int, candidates: int) -> dict[str, int]:
+    """Estimated memory of out-of-fold training: the (N, K) float64 probabilities of every
+    candidate model plus their combination, and the per-row vectors."""
+    return {
+        f"{candidates + 1} x (N, K) float64 probabilities": (candidates + 1) * 8 * n * k,
+        "per-row vectors": ROW_BYTES * n,
+    }
+
+
+def check_analysis(n: int, k: int, *, has_probs: bool, candidates: int = 3,
+                   feature_bytes: int = 0) -> None:
+    """Refuse a whole analysis (the CLI's and the dashboard's) that would not fit: out-of-fold
+    probabilities when they must be computed, then the core."""
+    from analysis.sparse import SPARSE_MIN_CLASSES
+
+    sparse = k >= SPARSE_MIN_CLASSES
+    parts = {} if has_probs else probabilities_bytes(n, k, candidates)
+    if feature_bytes:
+        parts["features"] = feature_bytes
+    parts.update(core_bytes(n, k, sparse=sparse))
+    check_fits(sum(parts.values()), f"the analysis of {n:,} rows x {k:,} classes", parts,
+               "Give out-of-fold pred_probs (--pred-probs FILE.npy) to skip the training, or "
+               "set NOISELENS_MEMORY_LIMIT if the estimate is wrong for this machine.")
+
+
+def num_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+__all__ = ["MemoryLimitError", "available_bytes", "check_analysis", "check_core",
+           "check_dense_matrices", "check_fits", "core_bytes", "human"]
