@@ -56,7 +56,8 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-table.heat td, table.heat th { text-align: center; padding: 3px 4px; min-width: 34px; }
+table.heat { width: auto; }
+table.heat td, table.heat th { text-align: center; padding: 3px 6px; min-width: 40px; }
 table.heat th.row { text-align: right; }
 table.heat td.diag { color: #adb5bd; }
 svg.chart { width: 100%; height: auto; display: block; }
@@ -125,9 +126,16 @@ def _heat(result: Analysis) -> str:
     keep = np.arange(k)
     note = ""
     if k > MAX_HEAT_CLASSES:
-        involvement = off.sum(axis=0) + off.sum(axis=1)
-        keep = np.sort(np.argsort(-involvement, kind="stable")[:MAX_HEAT_CLASSES])
-        note = (f'<p class="note">The {MAX_HEAT_CLASSES} classes most involved in confusions, '
+        # both classes of the largest confusions, until the table is full
+        chosen: list[int] = []
+        for cell in np.argsort(-off, axis=None, kind="stable"):
+            for c in divmod(int(cell), k):
+                if c not in chosen and len(chosen) < MAX_HEAT_CLASSES:
+                    chosen.append(c)
+            if len(chosen) >= MAX_HEAT_CLASSES:
+                break
+        keep = np.sort(np.asarray(chosen))
+        note = (f'<p class="note">The {MAX_HEAT_CLASSES} classes of the largest confusions, '
                 f"of {k}.</p>")
     names = [str(n) for n in result.class_names]
     peak = max(int(off[np.ix_(keep, keep)].max()), 1)
@@ -214,7 +222,7 @@ def _pct(p: float) -> str:
         return "<0.1%"
     if 0.999 < p < 1:
         return ">99.9%"
-    return f"{100 * p:.1f}%" if p < 0.1 else f"{100 * p:.0f}%"
+    return f"{100 * p:.1f}%" if p < 0.1 or p > 0.99 else f"{100 * p:.0f}%"
 
 
 def _changes(dataset: nl.Dataset, cleaned) -> str:

@@ -89,3 +89,17 @@ def test_report_prints_to_pdf(tmp_path):
     assert data.startswith(b"%PDF") and len(data) < 2_000_000
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data)
     assert boxes and all(abs(float(w) - 595) < 1 and abs(float(h) - 842) < 1 for w, h in boxes)
+
+
+def test_heat_table_keeps_the_largest_confusions():
+    ds, result = _arrays(100)
+    page = build_report(ds, result)
+    heat = page[page.index('<table class="heat">'):]
+    heat = heat[:heat.index("</table>")]
+    shown = set(re.findall(r'<th class="row">([^<]*)</th>', heat))
+    cj = result.estimate.confident_joint.copy()
+    np.fill_diagonal(cj, 0)
+    i, j = np.unravel_index(np.argmax(cj), cj.shape)
+    assert {ds.class_names[i], ds.class_names[j]} <= shown
+    shaded = re.findall(r'<td style="background: rgba\(214, 51, 108, [\d.]+\)">(\d+)</td>', heat)
+    assert len(shaded) >= MAX_HEAT_CLASSES // 2  # the pairs of the chosen classes show
