@@ -63,3 +63,16 @@ def test_suspects_issue_filter_and_why_panel(page, shots, digits):  # noqa: F811
     expect(page.get_by_text(re.compile(r"examples match"))).to_contain_text(
         f"{int(flagged.sum()):,} examples match")
     screenshot(page, shots, "why_filter")
+
+
+def test_combined_detector_from_the_sidebar_choice(page, shots, digits):  # noqa: F811
+    import analysis as nl
+
+    open_page(page, "/?filter=clean_and_refit", "Label health")
+    expect(page.get_by_text(re.compile(r"Label issues by"))).to_contain_text(
+        "Clean, fit again, prune by noise rate (combined)", timeout=180_000)
+    combined = nl.analyze(digits.dataset, detector="clean_and_refit")  # the server's cache
+    expect(page.get_by_test_id("stMetric").filter(has_text="Label issue")) \
+        .to_contain_text(f"{combined.num_issues:,}")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("fitted again on the cleaned labels")
+    screenshot(page, shots, "why_combined_detector")
