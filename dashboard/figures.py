@@ -135,13 +135,21 @@ def class_distribution(per_class: pd.DataFrame, *, title: str | None = None,
 
 
 # -- noise matrix ------------------------------------------------------------------------
+def dense(matrix) -> np.ndarray:
+    """A (K, K) matrix as a dense float array (from 1,000 classes the estimate is
+    scipy.sparse, analysis/sparse.py; K x K, never N x N, so it fits)."""
+    if hasattr(matrix, "toarray"):
+        return np.asarray(matrix.toarray(), dtype=float)
+    return np.asarray(matrix, dtype=float)
+
+
 def matrix_values(estimate, kind: str) -> np.ndarray:
     """The (K, K) matrix of ``kind`` oriented rows = given label, columns = true label."""
     if kind not in MATRIX_KINDS:
         raise ValueError(f"kind={kind!r} is not one of: {', '.join(MATRIX_KINDS)}.")
     if kind == "inverse_noise_matrix":  # stored as [true, given]
-        return np.asarray(estimate.inverse_noise_matrix, dtype=float).T
-    return np.asarray(getattr(estimate, kind), dtype=float)
+        return dense(estimate.inverse_noise_matrix).T
+    return dense(getattr(estimate, kind))
 
 
 NO_CONFIDENT_CLASS = "no confident class"
@@ -176,7 +184,7 @@ def noise_matrix_figure(
     (rows and columns), in this order.
     """
     values = matrix_values(estimate, kind)
-    calibrated = np.asarray(estimate.confident_joint, dtype=float)
+    calibrated = dense(estimate.confident_joint)
     k_all = values.shape[0]
     if classes is None and k_all > MATRIX_MAX_CLASSES:  # never a million markers
         from dashboard.selection import confused_classes
@@ -201,9 +209,9 @@ def noise_matrix_figure(
     if hide_diagonal:
         shown[~off] = np.nan
     colour_max = np.nanmax(shown) if np.isfinite(shown).any() else 1.0
-    p_gt = np.asarray(estimate.noise_matrix)[given, tj]
-    p_tg = np.asarray(estimate.inverse_noise_matrix)[tj, given]
-    joint = np.asarray(estimate.joint)[given, tj]
+    p_gt = dense(estimate.noise_matrix)[given, tj]
+    p_tg = dense(estimate.inverse_noise_matrix)[tj, given]
+    joint = dense(estimate.joint)[given, tj]
     label = [
         "" if not np.isfinite(v) or (is_count and v == 0) or (not is_count and v < 0.005)
         else (f"{int(v)}" if is_count else f"{100 * v:.0f}%")
