@@ -444,7 +444,7 @@ def _mixture_interval(mu, var, w, total, level: float = LEVEL) -> Interval:
     mu_k, sd_k, w_k = mu[keep], sd[keep], w[keep] / w[keep].sum()
     lo_x = max(0.0, float((mu_k - 7 * sd_k).min()))
     hi_x = min(float(total), float((mu_k + 7 * sd_k).max()))
-    xs = np.linspace(lo_x, hi_x, 801)
+    xs = np.linspace(lo_x, hi_x, 601)
     cdf = norm.cdf((xs[None, :] - mu_k[:, None]) / sd_k[:, None]).T @ w_k
     tail = (1 - level) / 2
     low = xs[min(np.searchsorted(cdf, tail), xs.size - 1)]
@@ -452,7 +452,7 @@ def _mixture_interval(mu, var, w, total, level: float = LEVEL) -> Interval:
     return Interval(mean, float(np.floor(low)), float(np.ceil(high)), REMAINING_METHOD)
 
 
-def _sum_predictive(parts, level: float = LEVEL, draws: int = 2000) -> Interval:
+def _sum_predictive(parts, level: float = LEVEL, draws: int = 1000) -> Interval:
     """Predictive of the sum of two strata's counts (independent shifts): a mixture over
     ``draws`` pairs of shifts drawn from the two posteriors (a fixed seed: deterministic)."""
     rng = np.random.default_rng(0)
