@@ -81,25 +81,53 @@ def calibrate(cj: sp.csr_array, label_counts: np.ndarray) -> sp.csr_array:
     pos, vals = _f_order_positions(calibrated)
     total = np.clip(_kernels.sparse_pairwise_sum(pos, vals, k * k), a_min=_TINY, a_max=None)
     values = values / total * int(label_counts.sum())
-    out_rows, out_cols, out_vals = [], [], []
+    out = np.empty(values.size, np.int64)
     dense = np.zeros(k)
     for i in range(k):
         lo, hi = cj.indptr[i], cj.indptr[i + 1]
         if lo == hi:
             continue
-        cols = cj.indices[lo:hi]
-        dense[cols] = values[lo:hi]
-        rounded = round_preserving_sum(dense)
-        dense[cols] = 0
-        nz = np.flatnonzero(rounded)
-        out_rows.append(np.full(nz.size, i))
-        out_cols.append(nz)
-        out_vals.append(rounded[nz])
-    result = sp.csr_array(
-        (np.concatenate(out_vals).astype(np.int64),
-         (np.concatenate(out_rows), np.concatenate(out_cols))), shape=(k, k))
+        cols = cj.indices[lo:hi].astype(np.int64)
+        rounded = _round_row(cols, values[lo:hi], k)
+        if rounded is None:  # a tie the sort decides: the dense row, as the dense code
+            dense[cols] = values[lo:hi]
+            full = round_preserving_sum(dense)
+            dense[cols] = 0
+            if np.count_nonzero(full) > np.count_nonzero(full[cols]):
+                raise AssertionError("rounding moved a count onto a zero entry")
+            rounded = full[cols]
+        out[lo:hi] = rounded
+    result = sp.csr_array((out, cj.indices.copy(), cj.indptr.copy()), shape=(k, k))
+    result.eliminate_zeros()
     result.sort_indices()
     return result
+
+
+def _round_row(cols: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray | None:
+    """:func:`analysis.confident.round_preserving_sum` of a length-``k`` row that is zero
+    except ``vals`` at ``cols``, on the non-zero entries only; ``None`` when which entries
+    move depends on how the sort orders tied remainders (the caller uses the dense row)."""
+    from analysis.confident import EPS
+
+    ints = vals.round()
+    target = np.round(_kernels.sparse_pairwise_sum(cols, vals, k))
+    gap = target - ints.sum().round()
+    if abs(gap) <= EPS:
+        return ints.astype(np.int64)
+    step = 1 if gap > 0 else -1
+    count = min(int(abs(gap)), k)
+    zeros = k - vals.size  # entries of remainder 0 outside cols
+    rem = (vals - ints) * step  # the `count` largest move
+    if count >= rem.size:
+        return None
+    order = np.argsort(-rem, kind="stable")
+    boundary, after = rem[order[count - 1]], rem[order[count]]
+    if boundary == after or (zeros and boundary <= 0):
+        return None
+    ints[order[:count]] += step
+    if abs(target - ints.sum().round()) > EPS:
+        return None
+    return ints.astype(np.int64)
 
 
 def _column_sums_c_order(m: sp.csr_array) -> np.ndarray:
