@@ -156,6 +156,10 @@ def analyze_command(args) -> int:
                 print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
                       file=sys.stderr)
         names = [str(c) for c in dataset.class_names]
+        if getattr(args, "slice_col", None):  # a wrong --slice-col fails before the analysis
+            from analysis.findings import slice_values
+
+            slice_values(dataset, args.slice_col)
         # the review: read (and a damaged database named) before the long analysis
         store = ReviewStore(dataset, getattr(args, "reviews", None), class_names=names,
                             identity=getattr(args, "dataset_name", None))

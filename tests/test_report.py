@@ -103,3 +103,29 @@ def test_heat_table_keeps_the_largest_confusions():
     assert {ds.class_names[i], ds.class_names[j]} <= shown
     shaded = re.findall(r'<td style="background: rgba\(214, 51, 108, [\d.]+\)">(\d+)</td>', heat)
     assert len(shaded) >= MAX_HEAT_CLASSES // 2  # the pairs of the chosen classes show
+
+
+def test_cli_names_a_wrong_slice_column_before_the_analysis(tmp_path, monkeypatch, capsys):
+    from dashboard.cli import main
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    code = main(["analyze", "--sample", "digits_vendors", "--slice-col", "vendr",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no column 'vendr' to slice by" in err and "vendor" in err
+    assert "analysing" not in err  # refused before the long analysis
+
+
+def test_summary_json_holds_the_intervals():
+    import json
+
+    from analysis.export import apply_decisions, result_files, suggested_decisions
+
+    ds, result = _arrays(5)
+    files = result_files(ds, result, mode="suggestions")
+    summary = json.loads(files["summary.json"](apply_decisions(ds, suggested_decisions(result))))
+    ci = findings.class_intervals(result)
+    assert summary["intervals"] == json.loads(json.dumps(ci.as_dict()))
+    wrong = summary["intervals"]["estimated_wrong_labels"]
+    assert wrong["low"] <= summary["estimated_wrong_labels"] == wrong["estimate"] <= wrong["high"]
