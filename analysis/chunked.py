@@ -247,6 +247,29 @@ class DaskSource(RowSource):
         return out
 
 
+def _read_rows(path: str, start: int, stop: int) -> np.ndarray:
+    return np.array(np.load(path, mmap_mode="r", allow_pickle=False)[start:stop])
+
+
+def dask_from_npy(path, chunk_rows: int | None = None):
+    """A ``dask.array.Array`` whose tasks read row blocks of the ``.npy`` file at ``path``
+    themselves (memory-mapped on the worker): for files on storage every worker sees at the
+    same path, nothing of the array passes through the client."""
+    import dask
+    import dask.array as da
+
+    arr = open_npy(path)
+    n, k = arr.shape
+    rows = chunk_rows or default_chunk_rows(k, max(arr.dtype.itemsize, 8))
+    path = str(Path(path).resolve())
+    blocks = [
+        da.from_delayed(dask.delayed(_read_rows, pure=True)(path, s, min(n, s + rows)),
+                        shape=(min(n, s + rows) - s, k), dtype=arr.dtype)
+        for s in range(0, n, rows)
+    ]
+    return da.concatenate(blocks, axis=0)
+
+
 def open_source(pred_probs, chunk_rows: int | None = None) -> RowSource:
     """The :class:`RowSource` for a path (``.npy``, zarr), a zarr, dask or NumPy array."""
     if _is_dask(pred_probs):
@@ -512,4 +535,4 @@ def chunked_evidence(labels, pred_probs, *, chunk_rows: int | None = None,
 
 
 __all__ = ["ChunkedEvidence", "ChunkError", "DEFAULT_CHUNK_BYTES", "chunked_evidence",
-           "describe_rows", "is_chunked_input", "open_npy", "open_source"]
+           "dask_from_npy", "describe_rows", "is_chunked_input", "open_npy", "open_source"]

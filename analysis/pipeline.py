@@ -208,6 +208,20 @@ class Analysis:
         return confused_pairs(self.estimate, self.class_names, threshold=threshold,
                               min_count=min_count)
 
+    def with_chunked_evidence(self, source, *, chunk_rows: int | None = None,
+                              progress: Progress | None = None) -> Analysis:
+        """This analysis, its confident-learning evidence computed in row chunks from
+        ``source`` (a ``.npy`` path, a zarr or ``dask.array.Array`` of the same probabilities:
+        :mod:`analysis.chunked`, identical results). Call it before anything is read; the
+        CLI's ``--dask`` / ``--chunk-rows`` use it."""
+        from analysis.confident import evidence
+
+        if "_evidence" in self.__dict__:
+            raise ValueError("with_chunked_evidence must come before the evidence is used.")
+        self.__dict__["_evidence"] = evidence(self.labels, source, chunk_rows=chunk_rows,
+                                              progress=progress)
+        return self
+
     def with_methods(self, filter_by: str | None = None, rank_by: str | None = None) -> Analysis:
         """The same analysis with other methods: nothing that the methods do not change is
         computed again (the evidence, the noise estimate, and the flags or scores of an

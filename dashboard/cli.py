@@ -58,7 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--missing-label", metavar="TEXT",
                      help="a label cell holding exactly TEXT counts as missing, like an empty "
                      "cell (by default only empty cells do: 'NA' or 'null' are class names)")
-    run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K)")
+    run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K); "
+                     "memory-mapped, never read whole")
+    run.add_argument("--chunk-rows", type=int, metavar="N",
+                     help="with --pred-probs: compute the confident-learning core in chunks of "
+                     "N rows (default: the whole memory-mapped file at once)")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="with --pred-probs: run the confident-learning core on the "
+                     "dask.distributed scheduler at ADDRESS (e.g. tcp://scheduler:8786); the "
+                     ".npy file must be at the same path on every worker (shared storage)")
     run.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     run.add_argument("--class-names", metavar="FILE", help="text file of the class names, one "
                      "per line, in the order of the probability columns (default: sorted)")
@@ -104,6 +112,48 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _open_pred_probs(args):
+    """``--pred-probs``: a .npy file memory-mapped (never read whole), else the path as given
+    (a CSV is read by analysis.data)."""
+    if not args.pred_probs:
+        return None
+    if str(args.pred_probs).lower().endswith(".npy"):
+        from analysis.chunked import open_npy
+
+        return open_npy(args.pred_probs)
+    return args.pred_probs
+
+
+def _chunked_core(result, args, progress):
+    """``--dask`` / ``--chunk-rows``: the core of ``result`` computed in row chunks (on the
+    dask cluster at ``--dask``), identical results."""
+    if not (args.pred_probs and str(args.pred_probs).lower().endswith(".npy")):
+        raise ValueError("--dask and --chunk-rows need --pred-probs FILE.npy.")
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        raise ValueError(f"--chunk-rows must be at least 1, got {args.chunk_rows}.")
+    if not args.dask:
+        return result.with_chunked_evidence(args.pred_probs, chunk_rows=args.chunk_rows,
+                                            progress=progress)
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError("--dask needs dask.distributed: pip install 'noiselens[scale]'.") from None
+    from analysis.chunked import dask_from_npy
+
+    try:
+        client = Client(args.dask, timeout=30)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--dask {args.dask}: cannot reach the scheduler ({exc}).") from None
+    print(f"dask: {args.dask}, {len(client.scheduler_info()['workers'])} worker(s)",
+          file=sys.stderr)
+    result = result.with_chunked_evidence(dask_from_npy(args.pred_probs, args.chunk_rows),
+                                          progress=progress)
+    # everything the report and the files read from the core, computed while connected
+    result.estimate, result.is_issue, result.scores  # noqa: B018
+    client.close()
+    return result
+
+
 def analyze_command(args) -> int:
     """``noiselens analyze``: the whole pipeline headless."""
     from pathlib import Path
@@ -144,8 +194,8 @@ def analyze_command(args) -> int:
             options = {k: v for k, v in (
                 ("id_column", args.id_col), ("text_column", args.text_col),
                 ("missing_label", args.missing_label),
-                ("pred_probs", args.pred_probs), ("embeddings", args.embeddings),
-                ("classes", getattr(args, "class_names", None))) if v}
+                ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
+                ("classes", getattr(args, "class_names", None))) if v is not None}
             if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column
                 from analysis.splits import load_splits
 
@@ -165,6 +215,12 @@ def analyze_command(args) -> int:
                             identity=getattr(args, "dataset_name", None))
         carry = reconcile(store, dataset)
 
+        from analysis.limits import check_analysis
+
+        # memory estimated before the work starts: refused with the numbers if it won't fit
+        check_analysis(len(dataset), dataset.num_classes,
+                       has_probs=dataset.pred_probs is not None)
+
         def progress(fraction: float, message: str) -> None:
             print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
 
@@ -172,6 +228,8 @@ def analyze_command(args) -> int:
               "classes", file=sys.stderr)
         result = nl.analyze(dataset, filter_by=args.filter_by, rank_by=args.rank_by,
                             progress=progress, detector=args.detector)
+        if getattr(args, "dask", None) or getattr(args, "chunk_rows", None) is not None:
+            result = _chunked_core(result, args, progress)
         print(file=sys.stderr)
     except (DataError, ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))

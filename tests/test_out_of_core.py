@@ -267,3 +267,51 @@ def test_progress_reports_every_chunk(tmp_path):
         "prune by noise rate: chunk 10/10 (1,000 rows x 3 classes)",
     ]
     assert len(seen) == 3 * 11
+
+
+def _cli_files(tmp_path, n=600, k=4):
+    import pandas as pd
+
+    labels, probs = noisy_dataset(31, n, k, quantum=20, dtype=np.float32)
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"uid": [f"r{i}" for i in range(n)], "x": np.arange(n) % 7,
+                  "label": [f"c{v}" for v in labels]}).to_csv(path, index=False)
+    # columns in the order of the sorted class names c0..c3
+    npy = tmp_path / "probs.npy"
+    np.save(npy, probs)
+    return path, npy
+
+
+def test_cli_chunk_rows_flags_what_the_in_memory_core_flags(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from dashboard.cli import main
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    path, npy = _cli_files(tmp_path)
+    common = ["analyze", str(path), "--label-col", "label", "--id-col", "uid",
+              "--pred-probs", str(npy), "--clean", "none"]
+    assert main([*common, "--chunk-rows", "0", "--out", str(tmp_path / "c0")]) == 2
+    assert main([*common, "--chunk-rows", "50", "--out", str(tmp_path / "chunked")]) == 0
+    labels = pd.read_csv(path)["label"].str[1:].astype(int).to_numpy()
+    want = nl.find_label_issues(labels, np.load(npy), rank_by="self_confidence")
+    table = pd.read_csv(tmp_path / "chunked" / "label_issues.csv")
+    assert table["id"].tolist() == [f"r{i}" for i in want]
+    joint = pd.read_csv(tmp_path / "chunked" / "confident_joint.csv", index_col=0)
+    assert np.array_equal(joint.to_numpy(), nl.estimate_noise(labels, np.load(npy))
+                          .confident_joint)
+
+
+def test_cli_refuses_what_does_not_fit_with_the_numbers(tmp_path, monkeypatch, capsys):
+    from dashboard.cli import main
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("NOISELENS_MEMORY_LIMIT", "10K")
+    path, npy = _cli_files(tmp_path)
+    code = main(["analyze", str(path), "--label-col", "label", "--pred-probs", str(npy),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the analysis of 600 rows x 4 classes needs about" in err
+    assert "but 10.0 KB is available; nothing was started" in err
+    assert not (tmp_path / "o").exists()
