@@ -357,10 +357,16 @@ def _candidates_block(block, labels, start, pair_class, pair_start, pair_j, want
 
 def _margins_block(block, labels, start, tied):
     probs = _work(block)
+    classes = np.array([k for _, k in tied], dtype=np.int64)
+    wanted = np.isin(labels, classes)  # group only the rows of the tied classes
+    local = np.flatnonzero(wanted)
+    order = np.argsort(labels[local], kind="stable")
+    grouped, sorted_labels = local[order], labels[local][order]
     out = []
     for j, k in tied:
-        local = np.flatnonzero(labels == k)
-        out.append((local + start, probs[local, j] - probs[local, k]))
+        lo, hi = np.searchsorted(sorted_labels, [k, k + 1])
+        rows = grouped[lo:hi]  # ascending: a stable sort of ascending rows
+        out.append((rows + start, probs[rows, j] - probs[rows, k]))
     return out
 
 
