@@ -615,6 +615,32 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
 
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class _Clock:
+    """Elapsed time and the time left, from the steps done so far (each step: one candidate
+    model on one fold)."""
+
+    def __init__(self, steps: int):
+        self.steps = max(1, steps)
+        self.start = time.perf_counter()
+
+    def eta(self, done: int) -> str:
+        elapsed = time.perf_counter() - self.start
+        if done <= 0:
+            return f"{_duration(elapsed)} elapsed; time left known after the first step"
+        left = elapsed / done * (self.steps - done)
+        return f"{_duration(elapsed)} elapsed, about {_duration(left)} left"
+
+
 def _candidate_names(kind: str, candidates) -> tuple[str, ...]:
     if candidates is None:
         return AUTO_CANDIDATES[kind]
@@ -690,14 +716,18 @@ def choose_model(
     raw = {name: {s: np.zeros((y.size, k)) for s in CANDIDATE_SETTINGS[name]} for name in names}
     seconds = dict.fromkeys(names, 0.0)
     steps, done = len(folds) * len(names) + 1, 0
-    _report(progress, 0.0, f"{len(folds)} folds x {len(names)} candidates")
+    _report(progress, 0.0, f"{len(folds)} folds x {len(names)} candidates on {y.size:,} rows")
+    clock = _Clock(steps - 1)
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Found unknown categories")
         for f, (train, test) in enumerate(folds):
             x_train, x_test = features.fold(train, test)
             y_train = y[train]
-            for name in names:
+            for c, name in enumerate(names):
+                _report(progress, done / steps,
+                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: training "
+                        f"{name} on {train.size:,} rows ({clock.eta(done)})")
                 start = time.perf_counter()
                 if np.unique(y_train).size < 2:
                     probs = dict.fromkeys(raw[name], _one_class(y_train, test.size, k))
@@ -709,7 +739,10 @@ def choose_model(
                     raw[name][s][test] = p
                 seconds[name] += time.perf_counter() - start
                 done += 1
-                _report(progress, done / steps, f"fold {f + 1}/{len(folds)}: {name}")
+                _report(progress, done / steps,
+                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: {name} "
+                        f"done in {_duration(time.perf_counter() - start)} "
+                        f"({clock.eta(done)})")
 
     calibrated, partial = [], []
     for name in names:
@@ -830,16 +863,20 @@ def out_of_fold_probabilities(
     if not preprocess:
         features = _Features(features.data if X is None else X, None, features.kind)
     out = np.zeros((y.size, k))
-    _report(progress, 0.0, f"{len(folds)} folds")
+    _report(progress, 0.0, f"{len(folds)} folds on {y.size:,} rows")
+    clock = _Clock(len(folds))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Found unknown categories")
         for f, (train, test) in enumerate(folds):
             x_train, x_test = features.fold(train, test)
             y_train = y[train]
+            _report(progress, f / len(folds), f"fold {f + 1}/{len(folds)}: training on "
+                    f"{train.size:,} rows ({clock.eta(f)})")
             if np.unique(y_train).size < 2:
                 out[test] = _one_class(y_train, test.size, k)
             else:
                 fitted = clone(model).fit(x_train, y_train)
                 out[test] = _into_columns(fitted.predict_proba(x_test), fitted.classes_, k)
-            _report(progress, (f + 1) / len(folds), f"fold {f + 1}/{len(folds)}")
+            _report(progress, (f + 1) / len(folds),
+                    f"fold {f + 1}/{len(folds)} done ({clock.eta(f + 1)})")
     return _finish(out)

@@ -248,8 +248,10 @@ def test_progress_is_called_per_fold():
     calls = []
     out_of_fold_probabilities(X, y, model=LogisticRegression(), cv=4,
                               progress=lambda f, m: calls.append((f, m)))
-    assert [f for f, _ in calls] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert calls[-1][1] == "fold 4/4"
+    # before and after each fold: what is being trained, then the time left
+    assert [f for f, _ in calls] == [0.0, 0.0, 0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0]
+    assert calls[1][1].startswith("fold 1/4: training on 75 rows (0 s elapsed; time left known")
+    assert calls[-1][1].startswith("fold 4/4 done (") and "left" in calls[-1][1]
 
 
 # --------------------------------------------------------------------------- bad input
