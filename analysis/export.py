@@ -738,6 +738,23 @@ def _intervals(result: Analysis) -> dict:
     return class_intervals(result).as_dict()
 
 
+#: Up to this many classes the matrices are written as K x K tables; beyond, in long format.
+WIDE_MATRIX_CLASSES = 100
+
+
+def long_matrix(matrix, names: list[str], value: str) -> pd.DataFrame:
+    """The non-zero entries of a (K, K) matrix (dense or ``scipy.sparse``), rows = given
+    label, as a table ``given, true, <value>`` sorted by given then true class."""
+    import scipy.sparse as sp
+
+    coo = sp.coo_array(matrix) if sp.issparse(matrix) else sp.coo_array(np.asarray(matrix))
+    order = np.lexsort((coo.col, coo.row))
+    keep = order[coo.data[order] != 0]
+    labels = np.asarray(names, dtype=object)
+    return pd.DataFrame({"given": labels[coo.row[keep]], "true": labels[coo.col[keep]],
+                         value: coo.data[keep]})
+
+
 def result_files(dataset: Dataset, result: Analysis, *, mode: str,
                  review: dict | None = None) -> dict[str, object]:
     """The result files of an analysis, for :func:`export_split`'s ``extra_files``.
@@ -746,14 +763,22 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
     -------
     dict
         ``label_issues.csv``, ``per_class.csv``, ``noise_matrix.csv`` (P(given | true)),
-        ``confident_joint.csv`` as DataFrames (formula-guarded: people open them in a
+        ``confident_joint.csv`` as DataFrames (K x K tables up to
+        :data:`WIDE_MATRIX_CLASSES` classes, else long format ``given, true, count`` /
+        ``p_given_given_true`` with the non-zero entries; formula-guarded: people open them in a
         spreadsheet), ``summary.json`` as a function of the :class:`Cleaned` split (its
         counts go in it) and ``issues.csv`` (every issue type per row, computed when written).
     """
     names = [str(c) for c in dataset.class_names]
-    index, columns = [f"given={n}" for n in names], [f"true={n}" for n in names]
-    noise = pd.DataFrame(result.estimate.noise_matrix, index=index, columns=columns)
-    cj = pd.DataFrame(result.estimate.confident_joint, index=index, columns=columns)
+    if len(names) > WIDE_MATRIX_CLASSES:  # long format: the non-zero entries only
+        noise = long_matrix(result.estimate.noise_matrix, names, "p_given_given_true")
+        cj = long_matrix(result.estimate.confident_joint, names, "count")
+    else:
+        index, columns = [f"given={n}" for n in names], [f"true={n}" for n in names]
+        noise = pd.DataFrame(result.estimate.noise_matrix, index=index, columns=columns)
+        noise = noise.reset_index(names="P(given | true)")
+        cj = pd.DataFrame(result.estimate.confident_joint, index=index, columns=columns)
+        cj = cj.reset_index(names="confident joint")
 
     def summary(cleaned: Cleaned) -> str:
         counts = manifest(dataset, result, cleaned, mode=mode, files={})["counts"]
@@ -782,8 +807,8 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
     return {
         "label_issues.csv": guard_formulas(result.issues_table()),
         "per_class.csv": guard_formulas(result.per_class),
-        "noise_matrix.csv": guard_formulas(noise.reset_index(names="P(given | true)")),
-        "confident_joint.csv": guard_formulas(cj.reset_index(names="confident joint")),
+        "noise_matrix.csv": guard_formulas(noise),
+        "confident_joint.csv": guard_formulas(cj),
         "summary.json": summary,
         "issues.csv": lambda cleaned: _issues_csv(dataset, result),
     }
