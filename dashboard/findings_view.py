@@ -170,3 +170,19 @@ def overview_section(dataset, result) -> None:
                             f"{ch['health']:+.1f} points, estimated wrong labels "
                             f"{ch['estimated_wrong']:+,}" + (f"; biggest moves: {moved}"
                                                              if moved else "") + ".")
+
+
+def report_inputs(dataset, result) -> dict:
+    """What the report needs beyond the analysis, as the Overview shows it: the chosen slice
+    column's noise, the review's evidence and the history (for ``build_report(**...)``)."""
+    from analysis import history
+
+    column = current_slice_column()
+    decisions = _decisions(dataset)
+    store = compute.review_store(dataset)
+    return {
+        "intervals": intervals(result),
+        "slices": slices(dataset, result, column) if column else None,
+        "remaining": findings.errors_remaining(result, decisions) if len(decisions) else None,
+        "history": history.read(store.key),
+    }

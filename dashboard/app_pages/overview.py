@@ -13,7 +13,7 @@ est = result.estimate
 n = len(dataset)
 
 st.title("Label health")
-st.caption(f"{md(source.title)} · filter: {labels.FILTER_LABELS[result.filter_by]} · ranking: "
+st.caption(f"{md(source.title)} · flagged by: {labels.method_label(result)} · ranking: "
            f"{labels.RANK_LABELS[result.rank_by]}")
 
 c = st.columns(5)

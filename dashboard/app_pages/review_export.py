@@ -14,7 +14,7 @@ from analysis.export import (
     suggested_decisions,
 )
 from analysis.review import ReviewDatabaseError, reconcile
-from dashboard import compute, session
+from dashboard import compute, findings_view, session
 from dashboard.report import build_report
 from dashboard.text import md
 
@@ -120,7 +120,8 @@ if st.button("Export", type="primary", icon=":material/download:", key="export_g
             out = export_split(
                 dataset, result, chosen, folder, fmt=fmt, removed=removed, mode=mode,
                 parameters=params, stem=stem,
-                extra_files={"report.html": lambda c: build_report(dataset, result, cleaned=c)},
+                extra_files={"report.html": lambda c: build_report(
+                    dataset, result, cleaned=c, **findings_view.report_inputs(dataset, result))},
                 review=carry.counts() if mode == "reviewed" else None)
         st.session_state["last_export"] = {k: str(p) for k, p in out.files.items()}
     except (OSError, ValueError) as exc:
@@ -142,5 +143,7 @@ if last and all(Path(p).exists() for p in last.values()):
 
 with st.expander("Preview the stakeholder report"):
     if st.button("Build the report preview", key="report_preview"):
-        st.components.v1.html(build_report(dataset, result, cleaned=cleaned), height=900,
+        st.components.v1.html(build_report(dataset, result, cleaned=cleaned,
+                                           **findings_view.report_inputs(dataset, result)),
+                              height=900,
                               scrolling=True)

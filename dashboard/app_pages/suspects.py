@@ -46,7 +46,7 @@ rows = selection.suspect_rows(result, classes=classes, cell=cell, threshold=thre
                               within=st.session_state["map_selection"] if from_map else None)
 rows = why.issue_filter(result, rows)  # by issue type (dashboard/why.py)
 
-st.caption(f"**{len(rows):,}** examples match · method: {labels.FILTER_LABELS[result.filter_by]}"
+st.caption(f"**{len(rows):,}** examples match · method: {labels.method_label(result)}"
            f", ranked by {labels.RANK_LABELS[result.rank_by].lower()} (lowest first).")
 if len(rows) == 0:
     st.success("No example matches these filters.")

@@ -271,6 +271,8 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     assert str(row["label"]) == digits.class_names[digits.suggested[first]]
     report = (tmp_path / "export" / "digits" / "report.html").read_text()
     assert "<svg" in report and len(report) > 10_000  # inline SVG since the #17 report
+    # the dashboard's report carries the review's evidence, as the CLI's does
+    assert "Reviewed 2 of" in report and "were real errors" in report
     at.button(key="undo_last").click().run()
     assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None
 
