@@ -368,7 +368,7 @@ def _clip_noise_rates(matrix: np.ndarray) -> np.ndarray:
     return clipped / np.clip(clipped.sum(axis=0), a_min=_TINY, a_max=None)
 
 
-def _prior_by_count(inverse, noise, given_prior, low: float) -> np.ndarray:
+def prior_by_count(inverse, noise, given_prior, low: float) -> np.ndarray:
     """P(true = k) = P(true = k | given = k) P(given = k) / P(given = k | true = k), clipped
     to [low, 1] and renormalised (the reference's "cnt" estimate of the true prior)."""
     prior = inverse.diagonal() / np.clip(noise.diagonal(), a_min=_TINY, a_max=None)
@@ -399,7 +399,7 @@ def _converge(given_prior, prior, noise, inverse):
         for _ in range(_INVERSE_ROUNDS):
             # inverse[y, s] = noise[s, y] P(true = y) / P(given = s)
             inverse = _clip_noise_rates((noise * prior[None, :] / given[:, None]).T)
-            prior = _prior_by_count(inverse, noise, given_prior, EPS)
+            prior = prior_by_count(inverse, noise, given_prior, EPS)
         # noise[s, y] = inverse[y, s] P(given = s) / P(true = y)
         true = np.clip(prior, a_min=_TINY, a_max=None)
         noise = _clip_noise_rates(inverse.T * given_prior[:, None] / true[None, :])
@@ -434,7 +434,7 @@ def _dense_estimate(cj, counts, ev: Evidence, *, converge: bool) -> NoiseEstimat
     noise = cj / np.clip(true_counts, a_min=_TINY, a_max=None)
     inverse = cj.T / np.clip(given_counts, a_min=_TINY, a_max=None)
     given_prior = counts / float(ev.n)
-    prior = _prior_by_count(inverse, noise, given_prior, EPS)
+    prior = prior_by_count(inverse, noise, given_prior, EPS)
     inverse = _clip_noise_rates(inverse)
     noise = _clip_noise_rates(noise)
     if converge:

@@ -163,7 +163,7 @@ def _clip_rates(m, column_sums) -> sp.csr_array:
 def noise_parts(cj: sp.csr_array, label_counts: np.ndarray, n: int):
     """joint, noise, inverse, prior and noise rate of :func:`analysis.confident
     .noise_estimate_from`, from a sparse calibrated confident joint."""
-    from analysis.confident import EPS, _prior_by_count
+    from analysis.confident import EPS, prior_by_count
 
     k = cj.shape[0]
     cj = sp.csr_array(cj)
@@ -180,7 +180,7 @@ def noise_parts(cj: sp.csr_array, label_counts: np.ndarray, n: int):
     inv_vals = cj.data / np.clip(given_counts, a_min=_TINY, a_max=None)[rows]
     inverse = sp.csr_array(sp.csr_array((inv_vals, cj.indices, cj.indptr), shape=cj.shape).T)
     given_prior = label_counts / float(n)
-    prior = _prior_by_count(inverse, noise, given_prior, EPS)  # reads the diagonals only
+    prior = prior_by_count(inverse, noise, given_prior, EPS)  # reads the diagonals only
     # noise is C-ordered in the dense code (row sums of cj divide it), inverse the transpose
     # of a C-ordered array (Fortran-ordered)
     inverse = _clip_rates(inverse, _column_sums_f_order)
