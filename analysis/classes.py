@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis import sparse
 from analysis.confident import NoiseEstimate
 
 #: P(given = i | true = j) above which a confusion is called systematic.
@@ -102,17 +103,22 @@ def confused_pairs(
         raise ValueError(f"threshold must be in (0, 1), got {threshold}.")
     k = estimate.num_classes
     names = _names(class_names, k)
-    given, true = np.nonzero(~np.eye(k, dtype=bool) & (estimate.confident_joint >= min_count))
-    rate = estimate.noise_matrix[given, true]
+    if sparse.is_sparse(estimate.confident_joint):  # many classes: the non-zero cells only
+        given, true = sparse.cells_at_least(estimate.confident_joint, min_count)
+    else:
+        given, true = np.nonzero(
+            ~np.eye(k, dtype=bool) & (estimate.confident_joint >= min_count)
+        )
+    rate = np.asarray(estimate.noise_matrix[given, true]).ravel()
     frame = pd.DataFrame(
         {
             "given": given,
             "true": true,
             "given_name": [names[i] for i in given],
             "true_name": [names[j] for j in true],
-            "count": estimate.confident_joint[given, true],
+            "count": np.asarray(estimate.confident_joint[given, true]).ravel(),
             "p_given_given_true": rate,
-            "share_of_given": estimate.inverse_noise_matrix[true, given],
+            "share_of_given": np.asarray(estimate.inverse_noise_matrix[true, given]).ravel(),
             "verdict": np.where(rate > threshold, "systematic", "isolated"),
         }
     )
@@ -139,4 +145,4 @@ def describe_pair(row: pd.Series) -> str:
 def label_health(estimate: NoiseEstimate) -> float:
     """Label-health score in [0, 100]: the estimated percentage of correct labels,
     ``100 * trace(joint)``."""
-    return float(100.0 * np.trace(estimate.joint))
+    return float(100.0 * estimate.joint.trace())  # ndarray or scipy.sparse

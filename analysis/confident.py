@@ -358,7 +358,7 @@ class NoiseEstimate:
     @property
     def estimated_error_fraction(self) -> float:
         """Estimated share of wrong labels: 1 - trace(joint)."""
-        return float(1.0 - np.trace(self.joint))
+        return float(1.0 - self.joint.trace())  # ndarray or scipy.sparse
 
 
 def _clip_noise_rates(matrix: np.ndarray) -> np.ndarray:

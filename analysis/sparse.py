@@ -236,3 +236,17 @@ def pairs(counts, skip: np.ndarray, label_counts: np.ndarray):
     want = np.minimum(values, label_counts[pair_class]).astype(np.int64)
     pair_start = np.searchsorted(pair_class, np.arange(k + 1)).astype(np.int64)
     return pair_class, pair_j, want, pair_start
+
+
+def cells_at_least(cj, min_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(given, true) of the off-diagonal cells of a sparse confident joint holding at least
+    ``min_count`` rows, in row-major order (as ``np.nonzero`` lists them). ``min_count`` must
+    be at least 1: the empty cells of many classes are not listed."""
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1 with {cj.shape[0]:,} classes (sparse "
+                         f"confident joint), got {min_count}.")
+    coo = sp.coo_array(cj)
+    keep = (coo.row != coo.col) & (coo.data >= min_count)
+    rows, cols = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
+    order = np.lexsort((cols, rows))
+    return rows[order], cols[order]

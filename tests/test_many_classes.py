@@ -136,3 +136,22 @@ def test_result_files_of_many_classes_are_long(tmp_path, monkeypatch):
     noise = files["noise_matrix.csv"]
     assert list(noise.columns) == ["given", "true", "p_given_given_true"]
     assert len(noise) == np.count_nonzero(_dense(result.estimate.noise_matrix))
+
+
+def test_pairs_and_health_of_many_classes_equal_dense(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    k = 60
+    labels, probs = _many(8 * k, k, seed=3)
+    labels[:k] = np.arange(k)
+    dataset = nl.from_arrays(np.zeros((8 * k, 1)), labels, pred_probs=probs, min_class_size=1)
+    monkeypatch.setattr(sparse, "SPARSE_MIN_CLASSES", 10**9)
+    dense = nl.analyze(dataset)
+    want = (dense.pairs(), dense.health, dense.estimated_wrong, dense.per_class)
+    monkeypatch.setattr(sparse, "SPARSE_MIN_CLASSES", 2)
+    result = nl.analyze(dataset)
+    assert sparse.is_sparse(result.estimate.confident_joint)
+    got = (result.pairs(), result.health, result.estimated_wrong, result.per_class)
+    assert len(want[0]) > 10
+    assert got[0].equals(want[0]) and got[1:3] == want[1:3] and got[3].equals(want[3])
+    with pytest.raises(ValueError, match="min_count must be at least 1 with 60 classes"):
+        result.pairs(min_count=0)
