@@ -153,6 +153,10 @@ class Signals:
         return pd.DataFrame(out)
 
 
+#: Beyond this many classes the probabilities' space is reduced by PCA for the neighbours.
+MAX_PROBABILITY_DIMS = 64
+
+
 def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]:
     """The matrix the neighbours are searched in, its name and a note.
 
@@ -183,8 +187,18 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
         except ValueError as exc:
             reason = f"the features cannot be used ({exc})"
     probs = np.ascontiguousarray(pred_probs, dtype=np.float32)
+    reduced = ""
+    if probs.shape[1] > MAX_PROBABILITY_DIMS and probs.shape[0] > MAX_PROBABILITY_DIMS:
+        # many classes: the neighbour search works in the leading principal components of the
+        # probabilities (an index over 1,000 dimensions exhausts memory and gains nothing)
+        from sklearn.decomposition import PCA
+
+        probs = PCA(MAX_PROBABILITY_DIMS, svd_solver="randomized", random_state=0) \
+            .fit_transform(probs).astype(np.float32)
+        reduced = (f" (their {MAX_PROBABILITY_DIMS} leading principal components, for "
+                   f"{pred_probs.shape[1]:,} classes)")
     return probs, "probabilities", (
-        f"Neighbours and outliers come from the predicted probabilities: {reason}. "
+        f"Neighbours and outliers come from the predicted probabilities{reduced}: {reason}. "
         "Near-duplicates are not looked for.")
 
 

@@ -267,3 +267,21 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
         nl.analyze(with_probs, detector="clean_and_refit")
     with pytest.raises(ValueError, match="detector='nope' is not one of"):
         nl.analyze(ds, detector="nope")
+
+
+def test_many_classes_search_the_probabilities_leading_components():
+    """1,000-class probabilities: the neighbour space is their 64 leading principal components
+    (an index over every class column exhausted memory), and the note says so."""
+    from types import SimpleNamespace
+
+    from analysis.signals import MAX_PROBABILITY_DIMS, signal_space
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(200, 0.1), 300)
+    bare = SimpleNamespace(embeddings=None, feature_columns=[], text_column=None)
+    X, space, note = signal_space(bare, probs)
+    assert space == "probabilities" and X.shape == (300, MAX_PROBABILITY_DIMS)
+    assert "64 leading principal components, for 200 classes" in note
+    # few classes: the probabilities themselves
+    X, _, note = signal_space(bare, probs[:, :10] / probs[:, :10].sum(1, keepdims=True))
+    assert X.shape == (300, 10) and "principal" not in note
