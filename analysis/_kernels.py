@@ -416,14 +416,25 @@ def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, ca
                         top[p] = values[lo]
 
 
+@nb.njit(fastmath=_FINITE, **_OPTS)
+def _facts_of_row(row, lab, eps):
+    # the arithmetic of row_facts, on a row the checks found finite
+    k = row.size
+    before = _max(row, 0, lab)
+    after = _max(row, lab + 1, k)
+    other = max(before, after)
+    own = row[lab]
+    bumped = own + eps
+    return own, _first_equal(row, max(other, own)), other, before < bumped and after <= bumped
+
+
 @nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
 def chunk_facts(pred_probs, labels, tol, eps):
     """:func:`row_checks`, :func:`gather` and :func:`row_facts` in one pass over the rows (one
     read of a chunk instead of three). The facts of a row with a problem code are unset.
 
-    The checks keep :func:`row_checks`' arithmetic; the facts use only comparisons and
-    ``own + eps`` (no reduction that a flag could reorder), so they equal the separate
-    kernels' exactly.
+    The checks keep :func:`row_checks`' arithmetic and flags; the facts of a valid row are
+    :func:`row_facts`' (its finite-math flags), so both equal the separate kernels' exactly.
     """
     n, k = pred_probs.shape
     codes = np.empty(n, np.uint8)
@@ -443,7 +454,6 @@ def chunk_facts(pred_probs, labels, tol, eps):
             hi = max(hi, v)
         if s != s or not (lo > -np.inf and hi < np.inf):
             codes[i] = 1
-            continue
         elif lo < -tol:
             codes[i] = 2
         elif hi > 1.0 + tol:
@@ -452,20 +462,7 @@ def chunk_facts(pred_probs, labels, tol, eps):
             codes[i] = 4
         else:
             codes[i] = 0
-        lab = labels[i]
-        before = -np.inf
-        for j in range(lab):
-            before = max(before, row[j])
-        after = -np.inf
-        for j in range(lab + 1, k):
-            after = max(after, row[j])
-        other = max(before, after)
-        own = row[lab]
-        own_p[i] = own
-        argmax[i] = _first_equal(row, max(other, own))
-        max_other[i] = other
-        bumped = own + eps
-        label_wins[i] = before < bumped and after <= bumped
+            own_p[i], argmax[i], max_other[i], label_wins[i] = _facts_of_row(row, labels[i], eps)
     return codes, own_p, argmax, max_other, label_wins
 
 
