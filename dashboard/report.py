@@ -119,7 +119,10 @@ def _hbars(items, *, fmt, title: str, scale_max: float | None = None, width: int
 def _heat(result: Analysis) -> str:
     """The confident joint in counts (estimated rows given i that are truly j) as a table,
     errors shaded; with many classes, the most confused ones."""
-    cj = np.asarray(result.estimate.confident_joint)
+    cj = result.estimate.confident_joint
+    if hasattr(cj, "toarray"):  # many classes: sparse (analysis/sparse.py); dense for now
+        cj = cj.toarray()  # (K, K) int64: 800 MB at 10,000 classes
+    cj = np.asarray(cj)
     k = cj.shape[0]
     off = cj.copy()
     np.fill_diagonal(off, 0)
