@@ -140,8 +140,8 @@ def _chunked_core(result, args, progress):
         raise ValueError("--dask needs dask.distributed: pip install 'noiselens[scale]'.") from None
     from analysis.chunked import dask_from_npy
 
-    try:
-        client = Client(args.dask, timeout=30)
+    try:  # dask's distributed.comm.timeouts.connect (30 s by default) bounds the wait
+        client = Client(args.dask)
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"--dask {args.dask}: cannot reach the scheduler ({exc}).") from None
     print(f"dask: {args.dask}, {len(client.scheduler_info()['workers'])} worker(s)",

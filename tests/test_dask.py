@@ -110,3 +110,36 @@ def test_dask_bad_rows_are_named_by_their_global_index(client):
     probs[777, 1] = np.nan
     with pytest.raises(ValueError, match="row 777 contain NaN"):
         nl.find_label_issues(labels, da.from_array(probs, chunks=(100, 3)))
+
+
+def test_cli_dask_runs_the_core_on_the_cluster(client, tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from dashboard.cli import main
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    labels, probs = noisy_dataset(31, 600, 4, quantum=20, dtype=np.float32)
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"uid": [f"r{i}" for i in range(600)], "x": np.arange(600) % 7,
+                  "label": [f"c{v}" for v in labels]}).to_csv(path, index=False)
+    np.save(tmp_path / "probs.npy", probs)
+    code = main(["analyze", str(path), "--label-col", "label", "--id-col", "uid",
+                 "--pred-probs", str(tmp_path / "probs.npy"), "--clean", "none",
+                 "--dask", client.scheduler.address, "--chunk-rows", "100",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"dask: {client.scheduler.address}, 2 worker(s)" in err
+    assert "prune by noise rate: chunk 6/6" in err
+    want = nl.find_label_issues(labels, probs, rank_by="self_confidence")
+    table = pd.read_csv(tmp_path / "out" / "label_issues.csv")
+    assert table["id"].tolist() == [f"r{i}" for i in want]
+    # an unreachable scheduler is a message, not a traceback
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code = main(["analyze", str(path), "--label-col", "label", "--pred-probs",
+                     str(tmp_path / "probs.npy"), "--dask", "tcp://127.0.0.1:9",
+                     "--out", str(tmp_path / "o2")])
+    assert code == 2
+    assert "--dask tcp://127.0.0.1:9: cannot reach the scheduler" in capsys.readouterr().err
