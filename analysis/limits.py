@@ -106,23 +106,42 @@ def check_dense_matrices(k: int, per_entry: int, what: str) -> None:
                hint="Use the defaults: they keep the matrices sparse.")
 
 
-def probabilities_bytes(n: int, k: int, candidates: int) -> dict[str, int]:
-    """Estimated memory of out-of-fold training: the (N, K) float64 probabilities of every
-    candidate model plus their combination, and the per-row vectors."""
+def training_arrays(kind: str = "tabular", candidates=None) -> int:
+    """How many (N, K) float64 arrays the automatic out-of-fold training holds at once: the
+    raw and the calibrated probabilities of every setting of every candidate
+    (:data:`analysis.probabilities.CANDIDATE_SETTINGS`), the mixture and the result."""
+    from analysis.probabilities import AUTO_CANDIDATES, CANDIDATE_SETTINGS
+
+    names = AUTO_CANDIDATES[kind] if candidates is None else candidates
+    return 2 * sum(len(CANDIDATE_SETTINGS[name]) for name in names) + 2
+
+
+def probabilities_bytes(n: int, k: int, arrays: int) -> dict[str, int]:
+    """Estimated memory of out-of-fold training: ``arrays`` (N, K) float64 probability arrays
+    (:func:`training_arrays`) and the per-row vectors."""
     return {
-        f"{candidates + 1} x (N, K) float64 probabilities": (candidates + 1) * 8 * n * k,
+        f"{arrays} x (N, K) float64 probabilities": arrays * 8 * n * k,
         "per-row vectors": ROW_BYTES * n,
     }
 
 
-def check_analysis(n: int, k: int, *, has_probs: bool, candidates: int = 3,
+def check_training(n: int, k: int, arrays: int, what: str) -> None:
+    """Refuse out-of-fold training whose probabilities would not fit, before it starts."""
+    parts = probabilities_bytes(n, k, arrays)
+    check_fits(sum(parts.values()), f"{what} on {n:,} rows x {k:,} classes", parts,
+               "Give out-of-fold pred_probs instead (--pred-probs FILE.npy), fewer candidates, "
+               "or set NOISELENS_MEMORY_LIMIT if the estimate is wrong for this machine.")
+
+
+def check_analysis(n: int, k: int, *, has_probs: bool, kind: str = "tabular",
                    feature_bytes: int = 0) -> None:
-    """Refuse a whole analysis (the CLI's and the dashboard's) that would not fit: out-of-fold
-    probabilities when they must be computed, then the core."""
+    """Refuse a whole analysis (the CLI's) that would not fit: out-of-fold probabilities when
+    they must be computed (``kind`` of features: ``"tabular"`` or ``"text"``), then the
+    core."""
     from analysis.sparse import SPARSE_MIN_CLASSES
 
     sparse = k >= SPARSE_MIN_CLASSES
-    parts = {} if has_probs else probabilities_bytes(n, k, candidates)
+    parts = {} if has_probs else probabilities_bytes(n, k, training_arrays(kind))
     if feature_bytes:
         parts["features"] = feature_bytes
     parts.update(core_bytes(n, k, sparse=sparse))
@@ -138,4 +157,5 @@ def num_threads() -> int:
 
 
 __all__ = ["MemoryLimitError", "available_bytes", "check_analysis", "check_core",
-           "check_dense_matrices", "check_fits", "core_bytes", "human"]
+           "check_dense_matrices", "check_fits", "check_training", "core_bytes", "human",
+           "training_arrays"]

@@ -713,6 +713,11 @@ def choose_model(
     """
     features, y, k, folds, notes, seed = _prepare(X, labels, cv, random_state, text, num_classes)
     names = _candidate_names(features.kind, candidates)
+    from analysis import limits
+
+    # memory estimated before the work starts (#13): refused with the numbers
+    limits.check_training(y.size, k, limits.training_arrays(candidates=names),
+                          f"out-of-fold training of {len(names)} candidates")
     raw = {name: {s: np.zeros((y.size, k)) for s in CANDIDATE_SETTINGS[name]} for name in names}
     seconds = dict.fromkeys(names, 0.0)
     steps, done = len(folds) * len(names) + 1, 0

@@ -219,7 +219,8 @@ def analyze_command(args) -> int:
 
         # memory estimated before the work starts: refused with the numbers if it won't fit
         check_analysis(len(dataset), dataset.num_classes,
-                       has_probs=dataset.pred_probs is not None)
+                       has_probs=dataset.pred_probs is not None,
+                       kind="text" if dataset.text_column else "tabular")
 
         def progress(fraction: float, message: str) -> None:
             print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)

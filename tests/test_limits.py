@@ -82,8 +82,23 @@ def test_analysis_estimate_includes_out_of_fold_training(monkeypatch):
     limits.check_analysis(2_000_000, 10, has_probs=True)  # 2M x 10 given: fits
     with pytest.raises(limits.MemoryLimitError) as err:
         limits.check_analysis(2_000_000, 100, has_probs=False)
-    assert "(4 x (N, K) float64 probabilities 6.0 GB, per-row vectors 183.1 MB" in str(err.value)
+    # 9 settings of 3 candidates, raw and calibrated, the mixture and the result: 20 arrays
+    assert limits.training_arrays("tabular") == 20
+    assert "(20 x (N, K) float64 probabilities 29.8 GB, per-row vectors 183.1 MB" in str(err.value)
     assert "but 1.0 GB is available; nothing was started." in str(err.value)
+
+
+def test_training_is_refused_before_it_starts(monkeypatch):
+    """The blow-up of issue #13: 10,000 classes in a small CSV, trained out of fold."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.arange(40) % 20
+    monkeypatch.setenv("NOISELENS_MEMORY_LIMIT", "100K")
+    with pytest.raises(limits.MemoryLimitError) as err:
+        choose_model(X, y, cv=2, num_classes=10_000)
+    assert str(err.value).startswith("out-of-fold training of 3 candidates on 40 rows x 10,000 "
+                                     "classes needs about 61.0 MB of memory (20 x (N, K) "
+                                     "float64 probabilities 61.0 MB")
 
 
 def test_durations_read_well():

@@ -115,8 +115,8 @@ def test_choose_model_reports_candidates_and_weights():
     # the mixture is at least as good as its best calibrated candidate
     assert choice.log_loss <= min(c.calibrated_log_loss for c in choice.candidates) + 1e-4
     assert "out-of-fold log-loss" in choice.describe()
-    # progress: a start, every candidate on every fold, the combination
-    assert len(seen) == 1 + 5 * len(names) + 1
+    # progress: a start, every candidate on every fold as it starts and ends, the combination
+    assert len(seen) == 1 + 2 * 5 * len(names) + 1
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
 
