@@ -49,6 +49,7 @@ import numpy as np
 from analysis import _kernels
 from analysis._helpers import Progress, no_progress
 from analysis._validation import (
+    PROB_TOLERANCE,
     as_float,
     check_labels,
     check_shapes,
@@ -301,7 +302,7 @@ def _work(block: np.ndarray) -> np.ndarray:
 def _facts_block(block, labels):
     probs = _work(block)
     eps = probs.dtype.type(EPS)
-    codes, *facts = _kernels.chunk_facts(probs, labels, 1e-3, eps)
+    codes, *facts = _kernels.chunk_facts(probs, labels, PROB_TOLERANCE, eps)
     flagged = np.flatnonzero(codes)
     if flagged.size:
         bad = probs[flagged].astype(np.float64)
