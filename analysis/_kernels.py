@@ -368,7 +368,7 @@ def guess_rows(pred_probs, thresholds):
 
 @nb.njit(parallel=True, **_OPTS)
 def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, cap, offset,
-                 values, rows, size, top, lost, row_offset):
+                 values, rows, size, top, lost, row_offset, max_other):
     """The ``prune_by_noise_rate`` heaps of :func:`prune_by_margin`, per (class, other class)
     pair, fed one chunk of rows at a time (the state lives in the caller's arrays).
 
@@ -380,6 +380,10 @@ def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, ca
     the smallest value seen that is not kept and may equal the final ``top`` (a tie at the
     boundary), exactly as in :func:`prune_by_margin`. Fed every chunk in row order, the heaps
     end as that kernel's do.
+
+    ``max_other`` (the largest probability of each chunk row's other classes) skips a row at
+    once when ``p_k - max_other`` exceeds every heap top of its class: then every
+    ``p_k - p_j`` does (rounding is monotonic), so the row would change no heap.
     """
     k_classes = label_counts.size
     for k in nb.prange(k_classes):
@@ -388,10 +392,15 @@ def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, ca
         n_k = label_counts[k]
         if p1 == p0 or n_k == 0:
             continue
+        bound = top[p0]  # the largest heap top of the class (tops only decrease)
+        for p in range(p0, p1):
+            bound = max(bound, top[p])
         for t in range(starts[k], starts[k] + n_k):
             r = order[t]
             row = pred_probs[r]
             own = row[k]
+            if own - max_other[r] > bound:
+                continue
             for p in range(p0, p1):
                 v = own - row[pair_j[p]]
                 if v <= top[p]:
@@ -414,6 +423,9 @@ def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, ca
                         rows[lo] = r + row_offset
                         _sift_down(values, rows, lo, c, 0)
                         top[p] = values[lo]
+            bound = top[p0]
+            for p in range(p0, p1):
+                bound = max(bound, top[p])
 
 
 @nb.njit(fastmath=_FINITE, **_OPTS)

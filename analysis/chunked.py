@@ -333,13 +333,13 @@ class Heaps:
         self.top = np.where(cap > 0, np.inf, -np.inf).astype(dtype)
         self.lost = np.full(cap.size, np.inf)
 
-    def feed(self, probs, labels, start, pair_start, pair_j) -> None:
+    def feed(self, probs, labels, start, pair_start, pair_j, max_other) -> None:
         k = pair_start.size - 1
         counts = np.bincount(labels, minlength=k)
         order, starts = _kernels.group_by_label(labels, counts)
         _kernels.margin_heaps(probs, order, starts, counts, pair_start, pair_j, self.cap,
                               self.offset, self.values, self.rows, self.size, self.top,
-                              self.lost, start)
+                              self.lost, start, max_other)
 
     def candidates(self) -> tuple:
         """``(pair, values, rows, lost)`` (pairs grouped, each heap in heap order)."""
@@ -347,12 +347,12 @@ class Heaps:
         return pair, self.values, self.rows, self.lost
 
 
-def _candidates_block(block, labels, start, pair_class, pair_start, pair_j, want):
+def _candidates_block(block, labels, start, max_other, pair_class, pair_start, pair_j, want):
     probs = _work(block)
     k = pair_start.size - 1
     counts = np.bincount(labels, minlength=k)
     heaps = Heaps(np.minimum(want, counts[pair_class]), probs.dtype)
-    heaps.feed(probs, labels, start, pair_start, pair_j)
+    heaps.feed(probs, labels, start, pair_start, pair_j, max_other)
     return heaps.candidates()
 
 
@@ -473,7 +473,7 @@ class ChunkedEvidence(Evidence):
             # per-chunk heaps on the workers, merged there pairwise
             merged = self._map(
                 "prune by noise rate", _candidates_block,
-                lambda a, b: (self.labels[a:b], a), shared,
+                lambda a, b: (self.labels[a:b], a, self.max_other[a:b]), shared,
                 combine=partial(combine_candidates, want=want),
             )
         else:
@@ -481,9 +481,9 @@ class ChunkedEvidence(Evidence):
             heaps = Heaps(want, self.dtype)
             pair_starts, pair_js = shared[1], shared[2]
             self._map("prune by noise rate",
-                      lambda block, lab, a: heaps.feed(_work(block), lab, a, pair_starts,
-                                                       pair_js),
-                      lambda a, b: (self.labels[a:b], a))
+                      lambda block, lab, a, other: heaps.feed(_work(block), lab, a,
+                                                              pair_starts, pair_js, other),
+                      lambda a, b: (self.labels[a:b], a, self.max_other[a:b]))
             merged = heaps.candidates()
         selected, tied = select_candidates(merged, want)
         mask[selected] = True

@@ -79,7 +79,7 @@ class Evidence:
 
             pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
             heaps = chunked.Heaps(want, probs.dtype)
-            heaps.feed(probs, self.labels, 0, pair_start, pair_j)
+            heaps.feed(probs, self.labels, 0, pair_start, pair_j, self.max_other)
             selected, tied = chunked.select_candidates(heaps.candidates(), want)
             mask[selected] = True
             for p in tied:
