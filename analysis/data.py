@@ -627,38 +627,124 @@ def from_frame(
                   base_dir=base_dir, origin=None)
 
 
+@dataclass
+class _Table:
+    """The frame being built into a :class:`Dataset`: its columns, where it came from, and the
+    column checks every role shares."""
+
+    frame: pd.DataFrame
+    source: str
+    text_frame: bool  # a CSV read as text: every column holds str
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def need(self, col: str | None, what: str) -> str | None:
+        """``col`` if it is a column of plain values (None passes through), else an error."""
+        if col is not None and col not in self.frame.columns:
+            raise _fail(self.source, f"{what} column '{col}' not found; columns are "
+                                     f"{self.columns}.")
+        if col is not None and _is_nested(self.frame[col]):
+            raise _fail(self.source, f"{what} column '{col}' holds nested values (lists or "
+                                     "records); choose a column of plain values.")
+        return col
+
+
+@dataclass
+class _Roles:
+    """Which column plays which part (one value, filled role by role)."""
+
+    label: str
+    id: str | None = None
+    true_label: str | None = None
+    annotators: list[str] = field(default_factory=list)
+    pred_probs: list[str] | None = None
+    image: str | None = None
+    text: str | None = None
+    features: list[str] = field(default_factory=list)
+
+    def reserved(self) -> set[str]:
+        return {c for c in (self.label, self.id, self.true_label, self.image, self.text)
+                if c is not None} | set(self.annotators) | set(self.pred_probs or [])
+
+
 def _build(frame, label_column, *, id_column, feature_columns, text_column, image_column,
            image_shape, pred_probs, pred_prob_columns, embeddings, annotator_columns,
            true_label_column, class_names, missing_label, min_class_size, source, base_dir,
            origin: Origin | None) -> Dataset:
-    """:func:`from_frame`; with a CSV ``origin`` the frame is text, every column ``str``."""
+    """:func:`from_frame`; with a CSV ``origin`` the frame is text, every column ``str``.
+
+    The roles are inferred (or checked) one after another — label, id, true label,
+    annotators, probabilities, then the content (image, text, features) among the columns
+    left — each with its own validation."""
     if not isinstance(frame, pd.DataFrame):
         raise _fail(source, f"expected a pandas DataFrame, got {type(frame).__name__}.")
     if len(frame) == 0:
         raise _fail(source, "the file has no rows.")
-    text_frame = origin is not None and origin.kind == "csv"
     frame = frame.reset_index(drop=True)
     columns = [str(c) for c in frame.columns]
     _check_column_names(columns, source)
     frame.columns = columns
+    table = _Table(frame, source, origin is not None and origin.kind == "csv")
 
-    def need(col, what):
-        if col is not None and col not in columns:
-            raise _fail(source, f"{what} column '{col}' not found; columns are {columns}.")
-        if col is not None and _is_nested(frame[col]):
-            raise _fail(source, f"{what} column '{col}' holds nested values (lists or "
-                                "records); choose a column of plain values.")
-        return col
+    label = table.need(label_column, "label") or _find(columns, LABEL_NAMES)
+    roles = _Roles(label=_label_role(table, label))
+    labels, names = _labels_of(table, roles.label, class_names, missing_label, min_class_size)
+    roles.id, ids = _id_role(table, id_column)
+    roles.true_label, true_labels = _true_label_role(table, true_label_column, names,
+                                                     missing_label)
+    if annotator_columns is None:
+        annotator_columns = [c for c in columns if c.lower().startswith("annotator")
+                             and not _is_nested(frame[c])]
+    roles.annotators = [table.need(c, "annotator") for c in annotator_columns]
+    roles.pred_probs, pred_probs = _probabilities_role(table, pred_prob_columns, pred_probs,
+                                                       labels, names, roles.label)
+    embeddings = _embeddings_of(table, embeddings)
+    base = Path(base_dir) if base_dir is not None else None
+    feature_frame = _content_roles(table, roles, feature_columns, text_column, image_column,
+                                   base)
+    if image_shape is not None and int(np.prod(image_shape)) != len(roles.features):
+        raise _fail(source, f"image_shape {tuple(image_shape)} needs {int(np.prod(image_shape))} "
+                            f"pixel columns, found {len(roles.features)} feature columns.")
+    return Dataset(
+        frame=frame,
+        source=source,
+        label_column=roles.label,
+        labels=labels,
+        class_names=names,
+        ids=ids,
+        id_column=roles.id,
+        feature_columns=roles.features,
+        text_column=roles.text,
+        image_column=roles.image,
+        image_shape=tuple(image_shape) if image_shape is not None else None,
+        pred_probs=pred_probs,
+        embeddings=embeddings,
+        annotator_columns=roles.annotators,
+        true_labels=true_labels,
+        base_dir=base,
+        origin=origin,
+        feature_frame=feature_frame,
+    )
 
-    label_column = need(label_column, "label") or _find(columns, LABEL_NAMES)
-    if label_column is None:
-        raise _fail(source, "no label column: name it with label_column= (or --label-col); "
-                            f"columns are {columns}.")
-    labels, names = _encode_labels(frame[label_column], source, label_column, class_names,
+
+def _label_role(table: _Table, label: str | None) -> str:
+    if label is None:
+        raise _fail(table.source, "no label column: name it with label_column= (or "
+                                  f"--label-col); columns are {table.columns}.")
+    return label
+
+
+def _labels_of(table: _Table, column: str, class_names, missing_label,
+               min_class_size: int) -> tuple[np.ndarray, list[str]]:
+    """The encoded labels and class names; at least 2 classes of ``min_class_size`` rows."""
+    source = table.source
+    labels, names = _encode_labels(table.frame[column], source, column, class_names,
                                    missing_label)
     k = len(names)
     if k < 2:
-        raise _fail(source, f"column '{label_column}' holds a single class ({names[0]!r}): "
+        raise _fail(source, f"column '{column}' holds a single class ({names[0]!r}): "
                             "label noise needs at least 2 classes.")
     counts = np.bincount(labels, minlength=k)
     small = [i for i in range(k) if 0 < counts[i] < min_class_size]
@@ -666,165 +752,155 @@ def _build(frame, label_column, *, id_column, feature_columns, text_column, imag
         rows = np.flatnonzero(np.isin(labels, small))
         raise _fail(
             source,
-            f"class {names[small[0]]!r} of column '{label_column}' has only {counts[small[0]]} "
+            f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
             f"row(s) ({describe_rows(rows)}); a class needs at least {min_class_size} rows to "
             "estimate its noise. Fix or remove those rows, or pass min_class_size=1.",
         )
+    return labels, names
 
-    id_column = need(id_column, "id")
+
+def _id_role(table: _Table, id_column: str | None) -> tuple[str | None, np.ndarray]:
+    """The id column (given, else a conventional name) and the ids, else row numbers."""
+    id_column = table.need(id_column, "id") or _find(table.columns, ID_NAMES)
     if id_column is None:
-        id_column = _find(columns, ID_NAMES)
-    if id_column is not None:
-        _check_ids(frame[id_column], source, id_column)
-        ids = frame[id_column].to_numpy(dtype=object if text_frame else None)
-    else:
-        ids = np.arange(len(frame))
+        return None, np.arange(len(table.frame))
+    _check_ids(table.frame[id_column], table.source, id_column)
+    return id_column, table.frame[id_column].to_numpy(dtype=object if table.text_frame else None)
 
-    true_label_column = need(true_label_column, "true label") or _find(columns, TRUE_LABEL_NAMES)
-    true_labels = None
-    if true_label_column is not None:
-        as_text, unknown_cell = _label_text(frame[true_label_column], source, true_label_column,
-                                            missing_label)
-        known = ~unknown_cell
-        index = {name: i for i, name in enumerate(names)}
-        codes = as_text.map(index)
-        unknown = known & codes.isna().to_numpy()
-        if unknown.any():
-            rows = np.flatnonzero(unknown)
-            raise _fail(
-                source,
-                f"true-label column '{true_label_column}' holds classes not among the given "
-                f"labels ({frame[true_label_column].iloc[rows[0]]!r} in "
-                f"{describe_rows(rows)}).",
-            )
-        true_labels = np.full(len(frame), -1, dtype=np.int64)
-        true_labels[known] = codes[known].astype(np.int64).to_numpy()
 
-    if annotator_columns is None:
-        annotator_columns = [c for c in columns if c.lower().startswith("annotator")
-                             and not _is_nested(frame[c])]
-    for col in annotator_columns:
-        need(col, "annotator")
+def _true_label_role(table: _Table, column: str | None, names: list[str],
+                     missing_label) -> tuple[str | None, np.ndarray | None]:
+    """The audited true labels encoded like the labels (-1 where unknown)."""
+    column = table.need(column, "true label") or _find(table.columns, TRUE_LABEL_NAMES)
+    if column is None:
+        return None, None
+    source, frame = table.source, table.frame
+    as_text, unknown_cell = _label_text(frame[column], source, column, missing_label)
+    known = ~unknown_cell
+    codes = as_text.map({name: i for i, name in enumerate(names)})
+    unknown = known & codes.isna().to_numpy()
+    if unknown.any():
+        rows = np.flatnonzero(unknown)
+        raise _fail(
+            source,
+            f"true-label column '{column}' holds classes not among the given labels "
+            f"({frame[column].iloc[rows[0]]!r} in {describe_rows(rows)}).",
+        )
+    true_labels = np.full(len(frame), -1, dtype=np.int64)
+    true_labels[known] = codes[known].astype(np.int64).to_numpy()
+    return column, true_labels
 
-    if pred_prob_columns is None:
+
+def _probabilities_role(table: _Table, columns, pred_probs, labels, names,
+                        label_column: str) -> tuple[list[str] | None, np.ndarray | None]:
+    """``pred_prob_<class>`` columns (given or found) or a file / array, checked."""
+    source, k = table.source, len(names)
+    if columns is None:
         for prefix in PROB_PREFIXES:
             cand = [f"{prefix}{n}" for n in names]
-            if all(c in columns for c in cand):
-                pred_prob_columns = cand
+            if all(c in table.frame.columns for c in cand):
+                columns = cand
                 break
-    if pred_prob_columns is not None:
+    if columns is not None:
         if pred_probs is not None:
             raise _fail(source, "give pred_probs either as columns or as a file, not both.")
-        for col in pred_prob_columns:
-            need(col, "pred_probs")
-        if len(pred_prob_columns) != k:
-            raise _fail(source, f"{len(pred_prob_columns)} pred_probs columns for {k} classes.")
-        pred_probs = _number_matrix(frame, list(pred_prob_columns), source, "pred_probs")
-    if pred_probs is not None:
-        arr = _load_npy(pred_probs, source, "pred_probs", len(frame))
-        if arr.shape[1] != k:
-            raise _fail(source, f"pred_probs has {arr.shape[1]} columns but column "
-                                f"'{label_column}' has {k} classes {names}: one column per class.")
-        try:
-            _, pred_probs = check_inputs(labels, arr, require_two_classes=False)
-        except ValueError as err:
-            raise _fail(source, str(err)) from None
-    if embeddings is not None:
-        embeddings = _load_npy(embeddings, source, "embeddings", len(frame))
-        if not np.isfinite(embeddings).all():
-            rows = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
-            raise _fail(source, f"embeddings contain NaN or infinity in {describe_rows(rows)}.")
+        columns = [table.need(c, "pred_probs") for c in columns]
+        if len(columns) != k:
+            raise _fail(source, f"{len(columns)} pred_probs columns for {k} classes.")
+        pred_probs = _number_matrix(table.frame, columns, source, "pred_probs")
+    if pred_probs is None:
+        return columns, None
+    arr = _load_npy(pred_probs, source, "pred_probs", len(table.frame))
+    if arr.shape[1] != k:
+        raise _fail(source, f"pred_probs has {arr.shape[1]} columns but column "
+                            f"'{label_column}' has {k} classes {names}: one column per class.")
+    try:
+        _, pred_probs = check_inputs(labels, arr, require_two_classes=False)
+    except ValueError as err:
+        raise _fail(source, str(err)) from None
+    return columns, pred_probs
 
-    reserved = {label_column, id_column, true_label_column, *annotator_columns,
-                *(pred_prob_columns or [])}
-    reserved |= {c for c in columns if _is_nested(frame[c])}
+
+def _embeddings_of(table: _Table, embeddings) -> np.ndarray | None:
+    if embeddings is None:
+        return None
+    embeddings = _load_npy(embeddings, table.source, "embeddings", len(table.frame))
+    if not np.isfinite(embeddings).all():
+        rows = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+        raise _fail(table.source, f"embeddings contain NaN or infinity in "
+                                  f"{describe_rows(rows)}.")
+    return embeddings
+
+
+def _content_roles(table: _Table, roles: _Roles, feature_columns, text_column, image_column,
+                   base: Path | None) -> pd.DataFrame | None:
+    """Image, text and feature columns among the columns no other role holds; fills
+    ``roles`` and returns the parsed feature frame of a text (CSV) frame."""
+    frame, source, columns = table.frame, table.source, table.columns
+    reserved = roles.reserved() | {c for c in columns if _is_nested(frame[c])}
     if feature_columns is None:  # a split column (analysis/splits.py) is never a feature
         from analysis.splits import split_like_columns
 
-        reserved |= set(split_like_columns(frame)) - {label_column, id_column}
-    # a text frame: which columns are numbers (parsed once, for the model only)
-    parsed: dict[str, pd.Series | None] = {}
-    if text_frame:
-        wanted = set(feature_columns) if feature_columns is not None else None
-        for c in columns:
-            if c in reserved or (wanted is not None and c not in wanted):
-                continue
-            parsed[c] = _parse_feature(frame[c], source, c,
-                                       named=wanted is not None and c in wanted)
+        reserved |= set(split_like_columns(frame)) - {roles.label, roles.id}
+    parsed = _parsed_features(table, reserved, feature_columns)
 
     def textual(c: str) -> bool:
-        if text_frame:
+        if table.text_frame:
             p = parsed.get(c)
             return p is None or _is_text(p)
         return _is_text(frame[c])
 
-    base = Path(base_dir) if base_dir is not None else None
     if image_column is None and base is not None:
         image_column = next((c for c in columns if c not in reserved
                              and textual(c) and _is_image_column(frame[c])), None)
-    need(image_column, "image")
-    if image_column is not None:
+    roles.image = table.need(image_column, "image")
+    if roles.image is not None:
         if base is None:
             raise _fail(source, "an image column needs the data file's folder (base_dir).")
-        _check_images(frame, image_column, base, source)
-        reserved.add(image_column)
+        _check_images(frame, roles.image, base, source)
+        reserved.add(roles.image)
     if text_column is None:
-        text_column = next(
-            (c for c in columns if c not in reserved and textual(c)
-             and frame[c].astype(str).str.len().mean() > 30),
-            None,
-        )
-    need(text_column, "text")
-    if text_column is not None:
-        reserved.add(text_column)
+        text_column = next((c for c in columns if c not in reserved and textual(c)
+                            and frame[c].astype(str).str.len().mean() > 30), None)
+    roles.text = table.need(text_column, "text")
+    if roles.text is not None:
+        reserved.add(roles.text)
     if feature_columns is None:
-        feature_columns = []
-        for c in columns:
-            if c in reserved:
-                continue
-            if text_frame:
-                if parsed.get(c) is not None:
-                    feature_columns.append(c)
-                continue
-            s = frame[c]
-            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-                feature_columns.append(c)
-            elif s.nunique(dropna=True) <= MAX_CATEGORIES:
-                feature_columns.append(c)
+        feature_columns = [c for c in columns if c not in reserved
+                           and _inferred_feature(table, c, parsed)]
     else:
         for c in feature_columns:
-            need(c, "feature")
-    feature_columns = list(feature_columns)
-    feature_frame = None
-    if text_frame:
-        feature_frame = pd.DataFrame(
-            {c: parsed[c] if c in parsed and parsed[c] is not None else frame[c]
-             for c in feature_columns}, index=frame.index)
-        feature_frame = feature_frame[feature_columns] if feature_columns else \
-            pd.DataFrame(index=frame.index)
-    if image_shape is not None and int(np.prod(image_shape)) != len(feature_columns):
-        raise _fail(source, f"image_shape {tuple(image_shape)} needs {int(np.prod(image_shape))} "
-                            f"pixel columns, found {len(feature_columns)} feature columns.")
-    return Dataset(
-        frame=frame,
-        source=source,
-        label_column=label_column,
-        labels=labels,
-        class_names=names,
-        ids=ids,
-        id_column=id_column,
-        feature_columns=feature_columns,
-        text_column=text_column,
-        image_column=image_column,
-        image_shape=tuple(image_shape) if image_shape is not None else None,
-        pred_probs=pred_probs,
-        embeddings=embeddings,
-        annotator_columns=list(annotator_columns),
-        true_labels=true_labels,
-        base_dir=base,
-        origin=origin,
-        feature_frame=feature_frame,
-    )
+            table.need(c, "feature")
+    roles.features = list(feature_columns)
+    if not table.text_frame:
+        return None
+    if not roles.features:
+        return pd.DataFrame(index=frame.index)
+    return pd.DataFrame({c: parsed[c] if parsed.get(c) is not None else frame[c]
+                         for c in roles.features}, index=frame.index)[roles.features]
+
+
+def _parsed_features(table: _Table, reserved: set[str], feature_columns) -> dict:
+    """A text frame: which candidate feature columns are numbers (parsed once, for the model
+    only); ``{}`` for a typed frame."""
+    if not table.text_frame:
+        return {}
+    wanted = set(feature_columns) if feature_columns is not None else None
+    return {c: _parse_feature(table.frame[c], table.source, c,
+                              named=wanted is not None and c in wanted)
+            for c in table.columns
+            if c not in reserved and (wanted is None or c in wanted)}
+
+
+def _inferred_feature(table: _Table, column: str, parsed: dict) -> bool:
+    """Whether an unnamed column is a model feature: numbers or booleans, or text with at
+    most :data:`MAX_CATEGORIES` values (categorical)."""
+    if table.text_frame:
+        return parsed.get(column) is not None
+    s = table.frame[column]
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return True
+    return s.nunique(dropna=True) <= MAX_CATEGORIES
 
 
 def _check_column_names(columns: Sequence[str], source: str) -> None:
