@@ -293,6 +293,34 @@ COLOUR_BY = {
 }
 
 
+#: Above this many rows the embedding map draws a density image with a bounded point layer.
+DENSITY_ABOVE = 50_000
+
+
+def _drawn_rows(is_issue: np.ndarray, limit: int, random_state: int) -> np.ndarray:
+    """At most ``limit`` rows to draw as points: flagged rows first, then others, sorted."""
+    rng = np.random.default_rng(random_state)
+    flagged = np.flatnonzero(is_issue)
+    if flagged.size >= limit:
+        return np.sort(rng.choice(flagged, limit, replace=False))
+    rest = np.flatnonzero(~np.asarray(is_issue, dtype=bool))
+    extra = rng.choice(rest, min(limit - flagged.size, rest.size), replace=False)
+    return np.sort(np.concatenate([flagged, extra]))
+
+
+def _density_trace(xy: np.ndarray, bins: int = 240) -> go.Heatmap:
+    """Every row binned into a ``bins`` x ``bins`` grey image (log counts, empty bins clear)."""
+    ok = np.isfinite(xy).all(axis=1)
+    x, y = xy[ok, 0], xy[ok, 1]
+    counts, ex, ey = np.histogram2d(x, y, bins=bins)
+    z = np.where(counts > 0, np.log1p(counts), np.nan).T
+    return go.Heatmap(
+        z=z, x=(ex[:-1] + ex[1:]) / 2, y=(ey[:-1] + ey[1:]) / 2, showscale=False,
+        colorscale=[[0, "#e9ecef"], [1, "#343a40"]], hoverinfo="skip", name="all rows",
+        zsmooth=False,
+    )
+
+
 def embedding_figure(
     coords: np.ndarray,
     table: pd.DataFrame,
@@ -303,6 +331,8 @@ def embedding_figure(
     max_points: int = 200_000,
     random_state: int = 0,
     title: str | None = None,
+    density_above: int | None = None,
+    max_drawn: int = 30_000,
 ) -> go.Figure:
     """WebGL scatter of a 2-D projection, one trace per colour, suspects drawn on top.
 
@@ -311,12 +341,21 @@ def embedding_figure(
     fast; non-integer ids show as the row number): read the row from it, never from the
     per-trace point index. Above ``max_points`` a random sample is drawn that keeps every
     flagged row.
+
+    Above ``density_above`` rows (default :data:`DENSITY_ABOVE`) the map is a density: every
+    row binned into a grey image (a heatmap that takes no hover or selection) with at most
+    ``max_drawn`` points on top, flagged rows first (a random sample of them if they alone
+    exceed it), then a random sample of the rest. Box / lasso then select by coordinates on
+    the server (:func:`dashboard.selection.rows_in_regions`), so every row inside counts.
     """
     if colour_by not in COLOUR_BY:
         raise ValueError(f"colour_by={colour_by!r} is not one of: {', '.join(COLOUR_BY)}.")
     n = len(table)
     keep = np.arange(n)
-    if n > max_points:
+    dense = n > (DENSITY_ABOVE if density_above is None else density_above)
+    if dense:
+        keep = _drawn_rows(table["is_issue"].to_numpy(), max_drawn, random_state)
+    elif n > max_points:
         rng = np.random.default_rng(random_state)
         flagged = np.flatnonzero(table["is_issue"].to_numpy())
         rest = np.setdiff1d(keep, flagged)
@@ -339,6 +378,8 @@ def embedding_figure(
                 "%{customdata[2]:.3f}<extra></extra>")
 
     fig = go.Figure()
+    if dense:
+        fig.add_trace(_density_trace(np.asarray(coords, dtype=np.float32)))
     issue = t["is_issue"].to_numpy()
     given = t["given"].to_numpy()
     size = 5 if len(t) > 20_000 else 7

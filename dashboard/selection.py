@@ -207,3 +207,75 @@ def confused_classes(counts: np.ndarray, limit: int = 25) -> np.ndarray:
         order.append(nxt)
         left.discard(nxt)
     return chosen[order].astype(np.int64)
+
+
+# -- box / lasso regions (the map at scale: test every row, not only the drawn points) --------
+def regions_from_event(event: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The box and lasso regions of a selection event, as ``(kind, xs, ys)``.
+
+    Streamlit puts each drawn region in ``selection.box`` (``{"x": [x0, x1], "y": [y0, y1]}``)
+    or ``selection.lasso`` (``{"x": [...], "y": [...]}``, the polygon's vertices). A region
+    with too few or non-finite coordinates is skipped.
+    """
+    if not event:
+        return []
+    sel = event.get("selection") if isinstance(event, Mapping) else getattr(
+        event, "selection", None)
+    if not sel:
+        return []
+    out = []
+    for kind, least in (("box", 2), ("lasso", 3)):
+        items = sel.get(kind) if isinstance(sel, Mapping) else getattr(sel, kind, None)
+        for item in items or []:
+            try:
+                xs = np.asarray(item.get("x", []), dtype=np.float64).reshape(-1)
+                ys = np.asarray(item.get("y", []), dtype=np.float64).reshape(-1)
+            except (AttributeError, TypeError, ValueError):
+                continue
+            if xs.size >= least and xs.size == ys.size and np.isfinite(xs).all() \
+                    and np.isfinite(ys).all():
+                out.append((kind, xs, ys))
+    return out
+
+
+def points_in_polygon(x, y, px, py) -> np.ndarray:
+    """Whether each point (``x[i]``, ``y[i]``) lies inside the polygon (``px``, ``py``).
+
+    Even-odd rule (a ray to the right crosses the edges an odd number of times), the polygon
+    closed from its last vertex back to the first. Vectorised over the points: the loop runs
+    over the polygon's edges, and only points inside its bounding box are tested.
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    px = np.asarray(px, dtype=np.float64).reshape(-1)
+    py = np.asarray(py, dtype=np.float64).reshape(-1)
+    inside = np.zeros(x.size, dtype=bool)
+    if px.size < 3:
+        return inside
+    cand = np.flatnonzero((x >= px.min()) & (x <= px.max()) & (y >= py.min()) & (y <= py.max()))
+    cx, cy = x[cand], y[cand]
+    odd = np.zeros(cand.size, dtype=bool)
+    for i in range(px.size):
+        x1, y1 = px[i - 1], py[i - 1]
+        x2, y2 = px[i], py[i]
+        if y1 == y2:
+            continue  # a horizontal edge is never crossed by a horizontal ray
+        spans = (y1 > cy) != (y2 > cy)
+        cross = x1 + (cy - y1) * (x2 - x1) / (y2 - y1)
+        odd ^= spans & (cx < cross)
+    inside[cand] = odd
+    return inside
+
+
+def rows_in_regions(coords, regions) -> np.ndarray:
+    """Rows whose 2-D ``coords`` fall in any of ``regions`` (:func:`regions_from_event`):
+    inside a box (edges included) or a lasso polygon. Sorted row positions, int64."""
+    xy = np.asarray(coords, dtype=np.float64)
+    hit = np.zeros(len(xy), dtype=bool)
+    for kind, xs, ys in regions:
+        if kind == "box":
+            hit |= ((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
+                    & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
+        else:
+            hit |= points_in_polygon(xy[:, 0], xy[:, 1], xs, ys)
+    return np.flatnonzero(hit).astype(np.int64)

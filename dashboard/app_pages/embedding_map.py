@@ -47,13 +47,27 @@ else:
 
 table = result.table()
 fig = figures.embedding_figure(coords, table, colour_by=colour_by, class_names=names)
-st.caption(f"{methods[shown]} of {len(dataset):,} rows, drawn from "
-           f"{md(compute.feature_space(dataset))}; flagged rows are outlined. Use the box "
-           "or lasso tool (top right of the chart) to select a region; double-click to clear.")
+dense = len(dataset) > figures.DENSITY_ABOVE
+if dense:
+    drawn = sum(len(trace.x) for trace in fig.data[1:] if trace.name != "flagged (outlined)")
+    st.caption(f"{methods[shown]} of {len(dataset):,} rows, drawn from "
+               f"{md(compute.feature_space(dataset))}. The grey image is the density of all "
+               f"rows; {drawn:,} of them are drawn as points (flagged rows first, outlined). "
+               "A box or lasso selects every row inside it, drawn or not; double-click to "
+               "clear.")
+else:
+    st.caption(f"{methods[shown]} of {len(dataset):,} rows, drawn from "
+               f"{md(compute.feature_space(dataset))}; flagged rows are outlined. Use the box "
+               "or lasso tool (top right of the chart) to select a region; double-click to "
+               "clear.")
 event = st.plotly_chart(fig, key=f"map-{shown}-{colour_by}", on_select="rerun",
                         selection_mode=("points", "box", "lasso"))
-rows = selection.rows_from_event(event)
-if not rows:
+regions = selection.regions_from_event(event) if dense else []
+if regions:
+    rows = selection.rows_in_regions(coords, regions)
+else:
+    rows = selection.rows_from_event(event)
+if len(rows) == 0:
     st.stop()
 rows, flagged = selection.summarise_selection(result, rows)
 st.subheader(f"{len(rows):,} selected examples · {flagged:,} flagged")
