@@ -151,6 +151,35 @@ class RetrainResult:
     train_rows_cleaned: int
     confidence: float
     model: str
+    #: Rows the check used (a stratified sample when the data set had more than ``max_rows``)
+    #: and rows in the data set.
+    sample_rows: int = 0
+    total_rows: int = 0
+
+
+def stratified_sample(strata, size: int, *, random_state: int = 0) -> np.ndarray:
+    """``size`` row positions drawn without replacement, each stratum (value of ``strata``)
+    getting its share: ``floor(size * n_s / N)`` rows, the rows left over going to the strata
+    with the largest remainders (ties: the smaller stratum value). Sorted; every row when
+    ``size >= N``.
+    """
+    strata = np.asarray(strata).reshape(-1)
+    n = strata.size
+    if size >= n:
+        return np.arange(n, dtype=np.int64)
+    values, inverse, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    exact = size * counts / n
+    share = np.floor(exact).astype(np.int64)
+    left = size - int(share.sum())
+    if left:
+        share[np.argsort(-(exact - share), kind="stable")[:left]] += 1
+    rng = np.random.default_rng(random_state)
+    order = rng.permutation(n)
+    order = order[np.argsort(inverse[order], kind="stable")]  # shuffled within each stratum
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    take = order[rank < np.repeat(share, counts)]
+    return np.sort(take).astype(np.int64)
 
 
 def retrain_check(
@@ -164,8 +193,13 @@ def retrain_check(
     n_boot: int = 1000,
     confidence: float = 0.95,
     random_state: int = 0,
+    max_rows: int | None = 50_000,
 ) -> RetrainResult:
     """Train on the original labels and on the cleaned labels; test both on clean held-out rows.
+
+    With more than ``max_rows`` rows the check runs on a stratified sample of ``max_rows``
+    rows (:func:`stratified_sample`, strata: the known true class, unknown truth as one more
+    stratum; seeded by ``random_state``); ``sample_rows`` in the result says how many.
 
     Parameters
     ----------
@@ -184,6 +218,8 @@ def retrain_check(
         Default: logistic regression (lbfgs, C=1, 1000 iterations) on standardised features.
     n_boot : int
         Bootstrap resamples of the test rows (paired between the two models).
+    max_rows : int or None
+        At most this many rows are used (``None``: all).
 
     Returns
     -------
@@ -195,7 +231,7 @@ def retrain_check(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)  # float64 after sampling: a copy of the sample only
     labels = np.asarray(labels)
     cleaned = np.asarray(cleaned_labels)
     truth = np.asarray(true_labels)
@@ -203,6 +239,12 @@ def retrain_check(
         raise ValueError("X, labels, cleaned_labels and true_labels must have one entry per row.")
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
+    total = len(X)
+    if max_rows is not None and total > max_rows:
+        use = stratified_sample(np.where(truth >= 0, truth, -1), max_rows,
+                                random_state=random_state)
+        X, labels, cleaned, truth = X[use], labels[use], cleaned[use], truth[use]
+    X = np.asarray(X, dtype=np.float64)
     known = np.flatnonzero(truth >= 0)
     if known.size < 10:
         raise ValueError(f"the retrain check needs known true labels for at least 10 rows, got "
@@ -238,6 +280,8 @@ def retrain_check(
         confidence=confidence,
         model=type(base).__name__ if model is not None else
         "standardised features + logistic regression",
+        sample_rows=int(len(X)),
+        total_rows=int(total),
     )
 
 

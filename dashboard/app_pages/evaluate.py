@@ -7,6 +7,9 @@ import streamlit as st
 from analysis import evaluate
 from dashboard import compute, figures, labels, session
 
+#: The retrain check runs on a stratified sample of at most this many rows.
+RETRAIN_ROWS = 50_000
+
 dataset, result = session.current()
 
 st.title("Evaluate")
@@ -84,6 +87,10 @@ st.caption("A held-out 30% of the rows with known truth is set aside; a logistic
            "ones, and both are scored against the true labels of the held-out rows. Intervals: "
            "95% bootstrap over the held-out rows (paired for the gain); seeded. The model "
            f"learns from {compute.feature_space(dataset)}.")
+if len(dataset) > RETRAIN_ROWS:
+    st.caption(f"The data set has {len(dataset):,} rows: the check runs on a stratified sample "
+               f"of {RETRAIN_ROWS:,} (by true class; seeded), so it takes seconds, not "
+               "minutes.")
 source = st.radio("Cleaned labels from", ["suggestions", "decisions"], horizontal=True,
                   key="retrain_source",
                   format_func={"suggestions": "the detector's suggestions (flagged rows "
@@ -96,7 +103,7 @@ if st.button("Run the retrain check", type="primary", key="retrain_go"):
     cleaned = apply_decisions(dataset, decisions, base_labels=result.labels).labels
     with st.spinner("Training both models…"):
         st.session_state["retrain"] = (dataset.fingerprint, source, evaluate.retrain_check(
-            compute.features_for(dataset), result.labels, cleaned, truth))
+            compute.features_for(dataset), result.labels, cleaned, truth, max_rows=RETRAIN_ROWS))
 saved = st.session_state.get("retrain")
 if saved and saved[0] == dataset.fingerprint and saved[1] == source:
     res = saved[2]
@@ -117,5 +124,7 @@ if saved and saved[0] == dataset.fingerprint and saved[1] == source:
             f"- gain: **{100 * g[0]:+.1f}** points ({100 * g[1]:+.1f} to {100 * g[2]:+.1f}); "
             f"{verdict}\n"
             f"- {res.test_rows:,} held-out rows; trained on {res.train_rows_original:,} rows "
-            f"(original) and {res.train_rows_cleaned:,} rows (cleaned)."
+            f"(original) and {res.train_rows_cleaned:,} rows (cleaned)"
+            + (f"; a stratified sample of {res.sample_rows:,} of the {res.total_rows:,} rows."
+               if res.sample_rows < res.total_rows else ".")
         )
