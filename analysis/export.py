@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +160,34 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     """
     if removed not in REMOVED_MODES:
         raise ValueError(f"removed={removed!r} is not one of: {', '.join(REMOVED_MODES)}.")
-    frame = dataset.frame.copy()
-    n = len(frame)
+    n = len(dataset.frame)
+    rows, actions = _decision_rows(dataset, decisions)
+    names = [str(c) for c in dataset.class_names]
+    old, new, relabel_rows = _decision_labels(dataset, decisions, rows, actions, names)
+    frame = _relabelled_frame(dataset, names, relabel_rows)
+    removed_mask = np.zeros(n, dtype=bool)
+    removed_mask[rows[actions == "remove"]] = True
+    labels_after = _labels_after(dataset, base_labels, names, relabel_rows, removed_mask)
+    out = _output_frame(dataset, frame, removed_mask, removed)
+    num_removed = int(removed_mask.sum())
+    kept_out = len(out) if removed == "drop" else n - num_removed
+    if kept_out + num_removed != n:  # pragma: no cover - a guard, never expected
+        raise ValueError(f"row count mismatch: {kept_out} kept + {num_removed} removed != {n}.")
+    changes = _change_list(dataset, decisions, rows, actions, old, new, scores)
+    return Cleaned(
+        frame=out,
+        changes=changes,
+        labels=labels_after,
+        rows_in=n,
+        rows_out=len(out),
+        relabelled=int((actions == "relabel").sum()),
+        removed=num_removed,
+        kept=int((actions == "keep").sum()),
+    )
+
+
+def _decision_rows(dataset: Dataset, decisions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The row position and the action of each decision; raise on an unknown id or action."""
     index = dataset.id_index
     ids = decisions["id"].astype(str).to_numpy() if len(decisions) else np.array([], str)
     unknown = [i for i in ids if i not in index]
@@ -173,10 +199,14 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     if bad:
         raise ValueError(f"unknown action(s): {', '.join(map(str, bad))}.")
     rows = np.array([index[i] for i in ids], dtype=np.int64)
-    names = [str(c) for c in dataset.class_names]
-    notes = (decisions["note"].fillna("").astype(str).to_numpy() if "note" in decisions
-             else np.full(len(ids), ""))
-    label_col = dataset.label_column
+    return rows, actions
+
+
+def _decision_labels(dataset: Dataset, decisions: pd.DataFrame, rows: np.ndarray,
+                     actions: np.ndarray, names: list[str]
+                     ) -> tuple[list[str], list[str], list[tuple[int, str]]]:
+    """Per decision the old and the new label (class name, or ``"removed"``), and the
+    ``(row, class name)`` of every relabel; raise on a relabel to an unknown class."""
     old = [names[dataset.labels[r]] for r in rows]
     new: list[str] = []
     relabel_rows = []
@@ -192,7 +222,16 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
             new.append("removed")
         else:
             new.append(old[len(new)])
+    return old, new, relabel_rows
+
+
+def _relabelled_frame(dataset: Dataset, names: list[str],
+                      relabel_rows: list[tuple[int, str]]) -> pd.DataFrame:
+    """A copy of the dataset's frame with the new labels written into the label column, in
+    the column's own type (an integer column takes text only by becoming an object column)."""
+    frame = dataset.frame.copy()
     if relabel_rows:
+        label_col = dataset.label_column
         as_value = _label_values(dataset, frame, names)
         values = [as_value[lab] for _, lab in relabel_rows]
         positions = [r for r, _ in relabel_rows]
@@ -201,8 +240,14 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
             column = column.astype(object)
         column.iloc[positions] = values
         frame[label_col] = column
-    removed_mask = np.zeros(n, dtype=bool)
-    removed_mask[rows[actions == "remove"]] = True
+    return frame
+
+
+def _labels_after(dataset: Dataset, base_labels, names: list[str],
+                  relabel_rows: list[tuple[int, str]], removed_mask: np.ndarray) -> np.ndarray:
+    """The encoded labels after the decisions (from ``base_labels`` or the dataset's labels):
+    relabelled rows get their new class, removed rows -1."""
+    n = removed_mask.size
     code = {name: k for k, name in enumerate(names)}
     labels_after = np.array(dataset.labels if base_labels is None else base_labels,
                             dtype=np.int64, copy=True)
@@ -211,6 +256,13 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     for r, lab in relabel_rows:
         labels_after[r] = code[lab]
     labels_after[removed_mask] = -1
+    return labels_after
+
+
+def _output_frame(dataset: Dataset, frame: pd.DataFrame, removed_mask: np.ndarray,
+                  removed: str) -> pd.DataFrame:
+    """The cleaned frame: removed rows dropped or flagged in :data:`FLAG_COLUMN`, carrying
+    the source format (:data:`ORIGIN_ATTR`)."""
     if removed == "flag":
         frame[FLAG_COLUMN] = removed_mask
         out = frame
@@ -218,10 +270,15 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         out = frame.loc[~removed_mask]
     if dataset.origin is not None:
         out.attrs[ORIGIN_ATTR] = _origin_attr(dataset.origin)
-    num_removed = int(removed_mask.sum())
-    kept_out = len(out) if removed == "drop" else n - num_removed
-    if kept_out + num_removed != n:  # pragma: no cover - a guard, never expected
-        raise ValueError(f"row count mismatch: {kept_out} kept + {num_removed} removed != {n}.")
+    return out
+
+
+def _change_list(dataset: Dataset, decisions: pd.DataFrame, rows: np.ndarray,
+                 actions: np.ndarray, old: list[str], new: list[str], scores) -> pd.DataFrame:
+    """The change list, one row per decision in row order: ``id``, ``action``, ``old_label``,
+    ``new_label``, ``score``, ``note``."""
+    notes = (decisions["note"].fillna("").astype(str).to_numpy() if "note" in decisions
+             else np.full(len(rows), ""))
     score_values = (np.asarray(scores, dtype=float)[rows] if scores is not None
                     else np.full(len(rows), np.nan))
     changes = pd.DataFrame({
@@ -232,17 +289,7 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
         "score": score_values,
         "note": notes,
     })
-    changes = changes.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
-    return Cleaned(
-        frame=out,
-        changes=changes,
-        labels=labels_after,
-        rows_in=n,
-        rows_out=len(out),
-        relabelled=int((actions == "relabel").sum()),
-        removed=num_removed,
-        kept=int((actions == "keep").sum()),
-    )
+    return changes.iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
 
 
 def class_sizes(dataset: Dataset, cleaned: Cleaned) -> pd.DataFrame:
@@ -595,6 +642,21 @@ def _write_one(path: Path, content) -> int | None:
     return None
 
 
+@dataclass
+class _ExportProgress:
+    """How far an export got: the steps done (each reported to the test hook
+    :data:`_after_step`), what is being written now and the files written so far."""
+
+    step: int = 0
+    current: str = "?"
+    written: list[str] = field(default_factory=list)
+
+    def done(self, what: str) -> None:
+        self.step += 1
+        if _after_step is not None:
+            _after_step(self.step, what)
+
+
 def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, folder,
                  *, fmt: str = "csv", removed: str = "drop", mode: str = "reviewed",
                  parameters: dict | None = None, stem: str | None = None,
@@ -629,7 +691,42 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
         raise ValueError(f"format={fmt!r} is not one of: {', '.join(FORMATS)}.")
     target = Path(folder).expanduser().absolute()
     cleaned = apply_decisions(dataset, decisions, removed=removed, scores=result.scores)
-    stem = stem or default_stem(dataset)
+    contents, kinds = _plan_set(cleaned, stem or default_stem(dataset), fmt, extra_files)
+    every = [*contents, "manifest.json"]
+
+    def make_manifest(listing: dict) -> dict:
+        return manifest(dataset, result, cleaned, mode=mode, files=listing,
+                        parameters={"removed_rows": removed, "format": fmt,
+                                    **(parameters or {})}, review=review)
+
+    sets = _make_sets_folder(target)
+    progress = _ExportProgress()
+    with _locked(sets):
+        leftovers = _clean_leftovers(target, sets)
+        previous = _current_set(target, sets)
+        state = _describe_target(target, sets)  # a recovered link makes it a "set"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        tmp = sets / f"tmp-{stamp}"
+        final = sets / f"set-{stamp}"
+        try:
+            content = _write_set(tmp, final, contents, kinds, make_manifest, progress)
+            _switch_link(target, sets, final, state, stamp, progress)
+        except Exception as exc:
+            if target.is_symlink() and target.resolve() == final.resolve():
+                raise  # pragma: no cover - switched: the export is whole
+            _discard_set(target, tmp, final, stamp)
+            raise _export_failure(exc, target, previous, every, progress) from exc
+        _remove_previous_sets(sets, final)
+        progress.done("removed the previous set")
+    files = {kinds[name]: target / name for name in every}
+    return ExportResult(target, files, cleaned, content, set_dir=final,
+                        leftovers=tuple(leftovers))
+
+
+def _plan_set(cleaned: Cleaned, stem: str, fmt: str,
+              extra_files: dict | None) -> tuple[dict[str, object], dict[str, str]]:
+    """What a set holds: file name -> content (the manifest aside), and file name -> its
+    kind (the manifest's key for it); raise on an extra file name that is taken."""
     contents: dict[str, object] = {
         f"{stem}_cleaned.{fmt}": cleaned.frame,
         # the change list is read by people: no text cell may start a spreadsheet formula;
@@ -643,93 +740,98 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     kinds = {f"{stem}_cleaned.{fmt}": "cleaned", f"{stem}_changes.csv": "changes"}
     kinds.update({name: Path(name).stem for name in extra_files or {}})
     kinds["manifest.json"] = "manifest"
-    every = [*contents, "manifest.json"]
+    return contents, kinds
 
+
+def _make_sets_folder(target: Path) -> Path:
+    """The folder of the sets shown at ``target``, created; raise :class:`ExportError` when
+    ``target`` cannot take an export or the folder cannot be made (nothing written)."""
     sets = sets_folder(target)
-    state = _describe_target(target, sets)
+    _describe_target(target, sets)
     try:
         sets.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot write beside {target} ({exc.strerror or exc}): nothing was "
                           f"written; choose a folder you can write to.") from None
-    step = 0
+    return sets
 
-    def done(what: str) -> None:
-        nonlocal step
-        step += 1
-        if _after_step is not None:
-            _after_step(step, what)
 
-    with _locked(sets):
-        leftovers = _clean_leftovers(target, sets)
-        previous = _current_set(target, sets)
-        state = _describe_target(target, sets)  # a recovered link makes it a "set"
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-        tmp = sets / f"tmp-{stamp}"
-        final = sets / f"set-{stamp}"
-        written: list[str] = []
-        current = "?"
-        try:
-            current = "the temporary folder"
-            tmp.mkdir()
-            listing = {}
-            for name, content in contents.items():
-                current = name
-                rows = _write_one(tmp / name, content)
-                _fsync(tmp / name)
-                listing[kinds[name]] = {"name": name, "rows": rows,
-                                        "bytes": (tmp / name).stat().st_size,
-                                        "sha256": _sha256(tmp / name)}
-                written.append(name)
-                done(f"wrote {name}")
-            current = "manifest.json"
-            content = manifest(dataset, result, cleaned, mode=mode, files=listing,
-                               parameters={"removed_rows": removed, "format": fmt,
-                                           **(parameters or {})}, review=review)
-            content["set"] = final.name
-            write_text(tmp / "manifest.json", json.dumps(content, indent=2))
-            _fsync(tmp / "manifest.json")
-            written.append("manifest.json")
-            done("wrote manifest.json")
-            current = "the finished set"
-            _fsync(tmp, directory=True)
-            os.rename(tmp, final)
-            _fsync(sets, directory=True)
-            done("sealed the set")
-            current = f"the link {target}"
-            link = target.parent / f".{target.name}.link-{stamp}"
-            os.symlink(os.path.relpath(final, target.parent), link)
-            done("made the new link")
-            if state == "empty":
-                os.rmdir(target)
-            elif state == "legacy":
-                os.rename(target, sets / f"legacy-{stamp}")
-            os.replace(link, target)
-            _fsync(target.parent, directory=True)
-            done("switched the link")
-        except Exception as exc:
-            if target.is_symlink() and target.resolve() == final.resolve():
-                raise  # pragma: no cover - switched: the export is whole
-            for p in (tmp, final):
-                shutil.rmtree(p, ignore_errors=True)
-            for p in target.parent.glob(f".{target.name}.link-{stamp}"):
-                p.unlink(missing_ok=True)
-            before = (f"it still shows the previous export ({previous.name})" if previous
-                      else "it holds what it held before" if target.exists()
-                      else "it was not created")
-            reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
-            raise ExportError(
-                f"the export to {target} failed while writing {current}: {reason}. Nothing "
-                f"changed in {target}: {before}. Not written: {', '.join(every)}"
-                + (f" ({', '.join(written)} had been written to a temporary folder, now "
-                   "removed)." if written else ".")) from exc
-        for p in sets.iterdir():  # the previous sets: no longer shown
-            if p.name.startswith(("set-", "legacy-")) and p.resolve() != final.resolve():
-                shutil.rmtree(p, ignore_errors=True)
-        done("removed the previous set")
-    files = {kinds[name]: target / name for name in every}
-    return ExportResult(target, files, cleaned, content, set_dir=final,
-                        leftovers=tuple(leftovers))
+def _write_set(tmp: Path, final: Path, contents: dict[str, object], kinds: dict[str, str],
+               make_manifest: Callable[[dict], dict], progress: _ExportProgress) -> dict:
+    """Write every file and then ``manifest.json`` into the temporary folder ``tmp``, and
+    seal it by renaming it to ``final``; returns the manifest."""
+    progress.current = "the temporary folder"
+    tmp.mkdir()
+    listing = {}
+    for name, content in contents.items():
+        progress.current = name
+        rows = _write_one(tmp / name, content)
+        _fsync(tmp / name)
+        listing[kinds[name]] = {"name": name, "rows": rows, "bytes": (tmp / name).stat().st_size,
+                                "sha256": _sha256(tmp / name)}
+        progress.written.append(name)
+        progress.done(f"wrote {name}")
+    progress.current = "manifest.json"
+    content = make_manifest(listing)
+    content["set"] = final.name
+    write_text(tmp / "manifest.json", json.dumps(content, indent=2))
+    _fsync(tmp / "manifest.json")
+    progress.written.append("manifest.json")
+    progress.done("wrote manifest.json")
+    progress.current = "the finished set"
+    _fsync(tmp, directory=True)
+    os.rename(tmp, final)
+    _fsync(final.parent, directory=True)
+    progress.done("sealed the set")
+    return content
+
+
+def _switch_link(target: Path, sets: Path, final: Path, state: str, stamp: str,
+                 progress: _ExportProgress) -> None:
+    """Point ``target`` at the sealed set ``final`` in one atomic rename (an empty folder at
+    ``target`` is removed first, an older export's folder moved into ``sets``)."""
+    progress.current = f"the link {target}"
+    link = target.parent / f".{target.name}.link-{stamp}"
+    os.symlink(os.path.relpath(final, target.parent), link)
+    progress.done("made the new link")
+    if state == "empty":
+        os.rmdir(target)
+    elif state == "legacy":
+        os.rename(target, sets / f"legacy-{stamp}")
+    os.replace(link, target)
+    _fsync(target.parent, directory=True)
+    progress.done("switched the link")
+
+
+def _discard_set(target: Path, tmp: Path, final: Path, stamp: str) -> None:
+    """Remove what a failed export wrote: its temporary or sealed folder and its new link."""
+    for p in (tmp, final):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in target.parent.glob(f".{target.name}.link-{stamp}"):
+        p.unlink(missing_ok=True)
+
+
+def _export_failure(exc: Exception, target: Path, previous: Path | None, every: list[str],
+                    progress: _ExportProgress) -> ExportError:
+    """The error of a failed export: what it was writing, why it failed, what ``target``
+    shows now and what was not written."""
+    before = (f"it still shows the previous export ({previous.name})" if previous
+              else "it holds what it held before" if target.exists()
+              else "it was not created")
+    reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+    written = progress.written
+    return ExportError(
+        f"the export to {target} failed while writing {progress.current}: {reason}. Nothing "
+        f"changed in {target}: {before}. Not written: {', '.join(every)}"
+        + (f" ({', '.join(written)} had been written to a temporary folder, now "
+           "removed)." if written else "."))
+
+
+def _remove_previous_sets(sets: Path, final: Path) -> None:
+    """Remove the sets (and older exports' folders) ``target`` no longer shows."""
+    for p in sets.iterdir():
+        if p.name.startswith(("set-", "legacy-")) and p.resolve() != final.resolve():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _intervals(result: Analysis) -> dict:
