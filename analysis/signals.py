@@ -248,71 +248,16 @@ def compute_signals(
     flags = np.asarray(label_flags, dtype=bool)
     if scores.shape != (n,) or flags.shape != (n,):
         raise ValueError(f"label_scores and label_flags must have one value per row ({n}).")
-    if X is None:
-        if pred_probs is None:
-            raise ValueError("give X (the space) or pred_probs.")
-        X, space = pred_probs, "probabilities"
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[0] != n:
-        raise ValueError(
-            f"the space has shape {X.shape}: it needs one row per label ({n} rows).")
+    X, space = _space_matrix(X, pred_probs, space, n)
     report = progress or no_progress
     kk = min(int(k), n - 1)
-    if kk >= 1:
-        idx, dist = nearest_neighbours(X, k=kk, cache_key=cache_key, progress=report)
-        dist = dist.astype(np.float64)
-    else:
-        idx = np.empty((n, 0), dtype=np.int64)
-        dist = np.empty((n, 0))
+    idx, dist = _neighbour_graph(X, kk, cache_key, report)
     report(0.95, "Neighbour signals")
-
-    # neighbour disagreement
-    if kk >= 1:
-        neighbour_labels = labels[idx]
-        agreement = (neighbour_labels == labels[:, None]).mean(axis=1)
-        other_label, other_count = _most_common_other(neighbour_labels, labels)
-        mean_dist = dist.mean(axis=1)
-        nearest = dist[:, 0]
-    else:
-        agreement = np.ones(n)
-        other_label = np.full(n, -1, dtype=np.int64)
-        other_count = np.zeros(n, dtype=np.int64)
-        mean_dist = np.zeros(n)
-        nearest = np.zeros(n)
-
-    # near-duplicates
-    threshold = float("nan")
-    empty_pairs = pd.DataFrame({"row_a": np.empty(0, np.int64), "row_b": np.empty(0, np.int64),
-                                "distance": np.empty(0, np.float32),
-                                "label_a": np.empty(0, np.int64),
-                                "label_b": np.empty(0, np.int64),
-                                "conflicting": np.empty(0, bool)})
-    dup_flag = np.zeros(n, dtype=bool)
-    dup_conflict = np.zeros(n, dtype=bool)
-    dup_score = np.ones(n)
-    pairs = empty_pairs
-    if kk >= 1 and space != "probabilities":
-        threshold = default_duplicate_threshold(dist)
-        pairs = near_duplicates(idx, dist, labels, threshold=threshold)
-        a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
-        dup_flag[a] = dup_flag[b] = True
-        conflict = pairs["conflicting"].to_numpy()
-        dup_conflict[a[conflict]] = dup_conflict[b[conflict]] = True
-        typical = float(np.median(nearest))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dup_score = np.where(nearest > 0, nearest / (nearest + typical), 0.0)
-
-    # outliers
-    if space == "probabilities":
-        probs = np.asarray(pred_probs if pred_probs is not None else X, dtype=np.float64)
-        num_classes = probs.shape[1]
-        p = np.clip(probs, 1e-12, 1.0)
-        entropy = -(probs * np.log(p)).sum(axis=1) / max(np.log(num_classes), 1e-12)
-        out_score = np.clip(1.0 - entropy, 0.0, 1.0)
-        out_flag = out_score <= PROBABILITY_OUTLIER_SCORE
-    else:
-        out_score, out_flag = _distance_outliers(mean_dist)
-
+    agreement, other_label, other_count, mean_dist, nearest = _neighbour_stats(
+        idx, dist, labels, kk)
+    pairs, threshold, dup_flag, dup_conflict, dup_score = _near_duplicate_signal(
+        idx, dist, labels, nearest, search=kk >= 1 and space != "probabilities")
+    out_score, out_flag = _outlier_signal(space, pred_probs, X, mean_dist)
     table = pd.DataFrame({
         "is_label_issue": flags,
         "label_score": scores,
@@ -331,6 +276,85 @@ def compute_signals(
     table["any_issue"] = table[[f"is_{t}_issue" for t in ISSUE_TYPES]].any(axis=1)
     report(1.0, "Signals done")
     return Signals(table, pairs, idx, dist, space, note, threshold)
+
+
+def _space_matrix(X, pred_probs, space: str, n: int) -> tuple[np.ndarray, str]:
+    """The space as a float32 (N, D) matrix and its name (``pred_probs`` when ``X`` is
+    not given); raise when there is none or it has not one row per label."""
+    if X is None:
+        if pred_probs is None:
+            raise ValueError("give X (the space) or pred_probs.")
+        X, space = pred_probs, "probabilities"
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] != n:
+        raise ValueError(
+            f"the space has shape {X.shape}: it needs one row per label ({n} rows).")
+    return X, space
+
+
+def _neighbour_graph(X: np.ndarray, kk: int, cache_key,
+                     report: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """The ``kk`` nearest neighbours of every row: indices and float64 distances (both of
+    shape (N, 0) when ``kk`` < 1)."""
+    n = X.shape[0]
+    if kk >= 1:
+        idx, dist = nearest_neighbours(X, k=kk, cache_key=cache_key, progress=report)
+        return idx, dist.astype(np.float64)
+    return np.empty((n, 0), dtype=np.int64), np.empty((n, 0))
+
+
+def _neighbour_stats(idx: np.ndarray, dist: np.ndarray, labels: np.ndarray, kk: int):
+    """Per row: the share of neighbours agreeing with its label, the most common other label
+    and its count, the mean distance to the neighbours and the nearest distance."""
+    n = labels.shape[0]
+    if kk >= 1:
+        neighbour_labels = labels[idx]
+        agreement = (neighbour_labels == labels[:, None]).mean(axis=1)
+        other_label, other_count = _most_common_other(neighbour_labels, labels)
+        return agreement, other_label, other_count, dist.mean(axis=1), dist[:, 0]
+    return (np.ones(n), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64),
+            np.zeros(n), np.zeros(n))
+
+
+def _near_duplicate_signal(idx: np.ndarray, dist: np.ndarray, labels: np.ndarray,
+                           nearest: np.ndarray, *, search: bool):
+    """The near-duplicate pairs, their distance threshold, and per row the flag, whether a
+    pair conflicts and the score ``d / (d + m)``; nothing found when not ``search``."""
+    n = labels.shape[0]
+    threshold = float("nan")
+    pairs = pd.DataFrame({"row_a": np.empty(0, np.int64), "row_b": np.empty(0, np.int64),
+                          "distance": np.empty(0, np.float32),
+                          "label_a": np.empty(0, np.int64),
+                          "label_b": np.empty(0, np.int64),
+                          "conflicting": np.empty(0, bool)})
+    dup_flag = np.zeros(n, dtype=bool)
+    dup_conflict = np.zeros(n, dtype=bool)
+    dup_score = np.ones(n)
+    if search:
+        threshold = default_duplicate_threshold(dist)
+        pairs = near_duplicates(idx, dist, labels, threshold=threshold)
+        a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
+        dup_flag[a] = dup_flag[b] = True
+        conflict = pairs["conflicting"].to_numpy()
+        dup_conflict[a[conflict]] = dup_conflict[b[conflict]] = True
+        typical = float(np.median(nearest))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dup_score = np.where(nearest > 0, nearest / (nearest + typical), 0.0)
+    return pairs, threshold, dup_flag, dup_conflict, dup_score
+
+
+def _outlier_signal(space: str, pred_probs, X: np.ndarray,
+                    mean_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outlier score and flag: from the probabilities' entropy in the probability space,
+    else from the mean neighbour distance (:func:`_distance_outliers`)."""
+    if space != "probabilities":
+        return _distance_outliers(mean_dist)
+    probs = np.asarray(pred_probs if pred_probs is not None else X, dtype=np.float64)
+    num_classes = probs.shape[1]
+    p = np.clip(probs, 1e-12, 1.0)
+    entropy = -(probs * np.log(p)).sum(axis=1) / max(np.log(num_classes), 1e-12)
+    out_score = np.clip(1.0 - entropy, 0.0, 1.0)
+    return out_score, out_score <= PROBABILITY_OUTLIER_SCORE
 
 
 def _most_common_other(neighbour_labels: np.ndarray, labels: np.ndarray):
@@ -492,9 +516,19 @@ def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
     ids = np.asarray(ids)
     t = signals.table.iloc[row]
     own = names[int(labels[row])]
-    out: list[str] = []
+    sentences = [
+        _label_sentence(t, row, labels, names, pred_probs, detector),
+        _neighbour_sentence(signals, t, names, own),
+        _duplicate_sentence(signals, row, labels, names, ids),
+        _outlier_sentence(signals, t),
+    ]
+    return [s for s in sentences if s is not None]
 
-    # label
+
+def _label_sentence(t: pd.Series, row: int, labels: np.ndarray, names: list[str],
+                    pred_probs, detector: str) -> str:
+    """The label: the model's probability of it (or its quality score), and the verdict."""
+    own = names[int(labels[row])]
     if pred_probs is not None:
         p = np.asarray(pred_probs[row], dtype=np.float64)
         best = int(np.argmax(p))
@@ -506,53 +540,65 @@ def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
         text = f"Its label quality score is {t['label_score']:.3f} (0 = surely wrong)."
     verdict = (f" {detector.capitalize()} flags the label." if t["is_label_issue"]
                else f" {detector.capitalize()} does not flag the label.")
-    out.append(text + verdict)
+    return text + verdict
 
-    # neighbours
+
+def _neighbour_sentence(signals: Signals, t: pd.Series, names: list[str],
+                        own: str) -> str | None:
+    """What the nearest neighbours are labelled (None without neighbours)."""
     k = signals.k
-    if k:
-        agree = int(round(t["neighbour_disagreement_score"] * k))
-        where = "predicted probabilities" if signals.space == "probabilities" else signals.space
-        if t["neighbour_label"] >= 0 and agree < k:
-            other = names[int(t["neighbour_label"])]
-            cnt = int(t["neighbour_label_count"])
-            text = (f"{cnt} of its {k} nearest neighbours (in the {where}) are labelled "
-                    f"{_q(other)}")
-            text += (f"; {agree} share its label {_q(own)}." if agree
-                     else f"; none shares its label {_q(own)}.")
-        else:
-            text = f"All {k} of its nearest neighbours (in the {where}) are labelled {_q(own)} too."
-        out.append(text)
+    if not k:
+        return None
+    agree = int(round(t["neighbour_disagreement_score"] * k))
+    where = "predicted probabilities" if signals.space == "probabilities" else signals.space
+    if t["neighbour_label"] >= 0 and agree < k:
+        other = names[int(t["neighbour_label"])]
+        cnt = int(t["neighbour_label_count"])
+        text = (f"{cnt} of its {k} nearest neighbours (in the {where}) are labelled "
+                f"{_q(other)}")
+        text += (f"; {agree} share its label {_q(own)}." if agree
+                 else f"; none shares its label {_q(own)}.")
+        return text
+    return f"All {k} of its nearest neighbours (in the {where}) are labelled {_q(own)} too."
 
-    # duplicates
+
+def _duplicate_sentence(signals: Signals, row: int, labels: np.ndarray, names: list[str],
+                        ids: np.ndarray) -> str | None:
+    """The nearest (near-)duplicate and whether its label differs (None without one)."""
     partners = signals.partners(row)
-    if partners.size:
-        first = int(partners[0])
-        d = float(signals.table.iloc[row]["nearest_distance"])
-        kind = "an exact duplicate" if d == 0 else f"a near-duplicate (distance {d:.3g})"
-        text = (f"It is {kind} of row {ids[first]}, which is labelled "
-                f"{_q(names[int(labels[first])])}")
-        if labels[first] != labels[row]:
-            text += f", not {_q(own)}: one of the two labels is wrong"
-        text += "."
-        if partners.size > 1:
-            text += f" {partners.size - 1} more row(s) are near-duplicates of it too."
-        out.append(text)
+    if not partners.size:
+        return None
+    own = names[int(labels[row])]
+    first = int(partners[0])
+    d = float(signals.table.iloc[row]["nearest_distance"])
+    kind = "an exact duplicate" if d == 0 else f"a near-duplicate (distance {d:.3g})"
+    text = (f"It is {kind} of row {ids[first]}, which is labelled "
+            f"{_q(names[int(labels[first])])}")
+    if labels[first] != labels[row]:
+        text += f", not {_q(own)}: one of the two labels is wrong"
+    text += "."
+    if partners.size > 1:
+        text += f" {partners.size - 1} more row(s) are near-duplicates of it too."
+    return text
 
-    # outlier
+
+def _outlier_sentence(signals: Signals, t: pd.Series) -> str | None:
+    """How far the row lies from the others, when it is an outlier or unusual (else None)."""
     if signals.space == "probabilities":
         if t["is_outlier_issue"]:
-            out.append("The model spreads its probability almost evenly over the classes: "
-                       "nothing it learned resembles this row.")
-    elif k:
-        typical = float(np.median(signals.table["neighbour_mean_distance"]))
-        r = float(t["neighbour_mean_distance"])
-        if typical > 0 and r > 0:
-            ratio = r / typical
-            if t["is_outlier_issue"]:
-                out.append(f"It lies far from every other row: its neighbours are {ratio:.1f} "
-                           "times as far away as a typical row's (an outlier).")
-            elif ratio >= 1.5:
-                out.append(f"Its neighbours are {ratio:.1f} times as far away as a typical "
-                           "row's: unusual, not an outlier.")
-    return out
+            return ("The model spreads its probability almost evenly over the classes: "
+                    "nothing it learned resembles this row.")
+        return None
+    if not signals.k:
+        return None
+    typical = float(np.median(signals.table["neighbour_mean_distance"]))
+    r = float(t["neighbour_mean_distance"])
+    if typical > 0 and r > 0:
+        ratio = r / typical
+        if t["is_outlier_issue"]:
+            return (f"It lies far from every other row: its neighbours are {ratio:.1f} "
+                    "times as far away as a typical row's (an outlier).")
+        if ratio >= 1.5:
+            return (f"Its neighbours are {ratio:.1f} times as far away as a typical "
+                    "row's: unusual, not an outlier.")
+    return None
