@@ -757,7 +757,39 @@ def weighted_vote(
         inputs give the same result.
     """
     r, k = _check_ratings(ratings, num_classes)
-    n, num_annotators = r.shape
+    probs, k = _check_model_inputs(r.shape[0], k, num_classes, pred_probs, model_weight)
+    _check_iterations(iterations)
+    votes = _Votes.of(r, k, probs)
+    labels = _vote(votes.counts, probs)
+    if votes.model_vote is not None:
+        labels = np.where(votes.has_rating, labels, votes.model_vote)
+    converged = False
+    done = 0
+    while not converged and done < iterations:
+        new, scores, weights, mw = _revote(r, k, votes, labels, probs, model_weight)
+        done += 1
+        converged = bool(np.array_equal(new, labels))
+        labels = new
+    model_acc = None
+    if votes.model_vote is not None:
+        model_acc = _model_accuracy(votes.model_vote, labels, votes.has_rating)
+    return Consensus(
+        labels=labels,
+        quality=_share(scores, labels),
+        num_ratings=votes.num_ratings.astype(np.int64),
+        annotator_weights=weights,
+        annotator_accuracy=_accuracy(r, labels)[0],
+        model_weight=None if votes.model_vote is None else mw,
+        model_accuracy=model_acc,
+        iterations=done,
+        converged=converged,
+    )
+
+
+def _check_model_inputs(n: int, k: int, num_classes: int | None, pred_probs,
+                        model_weight: float | None) -> tuple[np.ndarray | None, int]:
+    """The checked ``pred_probs`` (None without them) and K, widened to their columns when
+    ``num_classes`` is not given; raise on a wrong shape or ``model_weight``."""
     probs = None
     if pred_probs is not None:
         shape = np.shape(pred_probs)
@@ -777,58 +809,65 @@ def weighted_vote(
             raise ValueError("model_weight needs pred_probs: there is no model to weigh.")
         if not np.isfinite(model_weight) or model_weight < 0:
             raise ValueError(f"model_weight must be a finite number >= 0, got {model_weight}.")
+    return probs, k
+
+
+def _check_iterations(iterations) -> None:
+    """Raise unless ``iterations`` is an integer >= 1."""
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
         raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}.")
     if iterations < 1:
         raise ValueError(f"iterations must be an integer >= 1, got {iterations}.")
 
-    rated = r >= 0
-    cols = np.broadcast_to(np.arange(num_annotators), r.shape)[rated]
-    rows = np.broadcast_to(np.arange(n)[:, None], r.shape)[rated]
-    flat = rows * k + r[rated]
-    counts = np.bincount(flat, minlength=n * k).reshape(n, k).astype(float)
-    num_ratings = rated.sum(axis=1)
-    has_rating = num_ratings > 0
-    fallback = counts.copy()  # everyone weight 1
-    model_vote = None
-    if probs is not None:
-        model_vote = probs.argmax(axis=1)
-        fallback[np.arange(n), model_vote] += 1.0
 
-    labels = _vote(counts, probs)
-    if model_vote is not None:
-        labels = np.where(has_rating, labels, model_vote)
-    converged = False
-    done = 0
-    while not converged and done < iterations:
-        weights = accuracy_weight(_accuracy(r, labels)[0], k)
-        scores = np.bincount(flat, weights=weights[cols], minlength=n * k).reshape(n, k)
-        if model_vote is not None:
-            mw = model_weight
-            if mw is None:
-                mw = accuracy_weight(_model_accuracy(model_vote, labels, has_rating), k)
-            mw = float(mw)
-            scores[np.arange(n), model_vote] += mw
-        silent = scores.sum(axis=1) <= 0
-        scores[silent] = fallback[silent]
-        new = _vote(scores, probs, TIE_RTOL)
-        done += 1
-        converged = bool(np.array_equal(new, labels))
-        labels = new
-    model_acc = None
-    if model_vote is not None:
-        model_acc = _model_accuracy(model_vote, labels, has_rating)
-    return Consensus(
-        labels=labels,
-        quality=_share(scores, labels),
-        num_ratings=num_ratings.astype(np.int64),
-        annotator_weights=weights,
-        annotator_accuracy=_accuracy(r, labels)[0],
-        model_weight=None if model_vote is None else mw,
-        model_accuracy=model_acc,
-        iterations=done,
-        converged=converged,
-    )
+@dataclass(frozen=True, eq=False)
+class _Votes:
+    """The ratings as votes: ``flat`` (row * K + class) and ``cols`` (annotator) of every
+    rating, the unweighted ``counts`` (N, K), ratings per row, and the ``fallback`` scores
+    (everyone weight 1, the model too) with the model's arg-max class ``model_vote``."""
+
+    flat: np.ndarray
+    cols: np.ndarray
+    counts: np.ndarray
+    num_ratings: np.ndarray
+    has_rating: np.ndarray
+    fallback: np.ndarray
+    model_vote: np.ndarray | None
+
+    @classmethod
+    def of(cls, r: np.ndarray, k: int, probs: np.ndarray | None) -> _Votes:
+        n, num_annotators = r.shape
+        rated = r >= 0
+        cols = np.broadcast_to(np.arange(num_annotators), r.shape)[rated]
+        rows = np.broadcast_to(np.arange(n)[:, None], r.shape)[rated]
+        flat = rows * k + r[rated]
+        counts = np.bincount(flat, minlength=n * k).reshape(n, k).astype(float)
+        num_ratings = rated.sum(axis=1)
+        fallback = counts.copy()  # everyone weight 1
+        model_vote = None
+        if probs is not None:
+            model_vote = probs.argmax(axis=1)
+            fallback[np.arange(n), model_vote] += 1.0
+        return cls(flat, cols, counts, num_ratings, num_ratings > 0, fallback, model_vote)
+
+
+def _revote(r: np.ndarray, k: int, votes: _Votes, labels: np.ndarray,
+            probs: np.ndarray | None, model_weight: float | None):
+    """One re-vote against the consensus ``labels``: the new labels, the class scores, the
+    annotators' weights and the model's weight (None without a model)."""
+    n = r.shape[0]
+    weights = accuracy_weight(_accuracy(r, labels)[0], k)
+    scores = np.bincount(votes.flat, weights=weights[votes.cols], minlength=n * k).reshape(n, k)
+    mw = None
+    if votes.model_vote is not None:
+        mw = model_weight
+        if mw is None:
+            mw = accuracy_weight(_model_accuracy(votes.model_vote, labels, votes.has_rating), k)
+        mw = float(mw)
+        scores[np.arange(n), votes.model_vote] += mw
+    silent = scores.sum(axis=1) <= 0
+    scores[silent] = votes.fallback[silent]
+    return _vote(scores, probs, TIE_RTOL), scores, weights, mw
 
 
 # --------------------------------------------------------------------------- summary
