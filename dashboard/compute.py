@@ -352,6 +352,23 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
     return None
 
 
+def signals_job(result: Analysis) -> _Job:
+    """The background computation of ``result.signals`` (neighbour search, near-duplicates,
+    outliers, neighbour agreement), started on first call; the analysis object keeps the
+    result (a cached property), so every later read is instant."""
+    entry = cache().entry(result.dataset)
+    key = ("signals", id(result))
+    with entry.lock:
+        job = entry.jobs.get(key)
+        if job is None or (job.done and job.error):
+            def run(progress):
+                progress(0.1, "neighbour search")
+                return result.signals
+
+            job = entry.jobs[key] = _Job(run)
+    return job
+
+
 def projection_job(dataset: nl.Dataset, method: str) -> _Job | None:
     return cache().entry(dataset).jobs.get(method)
 

@@ -26,14 +26,46 @@ _SPACE = {"features": "the standardised features", "embeddings": "the embeddings
           "text": "the text (TF-IDF)", "probabilities": "the predicted probabilities"}
 
 
+#: Up to this many rows the signals are computed in the page run (a few seconds at most);
+#: above, in a background thread, and the page fills in when they are ready.
+SYNC_MAX_ROWS = 20_000
+
+
 def _signals(result):
+    """The signals of ``result``, or ``None`` while they are computed in the background."""
     import streamlit as st
+
+    from dashboard import compute
 
     if "signals" in result.__dict__:
         return result.signals
-    with st.spinner("Computing the neighbour signals (near-duplicates, outliers, "
-                    "neighbours)…"):
+    if len(result.labels) <= SYNC_MAX_ROWS:
+        with st.spinner("Computing the neighbour signals (near-duplicates, outliers, "
+                        "neighbours)…"):
+            return result.signals
+    job = compute.signals_job(result)
+    if job.done:
+        if job.error:
+            raise ValueError(job.error)
         return result.signals
+    return None
+
+
+def _pending(result, where: str) -> None:
+    """Say that the signals are being computed; rerun the page once they are ready."""
+    import streamlit as st
+
+    from dashboard import compute
+
+    @st.fragment(run_every=2.0)
+    def _wait():
+        job = compute.signals_job(result)
+        if job.done:
+            st.rerun()
+        st.caption(f"The neighbour signals of these {len(result.labels):,} rows are being "
+                   f"computed in the background ({job.message}); {where} fills in by itself.")
+
+    _wait()
 
 
 def detector_name(result) -> str:
@@ -99,6 +131,9 @@ def issue_summary(dataset, result) -> None:
     st.subheader("Issues by type")
     try:
         sig = _signals(result)
+        if sig is None:
+            _pending(result, "this section")
+            return
         checks = result.checks
     except ValueError as exc:
         st.warning(f"The neighbour signals could not be computed: {md(exc)}")
@@ -176,7 +211,9 @@ def issue_filter(result, rows: np.ndarray, key: str = "suspect_issue_types") -> 
     if not types:
         return rows
     try:
-        _signals(result)
+        if _signals(result) is None:
+            _pending(result, "the filter")
+            return rows
     except ValueError as exc:
         st.warning(f"The neighbour signals could not be computed: {md(exc)}")
         return rows
@@ -208,6 +245,9 @@ def why_panel(dataset, result, row: int) -> None:
             sig = _signals(result)
         except ValueError as exc:
             st.warning(f"The neighbour signals could not be computed: {md(exc)}")
+            return
+        if sig is None:
+            _pending(result, "this panel")
             return
         names = dataset.class_names
         sentences = why_sentences(sig, row, labels=result.labels, class_names=names,

@@ -117,3 +117,41 @@ def test_overview_issue_summary_and_the_combined_detector(monkeypatch):
     assert any("Label issues by **Clean, fit again, prune by noise rate (combined)**"
                in rendered(c.value) for c in at.caption)
     assert at.query_params["filter"] == "clean_and_refit"
+
+
+def test_large_datasets_compute_the_signals_in_the_background(monkeypatch):
+    """Above SYNC_MAX_ROWS the Overview does not wait for the neighbour search: it says the
+    signals are being computed and shows them once the background job is done."""
+    import sys
+    import time
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from analysis.signals import ISSUE_NAMES
+
+    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    monkeypatch.setattr(why, "SYNC_MAX_ROWS", 100)  # digits' 1,797 rows count as large
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+    at = AppTest.from_file(app, default_timeout=240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    label = ISSUE_NAMES["near_duplicate"].capitalize()
+    waiting = [c.value for c in at.caption if "computed in the background" in c.value]
+    # the first run returns at once (the neighbour search has just started in a thread)
+    assert waiting and label not in {m.label for m in at.metric}
+    from dashboard import compute
+
+    entry = compute.cache().entry(nl.from_sample("digits"))
+    jobs = [j for k, j in entry.jobs.items() if k[0] == "signals"]
+    assert jobs
+    deadline = time.monotonic() + 120
+    while not all(j.done for j in jobs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert label in {m.label for m in at.metric}
