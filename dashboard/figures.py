@@ -301,8 +301,9 @@ def _drawn_rows(is_issue: np.ndarray, limit: int, random_state: int) -> np.ndarr
     """At most ``limit`` rows to draw as points: flagged rows first, then others, sorted."""
     rng = np.random.default_rng(random_state)
     flagged = np.flatnonzero(is_issue)
-    if flagged.size >= limit:
-        return np.sort(rng.choice(flagged, limit, replace=False))
+    if flagged.size > limit * 2 // 3:  # keep a third for the rest, when there is a rest
+        room = limit if flagged.size == len(is_issue) else limit * 2 // 3
+        flagged = np.sort(rng.choice(flagged, min(room, flagged.size), replace=False))
     rest = np.flatnonzero(~np.asarray(is_issue, dtype=bool))
     extra = rng.choice(rest, min(limit - flagged.size, rest.size), replace=False)
     return np.sort(np.concatenate([flagged, extra]))
@@ -332,7 +333,7 @@ def embedding_figure(
     random_state: int = 0,
     title: str | None = None,
     density_above: int | None = None,
-    max_drawn: int = 30_000,
+    max_drawn: int = 6_000,
 ) -> go.Figure:
     """WebGL scatter of a 2-D projection, one trace per colour, suspects drawn on top.
 
@@ -344,8 +345,8 @@ def embedding_figure(
 
     Above ``density_above`` rows (default :data:`DENSITY_ABOVE`) the map is a density: every
     row binned into a grey image (a heatmap that takes no hover or selection) with at most
-    ``max_drawn`` points on top, flagged rows first (a random sample of them if they alone
-    exceed it), then a random sample of the rest. Box / lasso then select by coordinates on
+    ``max_drawn`` points on top: flagged rows (a random sample of them if they exceed two
+    thirds of it), then a random sample of the rest. Box / lasso then select by coordinates on
     the server (:func:`dashboard.selection.rows_in_regions`), so every row inside counts.
     """
     if colour_by not in COLOUR_BY:
@@ -382,7 +383,7 @@ def embedding_figure(
         fig.add_trace(_density_trace(np.asarray(coords, dtype=np.float32)))
     issue = t["is_issue"].to_numpy()
     given = t["given"].to_numpy()
-    size = 5 if len(t) > 20_000 else 7
+    size = 4 if dense else 5 if len(t) > 20_000 else 7
     by = "suggested" if colour_by == "suggested" else "given"
     codes = t[by].to_numpy()
 
@@ -443,8 +444,8 @@ def embedding_figure(
         fig.add_trace(go.Scattergl(
             x=xy[issue, 0], y=xy[issue, 1], mode="markers", name="flagged (outlined)",
             customdata=custom[issue], hovertemplate=hover("flagged"),
-            marker={"size": size + 5, "color": "rgba(0,0,0,0)",
-                    "line": {"width": 1.5, "color": "#212529"}},
+            marker={"size": size + (3 if dense else 5), "color": "rgba(0,0,0,0)",
+                    "line": {"width": 0.8 if dense else 1.5, "color": "#212529"}},
         ))
     fig.update_xaxes(showticklabels=False, title=None, zeroline=False, showgrid=False,
                      showline=True, linecolor="#dee2e6", mirror=True)
