@@ -3,7 +3,7 @@
     python benchmarks/page_speed.py                # digits sample and a 100k-row dataset
     python benchmarks/page_speed.py --rows 20000   # smaller generated dataset
     python benchmarks/page_speed.py --rows 1000000 --classes 100 --embedding-dims 16 \
-        --reruns 3                                 # issue 18: only the generated set, + RSS
+        --reruns 3 --truth-share 0.05              # issue 18: the generated set only, + RSS
 
 Runs the app with streamlit's AppTest (no browser: the time is the script's, the part the
 server controls). For each data set and page: the first open (which computes the analysis
@@ -13,7 +13,9 @@ brings model outputs would have; the map uses PCA (UMAP is timed in embedding_sp
 ``--classes`` and ``--embedding-dims`` change K and the number of feature columns (16-D
 embedding columns ``emb_*``); with ``--rows`` above 200,000 the digits sample is skipped, the
 Parquet file is written by a child process (its memory is not counted) and the table ends with
-the peak RSS of this process (the AppTest "server") and the time of a lasso over every row.
+the peak RSS of this process after the pages (the AppTest "server"), the time of a lasso over
+every row and, with ``--truth-share``, of the retrain check on its stratified sample (the
+Evaluate page's button, which AppTest does not press).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export
 
 
 def generated_csv(folder: Path, rows: int, seed: int = 0, *, classes: int = 10,
-                  dims: int = 64) -> Path:
+                  dims: int = 64, truth_share: float = 0.0) -> Path:
     rng = np.random.default_rng(seed)
     k = classes
     true = rng.integers(0, k, rows)
@@ -56,6 +58,8 @@ def generated_csv(folder: Path, rows: int, seed: int = 0, *, classes: int = 10,
     cols = {"id": np.arange(rows), "label": names[labels]}
     cols.update({f"{prefix}{i}": X[:, i] for i in range(dims)})
     cols.update({f"pred_prob_class_{c}": probs[:, c] for c in range(k)})
+    if truth_share > 0:  # an audit of a random share of the rows, empty elsewhere
+        cols["true_label"] = np.where(rng.random(rows) < truth_share, names[true], None)
     frame = pd.DataFrame(cols)
     path = folder / f"generated_{rows}_{k}_{dims}.parquet"
     frame.to_parquet(path)
@@ -95,6 +99,8 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--embedding-dims", type=int, default=64)
     parser.add_argument("--reruns", type=int, default=5)
+    parser.add_argument("--truth-share", type=float, default=0.0,
+                        help="share of rows with a known true label (a true_label column)")
     args = parser.parse_args()
     big = args.rows > 200_000
     os.environ.setdefault("NOISELENS_PROJECTION", "pca")
@@ -105,10 +111,11 @@ def main() -> None:
         if big:  # write the file in a child so its memory is not this process's peak
             with ProcessPoolExecutor(1) as pool:
                 path = pool.submit(generated_csv, Path(tmp), args.rows, 0,
-                                   classes=args.classes, dims=args.embedding_dims).result()
+                                   classes=args.classes, dims=args.embedding_dims,
+                                   truth_share=args.truth_share).result()
         else:
             path = generated_csv(Path(tmp), args.rows, classes=args.classes,
-                                 dims=args.embedding_dims)
+                                 dims=args.embedding_dims, truth_share=args.truth_share)
         made = time.perf_counter() - start
         name = f"{args.rows:,} x {args.classes} + {args.embedding_dims}-D"
         print(f"# {path.name}: {path.stat().st_size / 2**20:.0f} MiB, written in {made:.0f} s")
@@ -123,11 +130,15 @@ def main() -> None:
                 print(f"{name:26s} {page:14s} {first:12.2f} {1000 * rerun:9.0f}  {ok}",
                       flush=True)
         if big:
-            lasso_and_rss(path)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            print(f"peak RSS of this process after the pages (the server's): {peak:.2f} GiB  "
+                  "target <= 2.5 GiB")
+            lasso_and_retrain(path)
 
 
-def lasso_and_rss(path: Path) -> None:
-    """Time of a lasso test over every row's PCA coordinates, and this process's peak RSS."""
+def lasso_and_retrain(path: Path) -> None:
+    """Time of a lasso test over every row's coordinates and of the retrain check (after the
+    peak RSS is taken: these read the file again)."""
     from dashboard import selection
 
     rng = np.random.default_rng(0)
@@ -140,8 +151,24 @@ def lasso_and_rss(path: Path) -> None:
     hit = selection.rows_in_regions(coords, region)
     took = time.perf_counter() - start
     print(f"lasso (200 vertices) over {rows:,} rows: {1000 * took:.0f} ms, {hit.size:,} rows")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"peak RSS of this process (the pages' server): {peak:.2f} GiB  target <= 2.5 GiB")
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(path).names
+               if c in ("label", "true_label") or c.startswith(("emb_", "f"))]
+    frame = pd.read_parquet(path, columns=columns)
+    if "true_label" in frame:  # the Evaluate page's button, on its stratified sample
+        from analysis.evaluate import retrain_check
+
+        names = {n: i for i, n in enumerate(sorted(frame["label"].unique()))}
+        labels = frame["label"].map(names).to_numpy()
+        truth = frame["true_label"].map(names).fillna(-1).to_numpy(np.int64)
+        X = frame[[c for c in frame if c.startswith(("emb_", "f"))]].to_numpy(np.float32)
+        del frame
+        start = time.perf_counter()
+        cleaned = np.where(truth >= 0, truth, labels)  # audited rows corrected
+        res = retrain_check(X, labels, cleaned, truth, max_rows=50_000)
+        print(f"retrain check on a stratified sample of {res.sample_rows:,} of {rows:,} rows: "
+              f"{time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":
