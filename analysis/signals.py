@@ -186,6 +186,9 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
             return X, "features" if dataset.feature_columns else "text", ""
         except ValueError as exc:
             reason = f"the features cannot be used ({exc})"
+    if pred_probs is None:
+        raise ValueError(f"nothing to compare rows in: {reason}, and no predicted "
+                         "probabilities were given.")
     probs = np.ascontiguousarray(pred_probs, dtype=np.float32)
     reduced = ""
     if probs.shape[1] > MAX_PROBABILITY_DIMS and probs.shape[0] > MAX_PROBABILITY_DIMS:

@@ -101,6 +101,7 @@ class _Entry:
     base: Analysis | None = None
     variants: OrderedDict = field(default_factory=OrderedDict)  # (filter, rank, consensus)
     features: np.ndarray | None = None
+    space: str = ""  # what ``features`` is, in words
     pixels: np.ndarray | None = None
     ratings: np.ndarray | None = None
     consensus: object | None = None
@@ -195,37 +196,42 @@ def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
 
 
 # -- matrices derived from the data -------------------------------------------------------------
+def _space(dataset: nl.Dataset) -> tuple[np.ndarray, str]:
+    """The matrix rows are drawn and compared in, and its name in words: one definition for
+    the map, the neighbours, the retrain check and the signals
+    (:func:`analysis.signals.signal_space`: embeddings, else features, else text, else — or
+    when those cannot become numbers, e.g. only categorical columns — the probabilities)."""
+    from analysis.signals import signal_space
+
+    entry = cache().entry(dataset)
+    if entry.features is None:
+        probs = dataset.pred_probs
+        if probs is None and entry.base is not None:
+            probs = entry.base.pred_probs
+        try:
+            X, space, _ = signal_space(dataset, probs)
+        except ValueError as exc:
+            raise nl.DataError(f"{dataset.source}: {exc}") from None
+        words = {
+            "embeddings": ("the images' pixels (reduced to 16 x 16)"
+                           if dataset.embeddings_from == "pixels" else "the embeddings"),
+            "features": "the standardised feature columns",
+            "text": f"the TF-IDF of the text column '{dataset.text_column}'",
+            "probabilities": "the predicted probabilities (the data has no numeric features, "
+                             "text or embeddings to compare rows in)",
+        }
+        entry.features, entry.space = X, words[space]
+    return entry.features, entry.space
+
+
 def feature_space(dataset: nl.Dataset) -> str:
     """What :func:`features_for` is made of, in words (for captions)."""
-    if dataset.embeddings is not None:
-        return ("the images' pixels (reduced to 16 x 16)" if dataset.embeddings_from == "pixels"
-                else "the embeddings")
-    if dataset.feature_columns:
-        return "the standardised feature columns"
-    if dataset.text_column:
-        return f"the TF-IDF of the text column '{dataset.text_column}'"
-    return "the predicted probabilities (the data has no features, text or embeddings)"
+    return _space(dataset)[1]
 
 
 def features_for(dataset: nl.Dataset) -> np.ndarray:
-    """The matrix projections and neighbours are computed in (standardised features,
-    embeddings or TF-IDF; with none of them, the predicted probabilities)."""
-    entry = cache().entry(dataset)
-    if entry.features is None:
-        text = None
-        if dataset.text_column:
-            text = dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
-        if dataset.embeddings is None and not dataset.feature_columns and text is None:
-            if dataset.pred_probs is None:
-                raise nl.DataError(f"{dataset.source}: nothing to draw or compare rows in: "
-                                   "no features, text, embeddings or probabilities.")
-            entry.features = np.ascontiguousarray(dataset.pred_probs, dtype=np.float32)
-        else:
-            entry.features = nl.prepare_features(
-                dataset.features if dataset.feature_columns else None,
-                embeddings=dataset.embeddings, text=text,
-            )
-    return entry.features
+    """The matrix projections and neighbours are computed in (see :func:`_space`)."""
+    return _space(dataset)[0]
 
 
 def pixels_for(dataset: nl.Dataset) -> np.ndarray | None:

@@ -494,3 +494,29 @@ def test_every_page_at_1000_classes(tmp_path, monkeypatch):
     at = open_page("noise_matrix")
     shown = at.multiselect(key="matrix_classes").value
     assert len(shown) == 25 and len(set(shown)) == 25
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_probabilities_and_only_a_categorical_column(page, tmp_path, monkeypatch):
+    """A model's probabilities plus a text column of few values (no numeric feature): the
+    map, the neighbours and the retrain check work in the probabilities' space (this file
+    raised 'the feature table has no numeric columns' on the map and under every suspect)."""
+    rng = np.random.default_rng(1)
+    n, names = 300, ["<b>bold</b>", "![x](y)", "=1+1", "plain"]
+    truth = rng.integers(0, 4, n)
+    given = np.where(rng.random(n) < 0.15, (truth + 1) % 4, truth)
+    probs = rng.dirichlet(np.ones(4) * 0.3, n) * 0.4
+    probs[np.arange(n), truth] += 0.6
+    frame = pd.DataFrame({"id": range(n), "label": [names[g] for g in given],
+                          "vendor": [["a", "b", "c"][i % 3] for i in range(n)]})
+    for c, name in enumerate(names):
+        frame[f"pred_prob_{name}"] = probs[:, c]
+    path = tmp_path / "probs_vendor.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
+    at = open_page(page)
+    assert not at.error, [e.value for e in at.error]
+    if page == "embedding_map":
+        assert any("predicted probabilities" in rendered(c.value) for c in at.caption)
+    if page == "suspects":
+        assert any("nearest neighbours" in m.value for m in at.markdown)
