@@ -285,3 +285,32 @@ def test_many_classes_search_the_probabilities_leading_components():
     # few classes: the probabilities themselves
     X, _, note = signal_space(bare, probs[:, :10] / probs[:, :10].sum(1, keepdims=True))
     assert X.shape == (300, 10) and "principal" not in note
+
+
+def test_outlier_flag_follows_the_rule_and_spares_merely_unusual_rows():
+    """The flag is exactly 'mean neighbour distance >= OUTLIER_RATIO x the median and a robust
+    z-score of its log above OUTLIER_Z' (a slow loop over a full distance matrix); a row a few
+    times as far as a typical row is unusual (low score), not an outlier."""
+    from analysis.signals import OUTLIER_RATIO, OUTLIER_Z
+
+    X, labels, _, _, outliers = planted(2)
+    X, labels = X[::2], labels[::2]  # 308 rows, the 6 far rows at the end
+    outliers = np.arange(len(labels) - 3, len(labels))
+    X = np.vstack([X, X[:1] + 2.5])  # off its blob, but much nearer than the far rows
+    labels = np.append(labels, labels[0])
+    unusual, k = len(labels) - 1, 10
+    s = run(X, labels, k=k)
+    D = np.sqrt(((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(D, np.inf)
+    mean = np.sort(D, axis=1)[:, :k].mean(axis=1)
+    typical = np.median(mean)
+    logs = np.log(mean)
+    spread = 1.4826 * np.median(np.abs(logs - np.median(logs)))
+    expected = [bool(mean[i] >= OUTLIER_RATIO * typical
+                     and (logs[i] - np.median(logs)) / spread > OUTLIER_Z)
+                for i in range(len(labels))]
+    assert s.table["is_outlier_issue"].tolist() == expected
+    assert set(np.flatnonzero(expected)) >= set(outliers)
+    assert 2.0 < mean[unusual] / typical < OUTLIER_RATIO  # flagged by the old rule (2x)
+    assert not expected[unusual]
+    assert s.table["outlier_score"][unusual] < 0.5
