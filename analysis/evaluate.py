@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.confident import Evidence
 from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
 from analysis.pipeline import Analysis
 
@@ -77,7 +76,7 @@ def detection_table(result: Analysis, filters=FILTERS) -> pd.DataFrame:
     """
     known, wrong = _known(result)
     truth = np.asarray(result.dataset.true_labels)
-    ev = Evidence(result.labels, result.pred_probs)
+    ev = result.evidence
     rows = []
     for name in filters:
         mask = issues_mask_from(ev, name) & known
@@ -131,7 +130,7 @@ def average_precision(scores, wrong) -> float:
 def ranking_curves(result: Analysis) -> dict[str, pd.DataFrame]:
     """:func:`precision_recall` of every ranking score on the rows with known truth."""
     known, wrong = _known(result)
-    ev = Evidence(result.labels, result.pred_probs)
+    ev = result.evidence
     return {m: precision_recall(scores_from(ev, m)[known], wrong[known]) for m in RANKINGS}
 
 

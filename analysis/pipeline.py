@@ -139,6 +139,12 @@ class Analysis:
     def _evidence(self) -> Evidence:
         return Evidence(self.labels, self.pred_probs)
 
+    @property
+    def evidence(self) -> Evidence:
+        """The confident-learning evidence of these labels and probabilities (thresholds,
+        confident joint, per-row guesses): computed once, shared by :meth:`with_methods`."""
+        return self._evidence
+
     @cached_property
     def estimate(self) -> NoiseEstimate:
         """Confident joint, noise matrices, priors and per-class noise rates."""

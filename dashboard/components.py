@@ -244,8 +244,9 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
     with left:
         pixels = compute.pixels_for(dataset)
         if pixels is not None:
-            st.plotly_chart(figures.image_figure(pixels[row], dataset.image_shape, height=260),
-                            key=f"img-{row}", config={"displayModeBar": False})
+            st.plotly_chart(compute.derived(result, ("image", row), lambda: figures.image_figure(
+                pixels[row], dataset.image_shape, height=260)),
+                key=f"img-{row}", config={"displayModeBar": False})
         elif dataset.image_column:
             try:
                 st.image(str(dataset.image_path(row)), width="stretch")
@@ -258,9 +259,10 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
             values = dataset.frame[dataset.feature_columns].iloc[row]
             st.dataframe(values.rename("value").to_frame(), height=260)
     with middle:
-        st.plotly_chart(figures.probability_bars(result.pred_probs[row], names, given=given,
-                                                 suggested=suggested,
-                                                 title="Predicted probabilities (out-of-fold)"),
+        st.plotly_chart(compute.derived(result, ("probability_bars", row), lambda: (
+            figures.probability_bars(result.pred_probs[row], names, given=given,
+                                     suggested=suggested,
+                                     title="Predicted probabilities (out-of-fold)"))),
                         key=f"probs-{row}", config={"displayModeBar": False})
         st.caption(f"Label quality score ({labels.RANK_LABELS[result.rank_by].lower()}): "
                    f"**{result.scores[row]:.3g}** (0 = surely wrong, 1 = surely right); "

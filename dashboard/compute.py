@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import streamlit as st
@@ -29,6 +32,10 @@ import streamlit as st
 import analysis as nl
 from analysis.pipeline import Analysis
 
+T = TypeVar("T")
+
+#: Values derived from one analysis object (figures, tables) kept by :func:`derived`.
+MAX_DERIVED = 64
 #: Datasets held in memory at once (their on-disk caches stay).
 MAX_DATASETS = int(os.environ.get("NOISELENS_MAX_DATASETS", "3"))
 #: Method variants (filter x ranking x consensus) held per dataset.
@@ -116,6 +123,8 @@ class _Cache:
         self.max_datasets = max_datasets
         self.lock = threading.Lock()
         self.entries: OrderedDict[str, _Entry] = OrderedDict()
+        # analysis object -> {(function, args): value}; an entry goes with its analysis
+        self.derived: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def entry(self, dataset: nl.Dataset) -> _Entry:
         """The entry of ``dataset``, most recently used; the oldest beyond the bound go."""
@@ -193,6 +202,32 @@ def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
         _ = hit.is_issue, hit.scores, hit.ranked, hit.estimate
         _remember(entry.variants, key, hit, MAX_VARIANTS)
     return hit
+
+
+def derived(result: Analysis, key, make: Callable[[], T]) -> T:
+    """``make()``, computed once per analysis object and ``key``.
+
+    For what a page draws from the analysis alone (figures, tables, curves): a rerun reuses
+    it instead of building it again. ``key`` (hashable, e.g. ``("noise_rates", title)``) must
+    name everything else ``make`` depends on; nothing that depends on review decisions
+    belongs here. The value is shared between reruns and sessions: callers must not modify
+    it. At most :data:`MAX_DERIVED` values per analysis; they go with the analysis when the
+    bounded cache evicts it.
+    """
+    store = cache()
+    with store.lock:
+        memo = store.derived.get(result)
+        if memo is None:
+            memo = store.derived[result] = OrderedDict()
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+    value = make()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False  # shared: a caller that writes into it fails loudly
+    with store.lock:
+        _remember(memo, key, value, MAX_DERIVED)
+    return value
 
 
 # -- matrices derived from the data -------------------------------------------------------------

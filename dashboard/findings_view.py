@@ -8,8 +8,6 @@ it is the key) and draws it. The figure functions are plain (no streamlit) and t
 
 from __future__ import annotations
 
-import weakref
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -22,15 +20,9 @@ from dashboard.text import md, plot
 SLICE_KEY = "slice_col"
 _NONE = "(none)"
 
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _memo(result, name: str, make):
-    """``make()`` once per analysis object and name."""
-    entry = _cache.setdefault(result, {})
-    if name not in entry:
-        entry[name] = make()
-    return entry[name]
+    """``make()`` once per analysis object and name (:func:`dashboard.compute.derived`)."""
+    return compute.derived(result, ("findings", name), make)
 
 
 def intervals(result) -> findings.ClassIntervals:

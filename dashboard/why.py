@@ -249,12 +249,15 @@ def why_panel(dataset, result, row: int) -> None:
         if sig is None:
             _pending(result, "this panel")
             return
-        names = dataset.class_names
-        sentences = why_sentences(sig, row, labels=result.labels, class_names=names,
-                                  ids=dataset.ids, pred_probs=result.pred_probs,
-                                  detector=detector_name(result))
+        from dashboard import compute
+
+        sentences = compute.derived(result, ("why_sentences", row), lambda: why_sentences(
+            sig, row, labels=result.labels, class_names=dataset.class_names, ids=dataset.ids,
+            pred_probs=result.pred_probs, detector=detector_name(result)))
         st.markdown("\n".join(f"- {md(s)}" for s in sentences))
-        st.dataframe(signal_rows(dataset, result, row), hide_index=True,
+        table = compute.derived(result, ("signal_rows", row),
+                                lambda: signal_rows(dataset, result, row))
+        st.dataframe(table, hide_index=True,
                      key=f"why-table-{row}", column_config={
                          "score": st.column_config.NumberColumn(format="%.3f"),
                          "worse than (own class)": st.column_config.NumberColumn(

@@ -46,7 +46,8 @@ else:
         coords, shown = compute.projection_for(dataset, "pca"), "pca"
 
 table = result.table()
-fig = figures.embedding_figure(coords, table, colour_by=colour_by, class_names=names)
+fig = compute.derived(result, ("embedding", shown, colour_by), lambda: figures.embedding_figure(
+    coords, table, colour_by=colour_by, class_names=names))
 dense = len(dataset) > figures.DENSITY_ABOVE
 if dense:
     drawn = sum(len(trace.x) for trace in fig.data[1:] if trace.name != "flagged (outlined)")

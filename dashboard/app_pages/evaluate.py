@@ -25,7 +25,7 @@ st.caption(f"True labels are known for {int(known.sum()):,} of {len(dataset):,} 
            f"{int(wrong.sum()):,} of those labels are actually wrong "
            f"({wrong.sum() / max(known.sum(), 1):.1%}).")
 
-design = evaluate.audit_design(result)
+design = compute.derived(result, "audit_design", lambda: evaluate.audit_design(result))
 if design is not None and design.follows_the_detector:
     recall = (f"estimated recall **{design.recall:.0%}** (the wrong-label rate of the "
               f"{design.audited_unflagged:,} audited unflagged rows, scaled to all "
@@ -48,8 +48,9 @@ if design is not None and design.follows_the_detector:
     c[2].metric("Audited rows flagged", f"{design.audited_flagged:,} of {int(known.sum()):,}")
 
 st.subheader("Each filter against the truth")
-table = evaluate.detection_table(result)
-table.insert(1, "method", table["filter"].map(labels.FILTER_LABELS))
+table = compute.derived(result, "detection_table", lambda: evaluate.detection_table(result))
+table = table.assign(method=table["filter"].map(labels.FILTER_LABELS))
+table = table[["filter", "method", *table.columns[1:-1]]]
 st.dataframe(
     table.drop(columns=["filter"]), hide_index=True,
     column_config={
@@ -65,11 +66,12 @@ st.dataframe(
 
 left, right = st.columns([1.3, 1])
 with left:
-    curves = evaluate.ranking_curves(result)
-    st.plotly_chart(figures.pr_curves_figure(curves, title="Precision-recall of each ranking"),
-                    key="pr_curves")
-    ap = {m: evaluate.average_precision(result.with_methods(rank_by=m).scores[known],
-                                        wrong[known]) for m in curves}
+    curves = compute.derived(result, "ranking_curves", lambda: evaluate.ranking_curves(result))
+    st.plotly_chart(compute.derived(result, "pr_curves", lambda: figures.pr_curves_figure(
+        curves, title="Precision-recall of each ranking")), key="pr_curves")
+    ap = compute.derived(result, "average_precision", lambda: {
+        m: evaluate.average_precision(result.with_methods(rank_by=m).scores[known],
+                                      wrong[known]) for m in curves})
     st.caption("Average precision: " + ", ".join(
         f"{labels.RANK_LABELS[m].lower()} **{v:.3f}**" for m, v in ap.items()))
 with right:

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import components, figures, selection, session
+from dashboard import components, compute, figures, selection, session
 from dashboard.text import md
 
 #: Past this many classes the matrix shows the most confused ones (a selector for the rest).
@@ -26,7 +26,8 @@ kind = c1.segmented_control("Show", kinds, default=st.query_params.get("kind", k
 hide = c2.toggle("Hide the diagonal", value=True, key="hide_diagonal",
                  help="The diagonal (labels that are right) dwarfs the errors.")
 
-counts = selection.cell_counts(result.labels, result.estimated_true, k)
+counts = compute.derived(result, "cell_counts", lambda: selection.cell_counts(
+    result.labels, result.estimated_true, k))
 cell = selection.parse_cell(st.query_params.get("cell"), k, bucket=True)
 shown_classes = None
 if k > MATRIX_CLASSES:
@@ -40,8 +41,11 @@ if k > MATRIX_CLASSES:
     if len(shown_classes) < 2:
         st.info("Choose at least two classes to draw the matrix.")
         st.stop()
-fig = figures.noise_matrix_figure(result.estimate, names, kind=kind, hide_diagonal=hide,
-                                  selected=cell, cells=counts, classes=shown_classes)
+fig = compute.derived(
+    result, ("noise_matrix", kind, hide, cell, None if shown_classes is None else
+             tuple(shown_classes)),
+    lambda: figures.noise_matrix_figure(result.estimate, names, kind=kind, hide_diagonal=hide,
+                                        selected=cell, cells=counts, classes=shown_classes))
 event = st.plotly_chart(fig, key="noise_matrix", on_select="rerun",
                         selection_mode=("points",), config={"displayModeBar": False})
 flagged_nowhere = int((result.is_issue & (result.estimated_true < 0)).sum())

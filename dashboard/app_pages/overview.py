@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.classes import describe_pair
 from analysis.evaluate import truth_check
-from dashboard import figures, findings_view, labels, session, why
+from dashboard import compute, figures, findings_view, labels, session, why
 from dashboard.text import md
 
 dataset, result = session.current()
@@ -27,7 +27,7 @@ c[3].metric("Estimated wrong labels", f"{result.estimated_wrong:,}",
 c[4].metric("Flagged for review", f"{result.num_issues:,}",
             help="Rows the chosen filter flags; the Suspects page ranks them.")
 
-check = truth_check(result)
+check = compute.derived(result, "truth_check", lambda: truth_check(result))
 if check is not None:
     st.info(
         f"This dataset carries known true labels for {check.known:,} rows: "
@@ -40,18 +40,17 @@ findings_view.overview_section(dataset, result)  # intervals, review, slice, tre
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.noise_rate_bars(result.per_class,
-                                            title="Estimated noise rate per given class"),
-                    key="noise_rates")
+    st.plotly_chart(compute.derived(result, "noise_rate_bars", lambda: figures.noise_rate_bars(
+        result.per_class, title="Estimated noise rate per given class")), key="noise_rates")
 with right:
-    st.plotly_chart(figures.class_distribution(result.per_class,
-                                               title="Given vs estimated true class sizes"),
-                    key="distribution")
+    st.plotly_chart(compute.derived(
+        result, "class_distribution", lambda: figures.class_distribution(
+            result.per_class, title="Given vs estimated true class sizes")), key="distribution")
 
 why.issue_summary(dataset, result)  # every issue type (dashboard/why.py)
 
 st.subheader("Most confused class pairs")
-pairs = result.pairs()
+pairs = compute.derived(result, "pairs", result.pairs)
 if pairs.empty:
     st.success("No class pair is confused: every confident example agrees with its label.")
 else:

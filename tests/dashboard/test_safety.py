@@ -205,3 +205,46 @@ def test_the_process_cache_holds_a_bounded_number_of_datasets(tmp_path, monkeypa
         for r in ("self_confidence", "normalized_margin"):
             compute.analysis_for(ds, f, r)
     assert len(cache.entry(ds).variants) == compute.MAX_VARIANTS
+
+
+def test_derived_values_are_made_once_per_analysis_and_key(tmp_path, monkeypatch):
+    import gc
+
+    import streamlit as st
+
+    from dashboard import compute
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    st.cache_resource.clear()
+    rng = np.random.default_rng(0)
+    ds = nl.from_arrays(rng.normal(size=(30, 2)), rng.integers(0, 2, 30),
+                        pred_probs=np.full((30, 2), 0.5))
+    a = compute.analysis_for(ds, "prune_by_noise_rate", "self_confidence")
+    b = compute.analysis_for(ds, "prune_by_class", "self_confidence")
+    calls = []
+
+    def make(tag):
+        calls.append(tag)
+        return np.arange(3) + len(calls)
+
+    first = compute.derived(a, "x", lambda: make("a"))
+    assert compute.derived(a, "x", lambda: make("again")) is first  # a rerun: no new call
+    assert calls == ["a"]
+    # another key or another analysis is another value
+    assert compute.derived(a, ("x", 1), lambda: make("a1")).tolist() == [2, 3, 4]
+    assert compute.derived(b, "x", lambda: make("b")).tolist() == [3, 4, 5]
+    assert calls == ["a", "a1", "b"]
+    # shared between reruns and sessions: an array cannot be written into by mistake
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = 9
+    # bounded per analysis, and gone with the analysis
+    for i in range(compute.MAX_DERIVED + 5):
+        compute.derived(a, ("many", i), lambda: 0)
+    assert len(compute.cache().derived[a]) == compute.MAX_DERIVED
+    assert compute.derived(a, ("many", 0), lambda: "made again") == "made again"
+    store = compute.cache()
+    assert len(store.derived) == 2
+    store.entries.clear()  # as when the bounded cache evicts the dataset with its analyses
+    del a, b
+    gc.collect()
+    assert len(store.derived) == 0
