@@ -404,10 +404,71 @@ def signals_job(result: Analysis) -> _Job:
         if job is None or (job.done and job.error):
             def run(progress):
                 progress(0.1, "neighbour search")
+                if len(result.labels) >= NEIGHBOURS_IN_CHILD_ROWS:
+                    neighbours_in_child(result, progress)
                 return result.signals
 
             job = entry.jobs[key] = _Job(run)
     return job
+
+
+#: From this many rows the neighbour search of :func:`signals_job` runs in a child process:
+#: pynndescent's numba loops hold the GIL for seconds at a time, which stalled every page of
+#: the server while it ran in a thread (Evaluate took 28 s at 1M rows); its memory is the
+#: child's too. The child uses one numba thread, leaving the other cores to the pages.
+NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROWS", "200000"))
+
+_CHILD = """
+import json, sys
+import numpy as np
+from analysis.neighbours import nearest_neighbours
+X = np.load(sys.argv[1], allow_pickle=False)
+key = tuple(json.loads(sys.argv[3]))
+nearest_neighbours(X, k=int(sys.argv[2]), cache_key=key)
+"""
+
+
+def neighbours_in_child(result: Analysis, progress) -> bool:
+    """Fill the on-disk neighbour cache that ``result.signals`` reads, searching in a child
+    process (same arguments as :attr:`analysis.pipeline.Analysis.signals`, so the thread then
+    finds the graph cached). True when the child succeeded; on failure the caller's thread
+    searches itself (slower, holds the GIL)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from analysis.cache import workspace
+    from analysis.signals import DEFAULT_K, signal_space
+
+    X, space, _ = signal_space(result.dataset, result.pred_probs)
+    X = np.asarray(X, dtype=np.float32)
+    k = min(DEFAULT_K, X.shape[0] - 1)
+    key = ["signals", result.dataset.fingerprint, space]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "NOISELENS_HOME": str(workspace()), "NUMBA_NUM_THREADS": "1"}
+    folder = workspace() / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".neighbours-") as tmp:
+        path = Path(tmp) / "space.npy"
+        np.save(path, X, allow_pickle=False)
+        del X
+        start = time.monotonic()
+        with open(Path(tmp) / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(k),
+                                     json.dumps(key)], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+            while True:
+                try:
+                    proc.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    progress(0.1, f"neighbour search of {len(result.labels):,} rows "
+                                  f"({time.monotonic() - start:.0f} s)")
+    return proc.returncode == 0
 
 
 def projection_job(dataset: nl.Dataset, method: str) -> _Job | None:
