@@ -79,6 +79,14 @@ def decision_labels(dataset: nl.Dataset) -> dict[str, str]:
             for i, a, n in zip(frame["id"], frame["action"], frame["new_label"], strict=True)}
 
 
+def decided_rows(dataset: nl.Dataset, ids) -> np.ndarray:
+    """(N,) bool: the rows whose id text is in ``ids`` (e.g. :func:`decision_labels`)."""
+    index = dataset.id_index
+    mask = np.zeros(len(dataset), dtype=bool)
+    mask[np.fromiter((index[i] for i in ids if i in index), dtype=np.int64)] = True
+    return mask
+
+
 def decision_bar(dataset: nl.Dataset, result: Analysis, row: int, *, key: str) -> bool:
     """Relabel / remove / keep buttons for one row; True when a decision was just made."""
     store = compute.review_store(dataset)

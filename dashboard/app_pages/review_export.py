@@ -14,7 +14,7 @@ from analysis.export import (
     suggested_decisions,
 )
 from analysis.review import ReviewDatabaseError, reconcile
-from dashboard import compute, findings_view, session
+from dashboard import components, compute, findings_view, session
 from dashboard.report import build_report
 from dashboard.text import md
 
@@ -32,10 +32,9 @@ if carry.needs_a_look:
     st.warning(f"**The file changed since some decisions were made.** {carry.message()} "
                "The rows below deserve a second look.", icon=":material/difference:")
     st.dataframe(carry.table(), hide_index=True, height=200)
-decisions = store.decisions()
-counts = store.counts()
-reviewed_flagged = int(np.isin(np.asarray(dataset.ids).astype(str)[result.ranked],
-                               decisions["id"].to_numpy()).sum())
+decisions = carry.applicable  # = store.decisions(): the decisions on rows in this file
+counts = {a: int((decisions["action"] == a).sum()) for a in ("relabel", "remove", "keep")}
+reviewed_flagged = int(components.decided_rows(dataset, decisions["id"])[result.ranked].sum())
 c = st.columns(4)
 c[0].metric("Relabelled", f"{counts['relabel']:,}")
 c[1].metric("Removed", f"{counts['remove']:,}")
@@ -48,8 +47,8 @@ if decisions.empty:
             "K keep, U undo, ← → walk), or accept a whole noise-matrix cell or map selection. "
             "Or export the detector's suggestions below without review.")
 else:
-    index = {str(v): r for r, v in enumerate(dataset.ids)}
-    rows = np.array([index.get(i, -1) for i in decisions["id"]])
+    index = dataset.id_index
+    rows = np.array([index.get(i, -1) for i in decisions["id"]], dtype=np.int64)
     known = rows >= 0
     view = decisions.assign(
         given=[names[dataset.labels[r]] if r >= 0 else "?" for r in rows],

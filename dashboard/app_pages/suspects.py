@@ -53,8 +53,8 @@ if len(rows) == 0:
     st.stop()
 
 decided_labels = components.decision_labels(dataset)
-reviewed = int(np.isin(np.asarray(dataset.ids)[result.ranked].astype(str),
-                       list(decided_labels)).sum())
+decided = components.decided_rows(dataset, decided_labels)
+reviewed = int(decided[result.ranked].sum())
 st.progress(reviewed / max(len(result.ranked), 1),
             text=f"Reviewed {reviewed:,} of {len(result.ranked):,} flagged rows "
                  f"({len(decided_labels):,} decisions in all)")
@@ -69,7 +69,7 @@ if picked is not None and st.session_state.get("_last_pick") != picked:
 in_list = current is not None and bool(np.any(rows == current))
 if not in_list:
     # open at the first row without a decision (the list's first when all are decided)
-    undecided = ~np.isin(np.asarray(dataset.ids)[rows].astype(str), list(decided_labels))
+    undecided = ~decided[rows]
     current = int(rows[int(np.argmax(undecided))] if undecided.any() else rows[0])
 position = int(np.flatnonzero(rows == current)[0])
 components.rows_table(dataset, result, rows, key="suspect_table", height=320,
