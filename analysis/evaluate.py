@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.confident import Evidence
 from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
 from analysis.pipeline import Analysis
 
@@ -72,21 +73,54 @@ def detection_table(result: Analysis, filters=FILTERS) -> pd.DataFrame:
     Only rows whose true label is known count. Returns one row per filter: ``filter``,
     ``flagged``, ``true_errors`` (flagged and truly wrong), ``precision``, ``recall``, ``f1``,
     and ``suggestion_right`` (share of the truly wrong flagged rows whose suggested label is
-    the true one).
+    the true one, as :attr:`analysis.pipeline.Analysis.suggested` of that filter).
+
+    Notes
+    -----
+    Built for a million rows: the current filter's flags are ``result.is_issue``, ``both`` is
+    the rows both ``prune_by_noise_rate`` and ``prune_by_class`` flag (the same counts, so the
+    same rows) when those are in the table, and suggestions are computed for the truly wrong
+    flagged rows only.
     """
     known, wrong = _known(result)
     truth = np.asarray(result.dataset.true_labels)
     ev = result.evidence
+    masks: dict[str, np.ndarray] = {}
+
+    def flags(name: str) -> np.ndarray:
+        if name not in masks:
+            if name == result.filter_by and "is_issue" in result.__dict__:
+                masks[name] = result.is_issue
+            elif name == "both" and {"prune_by_noise_rate", "prune_by_class"} <= set(filters):
+                masks[name] = flags("prune_by_noise_rate") & flags("prune_by_class")
+            else:
+                masks[name] = issues_mask_from(ev, name)
+        return masks[name]
+
     rows = []
     for name in filters:
-        mask = issues_mask_from(ev, name) & known
+        mask = flags(name) & known
         tp, n_flag, p, r, f = _prf(mask, wrong)
-        fixed = result.with_methods(filter_by=name).suggested
-        hits = mask & wrong
-        right = (float(np.mean(fixed[hits] == truth[hits])) if hits.any() else float("nan"))
+        hits = np.flatnonzero(mask & wrong)
+        fixed = suggested_at(result.pred_probs, result.labels, hits)
+        right = float(np.mean(fixed == truth[hits])) if hits.size else float("nan")
         rows.append({"filter": name, "flagged": n_flag, "true_errors": tp, "precision": p,
                      "recall": r, "f1": f, "suggestion_right": right})
     return pd.DataFrame(rows)
+
+
+def suggested_at(pred_probs: np.ndarray, labels: np.ndarray, rows) -> np.ndarray:
+    """:attr:`analysis.pipeline.Analysis.suggested` of flagged ``rows`` only: the most probable
+    class, or the most probable other class where that is the given label (first maximum on
+    ties, as ``argmax``)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    probs = np.array(pred_probs[rows], dtype=np.float64)
+    best = np.argmax(probs, axis=1)
+    same = np.flatnonzero(best == np.asarray(labels)[rows])
+    if same.size:
+        probs[same, np.asarray(labels)[rows[same]]] = -np.inf
+        best[same] = np.argmax(probs[same], axis=1)
+    return best
 
 
 def precision_recall(scores, wrong) -> pd.DataFrame:
@@ -127,11 +161,36 @@ def average_precision(scores, wrong) -> float:
     return float(curve["precision"].to_numpy()[hit].mean())
 
 
-def ranking_curves(result: Analysis) -> dict[str, pd.DataFrame]:
-    """:func:`precision_recall` of every ranking score on the rows with known truth."""
+def known_scores(result: Analysis) -> dict[str, np.ndarray]:
+    """Every ranking score of the rows with known truth (in row order), computed on those
+    rows only: the scores are per row, so they equal ``scores_from(evidence, m)[known]``."""
+    known, _ = _known(result)
+    if known.all():
+        ev = result.evidence
+    else:
+        ev = Evidence(result.labels[known], result.pred_probs[known], require_two_classes=False)
+    return {m: scores_from(ev, m) for m in RANKINGS}
+
+
+def thin_curve(curve: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """At most ``max_points`` rows of a :func:`precision_recall` curve for drawing: evenly
+    spaced in ``k``, the first and the last row always kept (the row index is kept)."""
+    n = len(curve)
+    if n <= max_points:
+        return curve
+    take = np.unique(np.linspace(0, n - 1, max(int(max_points), 2)).round().astype(np.int64))
+    return curve.iloc[take]
+
+
+def ranking_curves(result: Analysis, *, max_points: int | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """:func:`precision_recall` of every ranking score on the rows with known truth; with
+    ``max_points`` each curve thinned to that many points (:func:`thin_curve`) for a figure."""
     known, wrong = _known(result)
-    ev = result.evidence
-    return {m: precision_recall(scores_from(ev, m)[known], wrong[known]) for m in RANKINGS}
+    curves = {m: precision_recall(sc, wrong[known]) for m, sc in known_scores(result).items()}
+    if max_points is not None:
+        curves = {m: thin_curve(c, max_points) for m, c in curves.items()}
+    return curves
 
 
 @dataclass(frozen=True)

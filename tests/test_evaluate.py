@@ -119,3 +119,64 @@ def test_cleaning_the_digits_sample_pays():
     X = nl.prepare_features(result.dataset.features)
     res = retrain_check(X, result.labels, cleaned, result.dataset.true_labels, n_boot=300)
     assert res.cleaned[0] > res.original[0]
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    """600 rows, 4 classes, 25% noise, truth known for a random 40% of the rows."""
+    rng = np.random.default_rng(7)
+    n, k = 600, 4
+    true = rng.integers(0, k, n)
+    given = np.where(rng.random(n) < 0.25, rng.integers(0, k, n), true)
+    logits = rng.normal(size=(n, k))
+    logits[np.arange(n), true] += 1.5
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    names = np.array(["a", "b", "c", "d"], dtype=object)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "label": names[given],
+                          "true_label": np.where(rng.random(n) < 0.4, names[true], None)})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOISELENS_HOME", str(tmp_path_factory.mktemp("audited")))
+        return nl.analyze(nl.from_frame(frame, "label", pred_probs=probs))
+
+
+def _slow_suggestion(probs, label):
+    best = max(range(len(probs)), key=lambda j: (probs[j], -j))
+    if best != label:
+        return best
+    return max((j for j in range(len(probs)) if j != label), key=lambda j: (probs[j], -j))
+
+
+@pytest.mark.parametrize("case", ["wine", "audited"])
+def test_detection_table_suggestions_and_reuse_by_definition(case, request):
+    result = request.getfixturevalue(case)
+    truth = result.dataset.true_labels
+    table = detection_table(result).set_index("filter")
+    for name in nl.FILTERS:
+        mask = nl.find_label_issues(result.labels, result.pred_probs, filter_by=name)
+        hits = [i for i in range(len(truth))
+                if truth[i] >= 0 and truth[i] != result.labels[i] and mask[i]]
+        right = [_slow_suggestion(result.pred_probs[i], result.labels[i]) == truth[i]
+                 for i in hits]
+        got = table.loc[name, "suggestion_right"]
+        assert (np.isnan(got) if not hits else got == pytest.approx(np.mean(right)))
+        # the same table whatever filter the analysis itself was made with (its flags reused)
+        other = result.with_methods(filter_by=name)
+        _ = other.is_issue
+        pd.testing.assert_frame_equal(detection_table(other).set_index("filter"), table)
+    assert table.loc["both", "flagged"] <= min(table.loc["prune_by_noise_rate", "flagged"],
+                                               table.loc["prune_by_class", "flagged"])
+
+
+def test_ranking_curves_on_known_rows_only_and_thinned(audited):
+    known = audited.dataset.true_labels >= 0
+    assert 0 < known.sum() < len(known)
+    wrong = known & (audited.dataset.true_labels != audited.labels)
+    full = ranking_curves(audited)
+    for m, curve in full.items():
+        whole = audited.with_methods(rank_by=m).scores  # every row, then the known ones
+        pd.testing.assert_frame_equal(curve, precision_recall(whole[known], wrong[known]))
+    thin = ranking_curves(audited, max_points=25)
+    for m, curve in thin.items():
+        assert 2 <= len(curve) <= 25
+        pd.testing.assert_frame_equal(curve, full[m].loc[curve.index])
+        assert curve.index[0] == 0 and curve.index[-1] == len(full[m]) - 1
