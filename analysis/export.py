@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._helpers import to_csv
 from analysis.data import Dataset
 from analysis.pipeline import Analysis
 from analysis.review import ACTIONS
@@ -345,7 +346,7 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     elif fmt == "parquet" and origin is not None and origin.kind == "parquet":
         _atomic_write(path, lambda p: _write_source_parquet(frame, p, origin))
     elif fmt == "csv":
-        _atomic_write(path, lambda p: frame.to_csv(p, index=False))
+        _atomic_write(path, lambda p: to_csv(frame, p))
     else:
         _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 

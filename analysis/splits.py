@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis._helpers import to_csv
+
 #: Column names taken for the split (case-insensitive), in this order.
 SPLIT_NAMES = ("split", "subset", "partition", "fold", "set")
 #: A split column has at most this many distinct values.
@@ -212,7 +214,7 @@ def load_splits(paths: Sequence, label_column: str | None = None, *, column: str
         if parquet:
             joined.to_parquet(path, index=False)
         else:
-            joined.to_csv(path, index=False)
+            to_csv(joined, path)
         try:
             dataset = load_dataset(path, label_column, **options)
         except DataError as exc:

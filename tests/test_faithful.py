@@ -371,3 +371,22 @@ def test_parquet_integer_label_is_relabelled_as_an_integer(tmp_path):
     assert back.schema.field("label").type == pa.int64()
     assert back.column("label").to_pylist() == [0, 1, 0, 0, 0, 1]
     assert (tmp_path / "o.csv").read_text().splitlines()[4] == "3,0,3.0"
+
+
+@pytest.mark.parametrize("cell", ["a\rb", "a\r\nb", "a\nb", "\r", "plain"])
+def test_parquet_source_written_as_csv_reads_back_row_for_row(tmp_path, cell):
+    # pandas quotes a field only for the characters of its line ending: a bare "\r" in a text
+    # cell used to come out unquoted and split the row when read back
+    frame = pd.DataFrame({"id": ["r0", "r1", "r2", "r3"], "text": [cell, "x", cell, "y"],
+                          "label": ["a", "b", "a", "b"], "f": [1.5, 2.0, 3.0, 4.0]})
+    frame.to_parquet(tmp_path / "s.parquet", index=False)
+    ds = load_dataset(tmp_path / "s.parquet", "label")
+    cleaned = apply_decisions(ds, pd.DataFrame({"id": ["r1"], "action": ["relabel"],
+                                                "new_label": ["a"]}))
+    write_table(cleaned.frame, tmp_path / "out.csv", "csv")
+    back = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert back["id"].tolist() == ["r0", "r1", "r2", "r3"]
+    assert back["text"].tolist() == [cell, "x", cell, "y"]
+    assert back["label"].tolist() == ["a", "a", "a", "b"]
+    with open(tmp_path / "out.csv", newline="") as fh:  # the stdlib reader agrees
+        assert [r[1] for r in csv.reader(fh)][1:] == [cell, "x", cell, "y"]

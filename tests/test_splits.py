@@ -144,3 +144,17 @@ def test_cli_joins_files_as_splits_and_lists_the_leaks(tmp_path, capsys):
     assert "other columns" in capsys.readouterr().err
     assert main(["analyze", paths[0], paths[0], "--out", str(out)]) == 2
     assert "both split 'train'" in capsys.readouterr().err
+
+
+def test_csv_splits_with_carriage_returns_in_text_keep_every_row(tmp_path):
+    # the joined splits pass through a temporary CSV: a quoted "\r" in a cell must not split
+    # the row there
+    from analysis.splits import load_splits
+
+    (tmp_path / "train.csv").write_bytes(
+        b'id,text,label,f\nt0,"one\rtwo",a,1\nt1,plain,b,2\nt2,"x\r",a,3\nt3,y,b,4\n')
+    (tmp_path / "test.csv").write_bytes(b'id,text,label,f\ns0,"p\rq",a,1\ns1,z,b,2\n')
+    ds = load_splits([tmp_path / "train.csv", tmp_path / "test.csv"], "label")
+    assert len(ds) == 6
+    assert ds.frame["text"].tolist() == ["one\rtwo", "plain", "x\r", "y", "p\rq", "z"]
+    assert ds.frame["split"].tolist() == ["train"] * 4 + ["test"] * 2
