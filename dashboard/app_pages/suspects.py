@@ -34,16 +34,17 @@ only_flagged = c4.toggle("Flagged only", value=True, key="suspect_flagged")
 
 session.set_query("cell", None if cell is None else f"{cell[0]}-{cell[1]}")
 
-from_map = st.query_params.get("from") == "map" and st.session_state.get("map_selection")
+map_rows = st.session_state.get("map_selection")
+from_map = st.query_params.get("from") == "map" and map_rows is not None and len(map_rows) > 0
 if from_map:
-    st.info(f"Showing the {len(st.session_state['map_selection']):,} examples selected on the "
+    st.info(f"Showing the {len(map_rows):,} examples selected on the "
             "embedding map.")
     if st.button("Show all suspects instead", key="drop_map"):
         del st.query_params["from"]
         st.rerun()
 rows = selection.suspect_rows(result, classes=classes, cell=cell, threshold=threshold,
                               only_flagged=only_flagged,
-                              within=st.session_state["map_selection"] if from_map else None)
+                              within=map_rows if from_map else None)
 rows = why.issue_filter(result, rows)  # by issue type (dashboard/why.py)
 
 st.caption(f"**{len(rows):,}** examples match · method: {labels.method_label(result)}"

@@ -161,9 +161,17 @@ def test_embedding_map_selection_numbers_and_order(digits, monkeypatch):
     assert at.subheader[0].value == f"{len(rows):,} selected examples · {flagged:,} flagged"
     ids = np.asarray(digits.dataset.ids).astype(str)
     assert frame_ids(at) == [ids[r] for r in expected]
-    assert at.session_state["map_selection"] == expected
+    assert at.session_state["map_selection"].tolist() == expected
     accept = at.button(key="accept-map")
     assert accept.label == f"Accept these {flagged:,} suggestions…"
+    # "Review the selection on the Suspects page": the flagged rows of the selection, ranked
+    at.query_params["from"] = "map"
+    at.switch_page("app_pages/suspects.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Showing the {len(rows):,} examples selected" in i.value for i in at.info)
+    chosen = set(rows)
+    assert frame_ids(at) == [ids[r] for r in digits.ranked if r in chosen]
 
 
 def test_suspects_table_is_the_ranking_and_filters_apply(digits):
