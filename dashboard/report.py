@@ -116,32 +116,49 @@ def _hbars(items, *, fmt, title: str, scale_max: float | None = None, width: int
     return f'<div class="figure">{"".join(parts)}</div>'
 
 
+def _heat_classes(gi: np.ndarray, gj: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+    """Both classes of the largest off-diagonal cells (ties: row-major cell order), until
+    :data:`MAX_HEAT_CLASSES`; then the lowest class numbers. Sorted."""
+    off = (gi != gj) & (v > 0)
+    gi, gj, v = gi[off], gj[off], v[off]
+    chosen: dict[int, None] = {}
+    for t in np.lexsort((gi.astype(np.int64) * k + gj, -v)):
+        for c in (int(gi[t]), int(gj[t])):
+            if len(chosen) < MAX_HEAT_CLASSES:
+                chosen.setdefault(c, None)
+        if len(chosen) >= MAX_HEAT_CLASSES:
+            break
+    for c in range(k):
+        if len(chosen) >= MAX_HEAT_CLASSES:
+            break
+        chosen.setdefault(c, None)
+    return np.sort(np.fromiter(chosen, dtype=np.int64))
+
+
 def _heat(result: Analysis) -> str:
     """The confident joint in counts (estimated rows given i that are truly j) as a table,
-    errors shaded; with many classes, the most confused ones."""
+    errors shaded; with many classes, the most confused ones (a sparse joint is never made
+    dense: only the cells shown are)."""
     cj = result.estimate.confident_joint
-    if hasattr(cj, "toarray"):  # many classes: sparse (analysis/sparse.py); dense for now
-        cj = cj.toarray()  # (K, K) int64: 800 MB at 10,000 classes
-    cj = np.asarray(cj)
     k = cj.shape[0]
-    off = cj.copy()
-    np.fill_diagonal(off, 0)
     keep = np.arange(k)
     note = ""
     if k > MAX_HEAT_CLASSES:
-        # both classes of the largest confusions, until the table is full
-        chosen: list[int] = []
-        for cell in np.argsort(-off, axis=None, kind="stable"):
-            for c in divmod(int(cell), k):
-                if c not in chosen and len(chosen) < MAX_HEAT_CLASSES:
-                    chosen.append(c)
-            if len(chosen) >= MAX_HEAT_CLASSES:
-                break
-        keep = np.sort(np.asarray(chosen))
+        if hasattr(cj, "tocoo"):  # many classes: sparse (analysis/sparse.py)
+            coo = cj.tocoo()
+            keep = _heat_classes(coo.row, coo.col, coo.data, k)
+        else:
+            gi, gj = np.nonzero(np.asarray(cj))
+            keep = _heat_classes(gi, gj, np.asarray(cj)[gi, gj], k)
         note = (f'<p class="note">The {MAX_HEAT_CLASSES} classes of the largest confusions, '
                 f"of {k}.</p>")
-    names = [str(n) for n in result.class_names]
-    peak = max(int(off[np.ix_(keep, keep)].max()), 1)
+    cj = (cj.tocsr()[keep][:, keep].toarray() if hasattr(cj, "tocsr")
+          else np.asarray(cj)[np.ix_(keep, keep)])
+    off = cj.copy()
+    np.fill_diagonal(off, 0)
+    keep_all, keep = keep, np.arange(len(keep))
+    names = [str(result.class_names[c]) for c in keep_all]
+    peak = max(int(off.max()), 1)
     head = "".join(f"<th>{_e(names[j])}</th>" for j in keep)
     rows = []
     for i in keep:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import types
 
 import numpy as np
 import pandas as pd
@@ -129,3 +130,51 @@ def test_summary_json_holds_the_intervals():
     assert summary["intervals"] == json.loads(json.dumps(ci.as_dict()))
     wrong = summary["intervals"]["estimated_wrong_labels"]
     assert wrong["low"] <= summary["estimated_wrong_labels"] == wrong["estimate"] <= wrong["high"]
+
+
+def _heat_classes_loop(cj: np.ndarray) -> list[int]:
+    """The classes of the report's heat table, from the definition: walk every cell from the
+    largest off-diagonal count down (ties in row-major order), taking both classes of each
+    cell until the table is full."""
+    k = cj.shape[0]
+    cells = [(-(0 if i == j else int(cj[i, j])), i * k + j, i, j)
+             for i in range(k) for j in range(k)]
+    chosen: list[int] = []
+    for _, _, i, j in sorted(cells):
+        for c in (i, j):
+            if c not in chosen and len(chosen) < MAX_HEAT_CLASSES:
+                chosen.append(c)
+    return sorted(chosen)
+
+
+@pytest.mark.parametrize("k, confusions", [(40, 25), (1200, 3), (1200, 400)])
+def test_heat_table_of_a_sparse_joint_is_the_dense_one_without_densifying(k, confusions):
+    import scipy.sparse as sp
+
+    from dashboard.report import _heat
+
+    rng = np.random.default_rng(k + confusions)
+    dense = np.diag(rng.integers(1, 50, k))
+    for _ in range(confusions):  # some ties on purpose: counts from 1 to 4
+        dense[rng.integers(k), rng.integers(k)] += rng.integers(1, 5)
+    names = [f"c{i}" for i in range(k)]
+
+    def page(cj):
+        return _heat(types.SimpleNamespace(
+            estimate=types.SimpleNamespace(confident_joint=cj), class_names=names))
+
+    class NoDense(sp.csr_array):  # the table must never ask for the whole matrix
+        def toarray(self, *args, **kwargs):
+            assert self.shape[0] <= MAX_HEAT_CLASSES, "the whole joint was made dense"
+            return super().toarray(*args, **kwargs)
+
+        def tocsr(self, copy=False):
+            return self
+
+        def __getitem__(self, key):
+            return NoDense(sp.csr_array(self)[key])
+
+    html_dense = page(dense)
+    assert page(NoDense(sp.csr_array(dense))) == html_dense
+    shown = [int(n) for n in re.findall(r'<th class="row">c(\d+)</th>', html_dense)]
+    assert shown == _heat_classes_loop(dense)
