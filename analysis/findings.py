@@ -216,11 +216,16 @@ def slice_columns(dataset, max_slices: int = MAX_SLICES) -> list[str]:
         values = dataset.frame[c]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
-        distinct = values.dropna().astype(str)
+        # the first rows already too varied: not a slice (the cheap test first, since a CSV's
+        # every column is text and a million rows are many)
+        if values.iloc[:5000].dropna().astype(str).nunique() > max_slices:
+            continue
+        distinct = pd.Series(pd.unique(values.dropna().astype(str)), dtype=object)
+        if not 2 <= len(distinct) <= max_slices:
+            continue
         if pd.to_numeric(distinct, errors="coerce").notna().all():
             continue  # numbers written as text (a CSV is read as text): a feature
-        if 2 <= distinct.nunique() <= max_slices:
-            out.append(str(c))
+        out.append(str(c))
     return out
 
 

@@ -116,6 +116,7 @@ class _Entry:
     jobs: dict = field(default_factory=dict)  # method -> _Job
     thumbs: OrderedDict = field(default_factory=OrderedDict)  # (row, scale) -> data URI
     near: OrderedDict = field(default_factory=OrderedDict)  # (row, k) -> (rows, distances)
+    memo: OrderedDict = field(default_factory=OrderedDict)  # key -> value (per_dataset)
     reviews: object | None = None  # ReviewStore
 
 
@@ -228,6 +229,24 @@ def derived(result: Analysis, key, make: Callable[[], T]) -> T:
         value.flags.writeable = False  # shared: a caller that writes into it fails loudly
     with store.lock:
         _remember(memo, key, value, MAX_DERIVED)
+    return value
+
+
+def per_dataset(dataset: nl.Dataset, key, make: Callable[[], T]) -> T:
+    """``make()``, computed once per dataset (fingerprint) and ``key``: :func:`derived` for
+    what depends on the data alone (e.g. the sidebar's slice columns). Bounded by
+    :data:`MAX_DERIVED`; goes with the dataset."""
+    store = cache()
+    entry = store.entry(dataset)
+    with store.lock:
+        if key in entry.memo:
+            entry.memo.move_to_end(key)
+            return entry.memo[key]
+    value = make()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    with store.lock:
+        _remember(entry.memo, key, value, MAX_DERIVED)
     return value
 
 

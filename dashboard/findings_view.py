@@ -44,7 +44,8 @@ def _decisions(dataset) -> pd.DataFrame:
 def slice_selector(dataset) -> str | None:
     """Sidebar: the column to break the noise down by (URL ``slice=``). The first candidate
     (e.g. ``vendor``) is chosen by default; ``(none)`` turns it off."""
-    candidates = findings.slice_columns(dataset)
+    candidates = compute.per_dataset(dataset, "slice_columns",
+                                     lambda: findings.slice_columns(dataset))
     if not candidates:
         st.session_state.pop("_slice_column", None)
         return None

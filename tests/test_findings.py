@@ -207,3 +207,34 @@ def test_review_order_learns_from_false_alarms():
         np.testing.assert_allclose(after[open_rows], np.minimum(calibrated[open_rows] * factor, 1),
                                    rtol=0.03)
     assert np.array_equal(after[reviewed], wrong[reviewed].astype(float))
+
+
+def test_slice_columns_of_a_long_text_table_match_the_definition():
+    # a CSV is read as text: every column is a candidate; the choice must not depend on the
+    # cheap look at the first rows
+    rng = np.random.default_rng(3)
+    n = 12_000
+    frame = pd.DataFrame({
+        "label": rng.choice(["a", "b"], n),
+        "vendor": rng.choice(["v1", "v2", "v3"], n),
+        "late_variety": np.where(np.arange(n) < 6000, "x", np.arange(n).astype(str)),
+        "numbers_as_text": rng.integers(0, 5, n).astype(str),
+        "one_value": "same",
+        "many": np.arange(n).astype(str),
+        "f": rng.normal(size=n),
+    })
+    ds = nl.from_frame(frame, "label", feature_columns=["f"])
+
+    def loop(dataset):  # the definition, column by column, over every row
+        out = []
+        for c in dataset.frame.columns:
+            if c in ("label",) or pd.api.types.is_numeric_dtype(dataset.frame[c]):
+                continue
+            values = [str(v) for v in dataset.frame[c] if v is not None and v == v]
+            if all(pd.notna(pd.to_numeric(v, errors="coerce")) for v in set(values)):
+                continue
+            if 2 <= len(set(values)) <= findings.MAX_SLICES:
+                out.append(c)
+        return out
+
+    assert findings.slice_columns(ds) == loop(ds) == ["vendor"]
