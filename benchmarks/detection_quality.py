@@ -250,10 +250,11 @@ def cleanlab_noise(labels: np.ndarray, rate: float, frac_zero: float, seed: int)
 
 def combined_rows(names: list[str], seeds: int, max_rounds: int = 3) -> int:
     """Confident learning alone vs the combined detector (``Analysis.relearned``: clean with
-    the flags' suggestions, fit the model again out-of-fold, confident learning on the new
-    probabilities; round r+1 cleans the given labels with round r's flags) on cleanlab's
-    noise. Prints F1 and average precision of the ranking after 1..``max_rounds`` refits;
-    the verdicts are for the app's :data:`analysis.pipeline.REFIT_ROUNDS`."""
+    the flags' suggestions, fit the model again out-of-fold with
+    :data:`analysis.pipeline.REFIT_CV` folds, confident learning on the new probabilities;
+    round r+1 cleans the given labels with round r's flags) on cleanlab's noise. Prints F1
+    and average precision of the ranking after 1..``max_rounds`` refits and the seconds of
+    each fit; the verdicts are for the app's :data:`analysis.pipeline.REFIT_ROUNDS`."""
     from sklearn.metrics import average_precision_score
 
     from analysis.pipeline import REFIT_ROUNDS
@@ -272,7 +273,8 @@ def combined_rows(names: list[str], seeds: int, max_rounds: int = 3) -> int:
                 times = []
                 with threadpool_limits(limits=1, user_api="blas"):
                     start = time.perf_counter()
-                    fits = [analysis.analyze(ds, random_state=seed, use_cache=False)]
+                    fits = [analysis.analyze(ds, random_state=seed, use_cache=False,
+                                             detector="confident_learning")]
                     _ = fits[0].is_issue
                     times.append(time.perf_counter() - start)
                     for _r in range(max_rounds):  # one more round = refit from the last flags
@@ -283,7 +285,7 @@ def combined_rows(names: list[str], seeds: int, max_rounds: int = 3) -> int:
                         times.append(time.perf_counter() - start)
                 f1 = [scores(a.is_issue, truth)[2] for a in fits]
                 ap = [average_precision_score(truth, -a.scores) for a in fits]
-                results.append((name, f1, ap))
+                results.append((name, f1, ap, np.cumsum(times)))
                 cells = " | ".join(f"{f:12.3f} {a:5.3f}" for f, a in zip(f1[1:], ap[1:],
                                                                          strict=True))
                 print(f"{name:14s} {kind + f' {rate:.0%}':11s} {seed:4d} {int(truth.sum()):5d} | "
@@ -295,9 +297,12 @@ def combined_rows(names: list[str], seeds: int, max_rounds: int = 3) -> int:
         mine = [r for r in results if r[0] == name]
         f1 = np.mean([r[1] for r in mine], axis=0)
         ap = np.mean([r[2] for r in mine], axis=0)
-        print(f"  {name:14s} " + "   ".join(f"{'CL' if i == 0 else f'x{i}'} {f:.3f}/{a:.3f}"
+        seconds = np.mean([r[3] for r in mine], axis=0)
+        print(f"  {name:14s} " + "   ".join(f"{'CL' if i == 0 else f'x{i}'} {f:.4f}/{a:.3f}"
                                             for i, (f, a) in enumerate(zip(f1, ap, strict=True))))
         chosen = min(REFIT_ROUNDS, max_rounds)
+        print(f"  {'':14s} seconds per noisy set: CL alone {seconds[0]:.1f}, combined "
+              f"(x{chosen}) {seconds[chosen]:.1f} ({seconds[chosen] / seconds[0]:.1f}x)")
         verdicts.append((f1[chosen] >= f1[0] and ap[chosen] >= ap[0],
                          f"{name}: combined (x{chosen}) F1 {f1[chosen]:.3f} >= CL alone "
                          f"{f1[0]:.3f} and AP {ap[chosen]:.3f} >= {ap[0]:.3f}"))

@@ -173,8 +173,10 @@ def analysis_for(dataset: nl.Dataset, filter_by: str, rank_by: str) -> Analysis:
 
 
 def _first_analysis(dataset: nl.Dataset) -> Analysis:
+    # confident learning first (one fit); the combined detector is the sidebar's choice, fitted
+    # on demand (dashboard.why.detector_result): README, Why flagged, says why
     if dataset.pred_probs is not None:
-        return nl.analyze(dataset)
+        return nl.analyze(dataset, detector="confident_learning")
     slot = st.empty()
     with slot.status("Computing out-of-fold predicted probabilities…", expanded=True):
         st.caption("Every row is predicted by a model that never saw it (5-fold "
@@ -184,7 +186,7 @@ def _first_analysis(dataset: nl.Dataset) -> Analysis:
         def progress(fraction: float, message: str) -> None:
             bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
 
-        result = nl.analyze(dataset, progress=progress)
+        result = nl.analyze(dataset, progress=progress, detector="confident_learning")
         _ = result.estimate
     slot.empty()
     st.toast(f"Probabilities ready: {result.probabilities_source}", icon=":material/check:")
@@ -442,8 +444,11 @@ def signals_job(result: Analysis) -> _Job:
 #: From this many rows the neighbour search of :func:`signals_job` runs in a child process:
 #: pynndescent's numba loops hold the GIL for seconds at a time, which stalled every page of
 #: the server while it ran in a thread (Evaluate took 28 s at 1M rows); its memory is the
-#: child's too. The child uses one numba thread, leaving the other cores to the pages.
-NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROWS", "200000"))
+#: child's too. The child uses one numba thread, leaving the other cores to the pages. From
+#: 20,000 rows, where the signals leave the page run for the background (dashboard/why.py): at
+#: 100k rows in a thread, Suspects reruns took a median 150 ms and up to 2.1 s while the
+#: search ran, in a child 120 ms and at most 1.2 s (/tmp/during.py, a loaded 2-core machine).
+NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROWS", "20000"))
 
 _CHILD = """
 import json, sys

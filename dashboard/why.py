@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from analysis.pipeline import CHOSEN
 from analysis.signals import (
     ISSUE_NAMES,
     ISSUE_TYPES,
@@ -73,6 +74,21 @@ def detector_name(result) -> str:
     from dashboard import labels
 
     return labels.method_label(result)
+
+
+def detector_reason(result) -> str:
+    """Why the label detector in use is the one in use, in words (the Overview's caption)."""
+    from dashboard import labels
+
+    if getattr(result, "detector", "confident_learning") != "confident_learning":
+        return ("It found label errors better than confident learning alone on every data set "
+                "of the benchmark (README, Why flagged).")
+    if result.dataset.pred_probs is not None:
+        return ("The dataset brings its own probabilities: confident learning alone, there is "
+                "no model to fit again.")
+    combined = next(iter(labels.DETECTOR_LABELS.values()))
+    return (f"The first look takes one model fit; *{combined}* in \"Flag rows by\" found label "
+            "errors better on the benchmark and takes about 5x the fitting time (once: cached).")
 
 
 #: Combined analyses by the analysis they refit (lives as long as compute's cache keeps it).
@@ -153,7 +169,7 @@ def issue_summary(dataset, result) -> None:
         col.metric(ISSUE_NAMES[t].capitalize(), f"{counts[t]:,}",
                    f"{counts[t] / n:.1%} of rows", delta_color="off", delta_arrow="off",
                    help=helps[t])
-    notes = [f"Label issues by **{md(detector_name(result))}**.",
+    notes = [f"Label issues by **{md(detector_name(result))}**.", detector_reason(result),
              f"Neighbours searched in {_SPACE[sig.space]} (k = {sig.k})."]
     if sig.note:
         notes.append(md(sig.note))
@@ -279,7 +295,9 @@ def report_section(dataset, result) -> str:
     worst_rows = "".join(
         f"<tr><td>{html_text(r.class_name)}</td><td>{int(r.rows):,}</td>"
         f"<td>{r.any_share:.0%}</td></tr>" for r in worst.itertuples())
-    notes = [f"Label issues by {html_text(detector_name(result))}.",
+    reason = getattr(result, "detector_reason", "")
+    notes = [f"Label issues by {html_text(detector_name(result))}"
+             + (f": {html_text(reason)}." if reason and reason != CHOSEN else "."),
              f"Neighbours searched in {html_text(_SPACE[sig.space])} (k = {sig.k})."]
     if sig.note:
         notes.append(html_text(sig.note))

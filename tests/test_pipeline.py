@@ -101,12 +101,13 @@ def test_out_of_fold_probabilities_are_cached_by_fingerprint(tmp_path):
     X, labels, _, _ = _blobs(seed=3)
     ds = nl.from_arrays(X, labels)
     calls = []
-    first = nl.analyze(ds, model="logistic", cv=3, progress=lambda f, m: calls.append(m))
+    first = nl.analyze(ds, model="logistic", cv=3, progress=lambda f, m: calls.append(m),
+                       detector="confident_learning")
     assert first.probabilities_source == "out-of-fold (logistic, 3 folds)"
     assert len(calls) > 1
     calls.clear()
     again = nl.analyze(nl.from_arrays(X, labels), model="logistic", cv=3,
-                       progress=lambda f, m: calls.append(m))
+                       progress=lambda f, m: calls.append(m), detector="confident_learning")
     assert calls == ["read from the cache"]
     np.testing.assert_array_equal(first.pred_probs, again.pred_probs)
     # other labels, other fingerprint: computed anew
@@ -114,7 +115,7 @@ def test_out_of_fold_probabilities_are_cached_by_fingerprint(tmp_path):
     labels2[0] = (labels2[0] + 1) % 3
     calls.clear()
     nl.analyze(nl.from_arrays(X, labels2), model="logistic", cv=3,
-               progress=lambda f, m: calls.append(m))
+               progress=lambda f, m: calls.append(m), detector="confident_learning")
     assert "read from the cache" not in calls
 
 

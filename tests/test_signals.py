@@ -235,7 +235,7 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
     noisy = y.copy()
     noisy[::9] = (noisy[::9] + 1) % 3
     ds = nl.from_arrays(X, noisy)
-    base = nl.analyze(ds, model="knn")
+    base = nl.analyze(ds, model="knn", detector="confident_learning")
     got = nl.analyze(ds, model="knn", detector="clean_and_refit")
     assert got.detector == "clean_and_refit" and pipeline.REFIT_ROUNDS >= 1
     assert "fitted again on the cleaned labels" in got.probabilities_source
@@ -250,7 +250,7 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
                 p[noisy[i]] = -1.0
             cleaned[i] = int(np.argmax(p))
         probs = out_of_fold_probabilities(X, cleaned, model="knn", random_state=0,
-                                          num_classes=3)
+                                          num_classes=3, cv=pipeline.REFIT_CV)
     np.testing.assert_allclose(got.pred_probs, probs)
     np.testing.assert_array_equal(got.is_issue, nl.find_label_issues(noisy, probs))
     np.testing.assert_array_equal(got.labels, noisy)  # the given labels are judged

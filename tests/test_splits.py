@@ -126,7 +126,8 @@ def test_cli_joins_files_as_splits_and_lists_the_leaks(tmp_path, capsys):
         paths.append(str(tmp_path / f"{name}.csv"))
         part.drop(columns="Split").to_csv(paths[-1], index=False)
     out = tmp_path / "out"
-    assert main(["analyze", *paths, "--label-col", "label", "--out", str(out)]) == 0
+    assert main(["analyze", *paths, "--label-col", "label", "--detector", "confident_learning",
+                 "--out", str(out)]) == 0
     err = capsys.readouterr().err
     # the same planted leaks as with the column: rows 0..5 of train in validation, 2 conflict
     assert "6 near-duplicate pair(s) across splits (leakage), 2 with different labels" in err

@@ -44,7 +44,7 @@ def digits(home):
     old = os.environ.get("NOISELENS_HOME")
     os.environ["NOISELENS_HOME"] = str(home)
     try:
-        return nl.analyze(nl.from_sample("digits"))
+        return nl.analyze(nl.from_sample("digits"), detector="confident_learning")
     finally:
         if old is None:
             del os.environ["NOISELENS_HOME"]
@@ -354,7 +354,7 @@ def test_evaluate_page_on_every_sample(sample, home):
 
     at = open_page("evaluate", sample=sample)
     assert not at.error, [e.value for e in at.error]
-    result = nl.analyze(nl.from_sample(sample))
+    result = nl.analyze(nl.from_sample(sample), detector="confident_learning")
     table = evaluate.detection_table(result)
     shown = at.dataframe[0].value
     assert list(shown["flagged"]) == list(table["flagged"])
@@ -390,7 +390,7 @@ def test_annotators_page_numbers_and_consensus_switch(home):
     at.sidebar.toggle(key="use_consensus").set_value(True).run()
     at.switch_page("app_pages/overview.py").run()
     labels = np.where(consensus.labels >= 0, consensus.labels, ds.labels)
-    expected = nl.analyze(ds).with_labels(labels)
+    expected = nl.analyze(ds, detector="confident_learning").with_labels(labels)
     assert metric(at, "Flagged for review") == f"{expected.num_issues:,}"
     assert at.query_params["consensus"] == "1"
 

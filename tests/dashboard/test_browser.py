@@ -159,7 +159,7 @@ def digits(home):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOISELENS_HOME", str(home))
-        return nl.analyze(nl.from_sample("digits"))
+        return nl.analyze(nl.from_sample("digits"), detector="confident_learning")
 
 
 @pytest.fixture(scope="module")
@@ -552,7 +552,7 @@ def test_report_opens_offline(browser, tmp_path, shots, monkeypatch):
     from dashboard.report import build_report
 
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
-    result = nl.analyze(nl.from_sample("wine"), model="logistic")
+    result = nl.analyze(nl.from_sample("wine"), model="logistic", detector="confident_learning")
     report = tmp_path / "report.html"
     report.write_text(build_report(result.dataset, result), encoding="utf-8")
     context = browser.new_context(viewport=VIEWPORT, offline=True)

@@ -45,7 +45,7 @@ def _open(page: str | None, **params) -> AppTest:
 
 def test_slice_page_names_the_sloppy_vendor_and_lists_its_suspects():
     at = _open("slices", sample="digits_vendors")
-    result = nl.analyze(nl.from_sample("digits_vendors"))
+    result = nl.analyze(nl.from_sample("digits_vendors"), detector="confident_learning")
     table = findings.slice_noise(result, findings.slice_values(result.dataset, "vendor"),
                                  column="vendor").table
     text = " ".join(m.value for m in at.markdown)
@@ -68,7 +68,7 @@ def test_slice_page_names_the_sloppy_vendor_and_lists_its_suspects():
 
 def test_overview_shows_the_interval_the_review_line_and_history():
     at = _open(None, sample="digits_vendors")
-    result = nl.analyze(nl.from_sample("digits_vendors"))
+    result = nl.analyze(nl.from_sample("digits_vendors"), detector="confident_learning")
     ci = findings.class_intervals(result)
     captions = " ".join(c.value for c in at.caption)
     assert f"95% interval {ci.wrong.low:,.0f}–{ci.wrong.high:,.0f}" in captions

@@ -90,7 +90,7 @@ def test_overview_issue_summary_and_the_combined_detector(monkeypatch):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     ds = nl.from_sample("digits")
-    base = nl.analyze(ds)
+    base = nl.analyze(ds, detector="confident_learning")
     metrics = {m.label: m.value for m in at.metric}
     for t, count in base.signals.counts().items():
         assert metrics[ISSUE_NAMES[t].capitalize()] == f"{count:,}"

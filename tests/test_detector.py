@@ -1,0 +1,135 @@
+"""Which label detector flags the rows: the combined detector (clean, fit again) by default
+wherever it can run, confident learning when the dataset brings its own probabilities or when
+asked for by name (the exact filters), and every surface says which one and why."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+import analysis as nl
+from analysis import pipeline
+from analysis.probabilities import out_of_fold_probabilities
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
+def noisy_blobs():
+    X, y = make_blobs(180, 4, centers=3, cluster_std=2.5, random_state=3)
+    noisy = y.copy()
+    noisy[::8] = (noisy[::8] + 1) % 3
+    return X, noisy
+
+
+def test_the_default_is_the_combined_detector_unless_the_data_brings_probabilities():
+    X, noisy = noisy_blobs()
+    ds = nl.from_arrays(X, noisy)
+    assert pipeline.choose_detector(ds) == ("clean_and_refit", pipeline.choose_detector(ds)[1])
+    got = nl.analyze(ds, model="knn")
+    assert got.detector == "clean_and_refit"
+    assert "without pred_probs" in got.detector_reason
+    named = nl.analyze(ds, model="knn", detector="clean_and_refit")
+    np.testing.assert_array_equal(got.is_issue, named.is_issue)
+    assert named.detector_reason == pipeline.CHOSEN
+    assert got.checks["label_detector"] == "clean_and_refit"
+    assert got.checks["label_detector_reason"] == got.detector_reason
+
+    # asked for by name: the exact confident-learning filter on the first model's probabilities
+    exact = nl.analyze(ds, model="knn", detector="confident_learning")
+    probs = out_of_fold_probabilities(X, noisy, model="knn", random_state=0, num_classes=3)
+    np.testing.assert_allclose(exact.pred_probs, probs)
+    for filter_by in ("prune_by_noise_rate", "both", "confident_learning"):
+        np.testing.assert_array_equal(exact.with_methods(filter_by=filter_by).is_issue,
+                                      nl.find_label_issues(noisy, probs, filter_by=filter_by))
+    assert exact.detector == "confident_learning" and exact.detector_reason == pipeline.CHOSEN
+
+    # the dataset's own probabilities: nothing to fit again, confident learning by default
+    given = nl.from_arrays(X, noisy, pred_probs=probs)
+    default = nl.analyze(given)
+    assert default.detector == "confident_learning" and default.probabilities_source == "given"
+    assert "brings its own pred_probs" in default.detector_reason
+    np.testing.assert_array_equal(default.is_issue, nl.find_label_issues(noisy, probs))
+    assert pipeline.choose_detector(given)[0] == "confident_learning"
+    with pytest.raises(ValueError, match="brings its own pred_probs"):
+        pipeline.choose_detector(given, "clean_and_refit")
+    with pytest.raises(ValueError, match="detector='nope' is not one of"):
+        pipeline.choose_detector(ds, "nope")
+
+
+def test_the_combined_detector_reports_progress_over_every_fit():
+    X, noisy = noisy_blobs()
+    seen = []
+    result = nl.analyze(nl.from_arrays(X, noisy), model="knn", use_cache=False,
+                        progress=lambda f, m: seen.append((f, m)))
+    assert result.detector == "clean_and_refit"
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    last = pipeline.REFIT_ROUNDS + 1
+    assert any(f"fit {last} of {last}" in m for _, m in seen)
+    # the first fit's share is its folds' share: 5 of 5 + REFIT_ROUNDS x REFIT_CV
+    first = max(f for f, m in seen if not m.startswith("fit "))
+    assert first == pytest.approx(5 / (5 + pipeline.REFIT_ROUNDS * pipeline.REFIT_CV))
+    assert f"{pipeline.REFIT_CV} folds" in result.probabilities_source
+
+
+def test_the_cli_says_which_detector_and_why(tmp_path, capsys):
+    from dashboard.cli import main
+
+    X, noisy = noisy_blobs()
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame["label"] = np.array(["ant", "bee", "cat"], dtype=object)[noisy]
+    path = tmp_path / "bugs.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--label-col", "label", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "label detector: clean_and_refit" in err and "without pred_probs" in err
+    checks = json.loads((out / "manifest.json").read_text())["checks"]
+    assert checks["label_detector"] == "clean_and_refit"
+    assert "benchmark" in checks["label_detector_reason"]
+    expected = nl.analyze(nl.load_dataset(path, "label"))  # the same default, from the cache
+    assert json.loads((out / "summary.json").read_text())["flagged"] == expected.num_issues
+
+    out2 = tmp_path / "out2"
+    assert main(["analyze", str(path), "--label-col", "label", "--detector",
+                 "confident_learning", "--out", str(out2)]) == 0
+    assert "label detector: confident_learning" in capsys.readouterr().err
+    checks = json.loads((out2 / "manifest.json").read_text())["checks"]
+    assert checks["label_detector"] == "confident_learning"
+    assert main(["analyze", str(path), "--label-col", "label", "--detector", "nope",
+                 "--out", str(tmp_path / "o3")]) == 2
+    assert "auto, confident_learning, clean_and_refit" in capsys.readouterr().err
+
+
+def test_the_default_falls_back_to_confident_learning_when_the_refit_cannot_run(monkeypatch):
+    """The default never fails where confident learning alone works: a refit that raises (e.g.
+    cleaned labels left with a single class) gives confident learning and says why; asked for
+    by name, the combined detector's error is raised."""
+    X, noisy = noisy_blobs()
+    ds = nl.from_arrays(X, noisy)
+    real = pipeline.out_of_fold_probabilities
+    calls = []
+
+    def first_only(*args, **kwargs):
+        calls.append(kwargs.get("cv"))
+        if len(calls) > 1:
+            raise ValueError("labels hold 1 class(es)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "out_of_fold_probabilities", first_only)
+    got = nl.analyze(ds, model="knn", use_cache=False)
+    assert calls == [5, pipeline.REFIT_CV]
+    assert got.detector == "confident_learning"
+    assert "could not fit again (labels hold 1 class(es))" in got.detector_reason
+    probs = real(X, noisy, model="knn", random_state=0, num_classes=3)
+    np.testing.assert_array_equal(got.is_issue, nl.find_label_issues(noisy, probs))
+    calls.clear()
+    with pytest.raises(ValueError, match="1 class"):
+        nl.analyze(ds, model="knn", use_cache=False, detector="clean_and_refit")
