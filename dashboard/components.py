@@ -8,20 +8,68 @@ import streamlit as st
 
 import analysis as nl
 from analysis.pipeline import Analysis
-from dashboard import compute, figures, labels, why
+from dashboard import compute, figures, labels, selection, why
 from dashboard.text import md, visible
 
 #: Tables of at most this many rows show thumbnails.
 TABLE_THUMBNAILS = 500
 
 
+def page_controls(total: int, *, key: str, size: int = selection.PAGE_ROWS,
+                  jump_to: int | None = None) -> tuple[int, int]:
+    """A page number and "rows 201–400 of 141,702" for a list of ``total`` rows longer than
+    ``size``; returns the ``(start, stop)`` positions of the page to show (every row when
+    the list fits one page, and then nothing is drawn). ``jump_to`` (a list position) turns
+    to the page holding it. The page is widget state ``f"{key}-page"``."""
+    if total <= size:
+        return 0, total
+    pages = selection.page_count(total, size)
+    state = f"{key}-page"
+    if jump_to is not None:
+        st.session_state[state] = selection.page_of(jump_to, size)
+    if st.session_state.get(state, 1) > pages:  # the list shrank since
+        st.session_state[state] = pages
+    left, right = st.columns([1, 4], vertical_alignment="bottom")
+    page = left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
+                             key=state)
+    start, stop, page = selection.page_bounds(total, page, size)
+    right.caption(f"Page {page:,} of {pages:,}: {selection.page_caption(start, stop, total)}"
+                  " (sorting and filters apply to every row)")
+    return start, stop
+
+
+def table_pick(key: str, rows) -> int | None:
+    """The dataset row picked in :func:`rows_table` ``key`` on the last run (its page's
+    selection mapped back into ``rows``), or ``None``."""
+    table_key, start = st.session_state.get(f"_{key}-shown", (key, 0))
+    chosen = ((st.session_state.get(table_key) or {}).get("selection") or {}).get("rows") or []
+    if not chosen or start + chosen[0] >= len(rows):
+        return None
+    return int(rows[start + chosen[0]])
+
+
 def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
                height: int = 360, decisions: dict | None = None,
-               current: int | None = None) -> int | None:
+               current: int | None = None, page_rows: int = selection.PAGE_ROWS
+               ) -> int | None:
     """A table of ``rows`` (dataset positions, shown in that order) with thumbnails for
     image datasets; returns the row the user selected, if any. ``current`` (a row under
-    review) is marked ▶ in the first column."""
+    review) is marked ▶ in the first column.
+
+    Past ``page_rows`` rows one page is sent to the browser (:func:`page_controls`; the
+    order and filters of ``rows`` are those of the whole list); when ``current`` changes the
+    table turns to its page. Read the selection of the last run with :func:`table_pick`.
+    """
     rows = np.asarray(rows, dtype=np.int64)
+    jump = None
+    if current is not None and st.session_state.get(f"_{key}-current") != current:
+        st.session_state[f"_{key}-current"] = current
+        at = np.flatnonzero(rows == current)
+        jump = int(at[0]) if at.size else None
+    start, stop = page_controls(len(rows), key=key, size=page_rows, jump_to=jump)
+    table_key = key if stop - start == len(rows) else f"{key}-from{start}"
+    st.session_state[f"_{key}-shown"] = (table_key, start)
+    rows = rows[start:stop]
     table = result.table().iloc[rows]
     shown = np.array([visible(str(n)) for n in dataset.class_names], dtype=object)
     view = pd.DataFrame({
@@ -57,7 +105,7 @@ def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
     elif dataset.text_column:
         view.insert(2, "text", dataset.frame[dataset.text_column].iloc[rows].astype(str)
                     .str.slice(0, 200).map(visible).to_numpy())
-    event = st.dataframe(view, hide_index=True, column_config=config, key=key,
+    event = st.dataframe(view, hide_index=True, column_config=config, key=table_key,
                          on_select="rerun", selection_mode="single-row", height=height,
                          row_height=40 if "image" in view else None)
     picked = event.selection.rows if event is not None else []

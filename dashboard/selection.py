@@ -279,3 +279,37 @@ def rows_in_regions(coords, regions) -> np.ndarray:
         else:
             hit |= points_in_polygon(xy[:, 0], xy[:, 1], xs, ys)
     return np.flatnonzero(hit).astype(np.int64)
+
+
+# -- paging of row tables -----------------------------------------------------------------------
+#: Rows a table sends to the browser at once; longer lists page (a 1M-row data set never
+#: sends a huge table).
+PAGE_ROWS = 200
+
+
+def page_count(total: int, size: int = PAGE_ROWS) -> int:
+    """Pages of ``size`` rows needed for ``total`` rows (at least 1, also for no rows)."""
+    if size < 1:
+        raise ValueError(f"page size must be at least 1, got {size}.")
+    return max(1, -(-int(total) // int(size)))
+
+
+def page_bounds(total: int, page: int, size: int = PAGE_ROWS) -> tuple[int, int, int]:
+    """``(start, stop, page)`` of page ``page`` (1-based) of ``total`` rows: positions
+    ``start .. stop - 1``; a page out of range (a stale widget value after the list shrank)
+    is clamped to the first or last page."""
+    page = min(max(int(page), 1), page_count(total, size))
+    start = (page - 1) * int(size)
+    return start, min(start + int(size), max(int(total), 0)), page
+
+
+def page_of(position: int, size: int = PAGE_ROWS) -> int:
+    """The page (1-based) holding list position ``position`` (0-based)."""
+    return int(position) // int(size) + 1
+
+
+def page_caption(start: int, stop: int, total: int) -> str:
+    """``"rows 201–400 of 141,702"`` (1-based, both ends included)."""
+    if total <= 0 or stop <= start:
+        return f"no rows of {total:,}"
+    return f"rows {start + 1:,}–{stop:,} of {total:,}"

@@ -31,7 +31,9 @@ st.title("Review & export")
 if carry.needs_a_look:
     st.warning(f"**The file changed since some decisions were made.** {carry.message()} "
                "The rows below deserve a second look.", icon=":material/difference:")
-    st.dataframe(carry.table(), hide_index=True, height=200)
+    changed = carry.table()
+    first, last = components.page_controls(len(changed), key="carry_table")
+    st.dataframe(changed.iloc[first:last], hide_index=True, height=200)
 decisions = carry.applicable  # = store.decisions(): the decisions on rows in this file
 counts = {a: int((decisions["action"] == a).sum()) for a in ("relabel", "remove", "keep")}
 reviewed_flagged = int(components.decided_rows(dataset, decisions["id"])[result.ranked].sum())
@@ -47,14 +49,17 @@ if decisions.empty:
             "K keep, U undo, ← → walk), or accept a whole noise-matrix cell or map selection. "
             "Or export the detector's suggestions below without review.")
 else:
+    # newest first, one page of rows sent (components.page_controls)
+    first, last = components.page_controls(len(decisions), key="decisions_table")
+    shown = decisions.iloc[::-1].iloc[first:last]
     index = dataset.id_index
-    rows = np.array([index.get(i, -1) for i in decisions["id"]], dtype=np.int64)
+    rows = np.array([index.get(i, -1) for i in shown["id"]], dtype=np.int64)
     known = rows >= 0
-    view = decisions.assign(
+    view = shown.assign(
         given=[names[dataset.labels[r]] if r >= 0 else "?" for r in rows],
         score=np.where(known, result.scores[np.maximum(rows, 0)], np.nan),
     )[["id", "given", "action", "new_label", "score", "note", "decided_at"]]
-    st.dataframe(view.iloc[::-1], hide_index=True, height=280, column_config={
+    st.dataframe(view, hide_index=True, height=280, column_config={
         "score": st.column_config.NumberColumn("quality", format="%.3f"),
         "decided_at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm:ss"),
         "new_label": "new label",

@@ -62,8 +62,7 @@ st.progress(reviewed / max(len(result.ranked), 1),
 current = compute.row_of_id(dataset, st.query_params.get("id")) if st.query_params.get(
     "id") is not None else None
 # the table's selection of the last run (the table is drawn below, marking the current row)
-chosen = ((st.session_state.get("suspect_table") or {}).get("selection") or {}).get("rows") or []
-picked = int(rows[chosen[0]]) if chosen and chosen[0] < len(rows) else None
+picked = components.table_pick("suspect_table", rows)  # the table pages past 200 rows
 if picked is not None and st.session_state.get("_last_pick") != picked:
     st.session_state["_last_pick"] = picked
     current = picked
