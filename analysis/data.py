@@ -397,8 +397,11 @@ def _parse_feature(values: pd.Series, source: str, column: str, *,
 
 def _number_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str,
                    what: str) -> np.ndarray:
-    """Columns of a text frame as a float64 matrix; a cell that is not a number is an error."""
-    out = np.empty((len(frame), len(columns)), dtype=np.float64)
+    """Columns of a text frame as a float64 matrix; a cell that is not a number is an error.
+    When every column is float32 already (e.g. Parquet probabilities) the matrix is float32:
+    the same values in half the memory (1M x 100 probabilities: 400 MB instead of 800)."""
+    single = len(columns) > 0 and all(frame[c].dtype == np.float32 for c in columns)
+    out = np.empty((len(frame), len(columns)), dtype=np.float32 if single else np.float64)
     for j, col in enumerate(columns):
         values = frame[col]
         if _is_text(values):
@@ -411,7 +414,7 @@ def _number_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str,
                                         f"{describe_rows(bad)} ({values.iloc[bad[0]]!r}).")
                 parsed = loose
             values = parsed
-        out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        out[:, j] = values.to_numpy(dtype=out.dtype, na_value=np.nan)
     return out
 
 
@@ -1033,11 +1036,15 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, Origin]:
     except (pa.ArrowException, OSError) as err:
         raise DataError(f"{p.name}: cannot be read as Parquet: {err}") from None
     _check_column_names(table.column_names, p.name)
+    schema = table.schema
     try:
-        frame = table.to_pandas()
+        # each Arrow column is freed as soon as it is converted: the file is not held twice
+        # (a 1M x 119 file peaked ~450 MB higher without it)
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, ValueError, TypeError) as err:
         raise DataError(f"{p.name}: cannot convert the Parquet columns: {err}") from None
-    return frame.reset_index(drop=True), Origin("parquet", schema=table.schema)
+    del table
+    return frame.reset_index(drop=True), Origin("parquet", schema=schema)
 
 
 def _read_source(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[pd.DataFrame, Origin]:
