@@ -445,9 +445,10 @@ def signals_job(result: Analysis) -> _Job:
 #: pynndescent's numba loops hold the GIL for seconds at a time, which stalled every page of
 #: the server while it ran in a thread (Evaluate took 28 s at 1M rows); its memory is the
 #: child's too. The child uses one numba thread, leaving the other cores to the pages. From
-#: 20,000 rows, where the signals leave the page run for the background (dashboard/why.py): at
-#: 100k rows in a thread, Suspects reruns took a median 150 ms and up to 2.1 s while the
-#: search ran, in a child 120 ms and at most 1.2 s (/tmp/during.py, a loaded 2-core machine).
+#: 20,000 rows, where the signals leave the page run for the background (dashboard/why.py).
+#: Suspects reruns while the search runs (benchmarks/rerun_during_signals.py, a busy 2-core
+#: machine), thread -> child: median 87 -> 65 ms at 50k rows (longest 746 / 838 ms), 150 ->
+#: 120 ms at 100k rows (longest 2.1 / 1.2 s).
 NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROWS", "20000"))
 
 _CHILD = """
