@@ -1074,6 +1074,32 @@ def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataF
     return _read_source(path, max_bytes)[0]
 
 
+def read_columns(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[str]:
+    """The column names :func:`read_table` gives for ``path``, in order.
+
+    A Parquet file's come from its schema alone (its pandas index columns left out, as
+    ``read_table`` makes them the index), so a 500 MB file is not read for its names; other
+    files are read with :func:`read_table`. Raises :class:`DataError` as ``read_table``.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".parquet", ".pq") or not p.is_file():
+        return [str(c) for c in read_table(p, max_bytes=max_bytes).columns]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if p.stat().st_size > max_bytes:
+        return [str(c) for c in read_table(p, max_bytes=max_bytes).columns]  # its message
+    try:
+        schema = pq.read_schema(p)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{p.name}: cannot be read as Parquet: {err}") from None
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", [])
+             if isinstance(c, str)}
+    names = [str(c) for c in schema.names if c not in index]
+    _check_column_names(names, p.name)
+    return names
+
+
 def load_dataset(path: str | Path, label_column: str | None = None, **options) -> Dataset:
     """Load a CSV / TSV / Parquet file as a :class:`Dataset`.
 

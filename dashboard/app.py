@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from analysis import samples
-from analysis.data import DataError, read_table
+from analysis.data import DataError, read_columns
 from analysis.review import ReviewDatabaseError
 from dashboard import compute, findings_view, labels, session, why
 from dashboard.text import md
@@ -24,7 +24,7 @@ st.set_page_config(page_title="noiselens", page_icon=str(HERE / "assets" / "favi
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _columns(path: str, mtime: float) -> list[str]:
-    return [str(c) for c in read_table(path).columns]
+    return read_columns(path)  # a Parquet file's schema only, not its rows
 
 
 def _column_choices(path: Path, label_default: str | None, id_default: str | None = None,

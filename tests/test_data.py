@@ -149,3 +149,28 @@ def test_arrays_and_sample():
     digits = from_sample("digits")
     assert len(digits) == 1797 and digits.image_shape == (8, 8)
     assert digits.true_labels is not None and (digits.true_labels != digits.labels).sum() == 150
+
+
+def test_read_columns_matches_read_table_without_reading_parquet_rows(tmp_path, monkeypatch):
+    from analysis.data import read_columns, read_table
+
+    frame = pd.DataFrame({"b": [1.0, 2.0, 3.0], "label": ["x", "y", "x"], "a": [3, 2, 1]})
+    files = {"range.parquet": frame, "named.parquet": frame.set_index("a"),
+             "unnamed.parquet": frame.set_index(pd.Index([10, 20, 5]))}
+    for name, f in files.items():
+        f.to_parquet(tmp_path / name)
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    expected = {n: list(read_table(tmp_path / n).columns) for n in [*files, "plain.csv"]}
+    import pyarrow.parquet as pq
+
+    def no_rows(*args, **kwargs):
+        raise AssertionError("read the rows")
+
+    monkeypatch.setattr(pq, "read_table", no_rows)
+    for name in files:
+        assert read_columns(tmp_path / name) == expected[name], name
+    monkeypatch.undo()
+    assert read_columns(tmp_path / "plain.csv") == expected["plain.csv"]
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="bad.parquet"):
+        read_columns(tmp_path / "bad.parquet")
