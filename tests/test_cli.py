@@ -72,7 +72,8 @@ def test_analyze_uses_the_review_when_there_is_one(tmp_path):
     ReviewStore(ds.fingerprint).decide_many(["u3", "u5"], "remove")
     out = tmp_path / "out"
     assert main(["analyze", str(path), "--label-col", "animal", "--id-col", "uid",
-                 "--removed", "flag", "--format", "parquet", "--out", str(out)]) == 0
+                 "--removed", "flag", "--format", "parquet", "--detector", "confident_learning",
+                 "--out", str(out)]) == 0
     cleaned = pd.read_parquet(out / "mine_cleaned.parquet")
     assert len(cleaned) == 150
     assert list(cleaned.loc[cleaned["noiselens_removed"], "uid"]) == ["u3", "u5"]
@@ -221,7 +222,7 @@ def test_report_escapes_dataset_text_and_states_the_numbers(tmp_path):
 
 def _run(path, out, *extra):
     return main(["analyze", str(path), "--label-col", "animal", "--id-col", "uid",
-                 "--out", str(out), *extra])
+                 "--detector", "confident_learning", "--out", str(out), *extra])
 
 
 def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys):

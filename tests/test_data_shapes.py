@@ -73,7 +73,8 @@ def test_cli_analyze_opens_an_image_folder(tmp_path, monkeypatch):
 
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "home"))
     root = shapes.digits_image_folder(tmp_path, limit=120)
-    assert main(["analyze", str(root), "--out", str(tmp_path / "out")]) == 0
+    assert main(["analyze", str(root), "--detector", "confident_learning", "--out",
+                 str(tmp_path / "out")]) == 0
     issues = pd.read_csv(tmp_path / "out" / "label_issues.csv", dtype=str)
     assert issues["id"].str.endswith(".png").all()
 

@@ -108,7 +108,7 @@ def test_retrain_check_is_seeded_and_paired(wine):
 
 
 def test_cleaning_the_digits_sample_pays():
-    result = nl.analyze(nl.from_sample("digits"), model="logistic")
+    result = nl.analyze(nl.from_sample("digits"), model="logistic", detector="confident_learning")
     decisions = pd.DataFrame({
         "id": [str(result.dataset.ids[r]) for r in result.ranked],
         "action": "relabel",

@@ -15,7 +15,7 @@ from analysis import findings
 @pytest.fixture(scope="module")
 def vendors():
     dataset = nl.from_sample("digits_vendors")
-    return dataset, nl.analyze(dataset)
+    return dataset, nl.analyze(dataset, detector="confident_learning")
 
 
 def _slice_reference(labels, guess, values, k, global_rate):

@@ -151,7 +151,7 @@ def test_bad_choices_and_nothing_to_learn_from(tmp_path):
 
 def test_sample_runs_end_to_end_and_matches_truth():
     d = nl.from_sample("wine")
-    a = nl.analyze(d, model="logistic", cv=5)
+    a = nl.analyze(d, model="logistic", cv=5, detector="confident_learning")
     wrong = (d.true_labels >= 0) & (d.true_labels != d.labels)
     assert a.num_issues > 0
     assert (a.is_issue & wrong).sum() >= 0.5 * wrong.sum()

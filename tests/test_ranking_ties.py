@@ -90,7 +90,8 @@ def test_core_pipeline_cleanlab_and_loop_agree_on_ties(case_id, rank_by):
 def test_digits_sample_ranked_the_same_everywhere():
     """The sample where the two rankings were seen to differ (same rows, other order); the
     k-nearest-neighbour model's probabilities (multiples of 1/k) tie flagged rows."""
-    result = nl.analyze(nl.from_sample("digits"), model="knn", use_cache=False)
+    result = nl.analyze(nl.from_sample("digits"), model="knn", use_cache=False,
+                        detector="confident_learning")
     flagged = result.scores[result.is_issue]
     assert np.unique(flagged).size < flagged.size
     labels, probs = result.labels, result.pred_probs

@@ -38,7 +38,7 @@ def test_planted_leaks_found_and_match_a_loop():
     frame = split_frame()
     ds = nl.from_frame(frame, "label")
     assert split_column(ds) == "Split"
-    result = nl.analyze(ds)
+    result = nl.analyze(ds, detector="confident_learning")
     sig = result.signals
     splits = frame["Split"].to_numpy(dtype=object)
     leaks = leakage(sig.duplicates, splits)
@@ -64,7 +64,7 @@ def test_planted_leaks_found_and_match_a_loop():
 def test_manifest_and_issues_csv_keep_the_split(tmp_path):
     frame = split_frame()
     ds = nl.from_frame(frame, "label")
-    result = nl.analyze(ds)
+    result = nl.analyze(ds, detector="confident_learning")
     from analysis.export import export_split, result_files
 
     out = export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label", "note"]),
