@@ -402,20 +402,30 @@ def _number_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str,
     the same values in half the memory (1M x 100 probabilities: 400 MB instead of 800)."""
     single = len(columns) > 0 and all(frame[c].dtype == np.float32 for c in columns)
     out = np.empty((len(frame), len(columns)), dtype=np.float32 if single else np.float64)
-    for j, col in enumerate(columns):
-        values = frame[col]
-        if _is_text(values):
-            parsed = _numbers(values)
-            if parsed is None:
-                loose = pd.to_numeric(values.str.strip(), errors="coerce")
-                bad = np.flatnonzero(loose.isna().to_numpy() & ~values.isin(NA_TEXTS))
-                if bad.size:
-                    raise _fail(source, f"{what} column '{col}' is not a number in "
-                                        f"{describe_rows(bad)} ({values.iloc[bad[0]]!r}).")
-                parsed = loose
-            values = parsed
-        out[:, j] = values.to_numpy(dtype=out.dtype, na_value=np.nan)
+    # columns are written in blocks of up to 64 MB (one strided column at a time was ~4x
+    # slower at 1M rows x 100 columns)
+    step = max(1, (64 << 20) // max(out.itemsize * len(frame), 1))
+    for start in range(0, len(columns), step):
+        block = [_number_column(frame[col], col, source, what, out.dtype)
+                 for col in columns[start:start + step]]
+        out[:, start:start + len(block)] = np.stack(block).T
     return out
+
+
+def _number_column(values: pd.Series, col: str, source: str, what: str,
+                   dtype: np.dtype) -> np.ndarray:
+    """One column of :func:`_number_matrix` as a ``dtype`` vector (NaN for empty cells)."""
+    if _is_text(values):
+        parsed = _numbers(values)
+        if parsed is None:
+            loose = pd.to_numeric(values.str.strip(), errors="coerce")
+            bad = np.flatnonzero(loose.isna().to_numpy() & ~values.isin(NA_TEXTS))
+            if bad.size:
+                raise _fail(source, f"{what} column '{col}' is not a number in "
+                                    f"{describe_rows(bad)} ({values.iloc[bad[0]]!r}).")
+            parsed = loose
+        values = parsed
+    return values.to_numpy(dtype=dtype, na_value=np.nan)
 
 
 # --------------------------------------------------------------------------- arrays from files
