@@ -378,7 +378,9 @@ class Analysis:
         Raises
         ------
         ValueError
-            The dataset brings its own ``pred_probs``: there is no model to fit again.
+            The dataset brings its own ``pred_probs``: there is no model to fit again; or a
+            refit cannot run (e.g. the cleaned labels hold a single class; :func:`analyze`'s
+            default then falls back to confident learning).
         """
         if self.dataset.pred_probs is not None:
             raise ValueError(f"{self.dataset.source}: the dataset brings its own pred_probs; "
@@ -390,7 +392,9 @@ class Analysis:
             raise ValueError(f"rounds must be at least 1, got {rounds}.")
         inputs = model_inputs(self.dataset)
         name = model if isinstance(model, str) else type(model).__name__
-        source = (f"out-of-fold ({name}), fitted again on the cleaned labels "
+        first = (self.probabilities_source if self.detector == "confident_learning"
+                 else f"out-of-fold ({name})")
+        source = (f"{first}, fitted again on the cleaned labels "
                   f"({rounds} round{'s' if rounds > 1 else ''}, {cv} folds)")
         current: Analysis = self
         for r in range(rounds):

@@ -76,7 +76,9 @@ def test_the_combined_detector_reports_progress_over_every_fit():
     # the first fit's share is its folds' share: 5 of 5 + REFIT_ROUNDS x REFIT_CV
     first = max(f for f, m in seen if not m.startswith("fit "))
     assert first == pytest.approx(5 / (5 + pipeline.REFIT_ROUNDS * pipeline.REFIT_CV))
-    assert f"{pipeline.REFIT_CV} folds" in result.probabilities_source
+    assert result.probabilities_source == (
+        f"out-of-fold (knn, 5 folds), fitted again on the cleaned labels "
+        f"({pipeline.REFIT_ROUNDS} rounds, {pipeline.REFIT_CV} folds)")
 
 
 def test_the_cli_says_which_detector_and_why(tmp_path, capsys):
