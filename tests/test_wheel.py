@@ -125,7 +125,8 @@ def test_installed_wheel_analyzes_the_default_sample(wheel, tmp_path):
         assert not Path(line).resolve().is_relative_to(REPO), where
 
     out = tmp_path / "out"
-    _run([bin_dir / "noiselens", "analyze", "--sample", "digits", "--out", out],
+    _run([bin_dir / "noiselens", "analyze", "--sample", "digits", "--detector",
+          "confident_learning", "--out", out],
          cwd=elsewhere, env=env, timeout=300)
     table = (out / "label_issues.csv").read_text(encoding="utf-8").splitlines()
     assert len(table) > 1
