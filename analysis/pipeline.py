@@ -463,7 +463,7 @@ def choose_detector(dataset: Dataset, detector: str = AUTO_DETECTOR) -> tuple[st
             return "confident_learning", ("the dataset brings its own pred_probs: there is no "
                                           "model to fit again, so confident learning alone")
         return "clean_and_refit", (
-            "the default without pred_probs of the dataset's own: it found label errors "
+            "the default when the dataset brings no pred_probs: it found label errors "
             "better than confident learning alone on every data set of the benchmark "
             "(README, Why flagged)")
     if detector == "clean_and_refit" and dataset.pred_probs is not None:

@@ -34,7 +34,7 @@ def test_the_default_is_the_combined_detector_unless_the_data_brings_probabiliti
     assert pipeline.choose_detector(ds) == ("clean_and_refit", pipeline.choose_detector(ds)[1])
     got = nl.analyze(ds, model="knn")
     assert got.detector == "clean_and_refit"
-    assert "without pred_probs" in got.detector_reason
+    assert "brings no pred_probs" in got.detector_reason
     named = nl.analyze(ds, model="knn", detector="clean_and_refit")
     np.testing.assert_array_equal(got.is_issue, named.is_issue)
     assert named.detector_reason == pipeline.CHOSEN
@@ -92,7 +92,7 @@ def test_the_cli_says_which_detector_and_why(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["analyze", str(path), "--label-col", "label", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "label detector: clean_and_refit" in err and "without pred_probs" in err
+    assert "label detector: clean_and_refit" in err and "brings no pred_probs" in err
     checks = json.loads((out / "manifest.json").read_text())["checks"]
     assert checks["label_detector"] == "clean_and_refit"
     assert "benchmark" in checks["label_detector_reason"]
