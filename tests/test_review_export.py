@@ -248,3 +248,20 @@ def test_truth_check_counts_rows_with_known_truth_only(tmp_path):
     assert check.precision == check.hits / check.flagged
     no_truth = dataclasses.replace(_dataset(tmp_path), pred_probs=np.full((8, 2), 0.5))
     assert truth_check(nl.analyze(no_truth)) is None
+
+
+@pytest.mark.parametrize("removed", ["drop", "flag"])
+@pytest.mark.parametrize("actions", [["relabel", "keep"], ["keep", "keep"], ["remove", "keep"]])
+def test_apply_decisions_never_writes_into_the_dataset(tmp_path, removed, actions):
+    """The cleaned frame shares the untouched columns with the dataset (no 470 MB copy at 1M
+    rows): writing into the cleaned frame, or the decisions themselves, leave it as it was."""
+    ds = _dataset(tmp_path)
+    before = ds.frame.copy(deep=True)
+    decisions = pd.DataFrame({"id": ["r1", "r2"], "action": actions,
+                              "new_label": ["cat" if actions[0] == "relabel" else None, None]})
+    out = apply_decisions(ds, decisions, removed=removed)
+    out.frame.iloc[0, 0] = "changed"
+    out.frame["x"] = -1.0
+    out.frame.loc[out.frame.index[0], "note"] = "changed"
+    pd.testing.assert_frame_equal(ds.frame, before)
+    assert FLAG_COLUMN not in ds.frame
