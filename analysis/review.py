@@ -550,8 +550,8 @@ class ReviewStore:
         frame = pd.DataFrame(rows, columns=["id", "action", "new_label", "note", "decided_at",
                                             "fingerprint", "given_label", "row_hash"])
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], unit="s", utc=True)
-        if self.dataset is not None and not include_gone:
-            index = self._index()
+        if self.dataset is not None and not include_gone and len(frame):
+            index = self._index()  # built on the first decision (1M ids: 0.5 s), not before
             frame = frame.loc[[i in index for i in frame["id"]]].reset_index(drop=True)
         if not details:
             frame = frame.drop(columns=["fingerprint", "given_label", "row_hash"])
