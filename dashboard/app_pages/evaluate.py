@@ -69,13 +69,14 @@ st.dataframe(
 left, right = st.columns([1.3, 1])
 with left:
     # scores of the audited rows only, curves thinned to CURVE_POINTS (1M rows stay fast)
-    curves = compute.derived(result, ("ranking_curves", CURVE_POINTS), lambda: (
-        evaluate.ranking_curves(result, max_points=CURVE_POINTS)))
+    scores = compute.derived(result, "known_scores", lambda: evaluate.known_scores(result))
+    curves = compute.derived(result, ("ranking_curves", CURVE_POINTS), lambda: {
+        m: evaluate.thin_curve(evaluate.precision_recall(sc, wrong[known]), CURVE_POINTS)
+        for m, sc in scores.items()})
     st.plotly_chart(compute.derived(result, "pr_curves", lambda: figures.pr_curves_figure(
         curves, title="Precision-recall of each ranking")), key="pr_curves")
     ap = compute.derived(result, "average_precision", lambda: {
-        m: evaluate.average_precision(sc, wrong[known])
-        for m, sc in evaluate.known_scores(result).items()})
+        m: evaluate.average_precision(sc, wrong[known]) for m, sc in scores.items()})
     st.caption("Average precision: " + ", ".join(
         f"{labels.RANK_LABELS[m].lower()} **{v:.3f}**" for m, v in ap.items()))
 with right:
