@@ -143,7 +143,7 @@ def choose_methods() -> tuple[str, str]:
         format_func={**labels.FILTER_LABELS, **labels.DETECTOR_LABELS}.get, key="filter_by",
         help="How confident learning decides which labels are wrong (Northcutt et al., 2021); "
              "the combined detector cleans the flagged rows and fits the model again first "
-             "(better on the benchmark, about 5x the fitting time of one fit, once: cached; "
+             "(better on the benchmark, about 3x the fitting time of one fit, once: cached; "
              "README, Why flagged).")
     rank_by = st.sidebar.selectbox(
         "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "brings its own --pred-probs, then confident_learning), "
                      "confident_learning (the exact filters on the out-of-fold model's "
                      "probabilities) or clean_and_refit (clean the flagged rows, fit the model "
-                     "again, flag with its probabilities: better on the benchmark, about 5x "
+                     "again, flag with its probabilities: better on the benchmark, about 3x "
                      "the fitting time of one fit; cached)")
     run.add_argument("--clean", choices=("auto", "reviewed", "suggestions", "none"),
                      default="auto", help="decisions applied to the cleaned split: the review "

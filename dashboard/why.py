@@ -88,7 +88,7 @@ def detector_reason(result) -> str:
                 "no model to fit again.")
     combined = next(iter(labels.DETECTOR_LABELS.values()))
     return (f"The first look takes one model fit; *{combined}* in \"Flag rows by\" found label "
-            "errors better on the benchmark and takes about 5x the fitting time (once: cached).")
+            "errors better on the benchmark and takes about 3x the fitting time (once: cached).")
 
 
 #: Combined analyses by the analysis they refit (lives as long as compute's cache keeps it).
