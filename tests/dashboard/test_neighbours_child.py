@@ -52,3 +52,38 @@ def test_child_failure_is_reported_not_raised(tmp_path, monkeypatch):
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "-q"])
+
+
+def test_one_search_per_data_set_at_a_time(tmp_path, monkeypatch):
+    """Jobs of several views of one data set (e.g. two filters) start one child, not one each:
+    the others wait for it and find it done."""
+    import threading
+    import time
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    monkeypatch.setattr(compute, "_CHILD_DONE", set())
+    monkeypatch.setattr(compute, "_CHILD_SEARCHES", {})
+    calls = []
+
+    def fake_search(result, progress):
+        calls.append(result.filter_by)
+        time.sleep(0.3)
+        return True
+
+    monkeypatch.setattr(compute, "_search_in_child", fake_search)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 3)).astype(np.float32)
+    base = nl.analyze(nl.from_arrays(X, rng.integers(0, 3, 100),
+                                     pred_probs=rng.dirichlet(np.ones(3), 100)))
+    views = [base.with_methods(filter_by=f) for f in nl.FILTERS[:4]]
+    answers = []
+    threads = [threading.Thread(target=lambda r=r: answers.append(
+        compute.neighbours_in_child(r, lambda f, m: None))) for r in views]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [True] * 4 and len(calls) == 1
+    other = nl.analyze(nl.from_arrays(X[::-1].copy(), rng.integers(0, 3, 100),
+                                      pred_probs=rng.dirichlet(np.ones(3), 100)))
+    assert compute.neighbours_in_child(other, lambda f, m: None) and len(calls) == 2
