@@ -484,7 +484,10 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
     with lock:
         if key in _CHILD_DONE:
             return True
-        ok = _search_in_child(result, progress)
+        try:
+            ok = _search_in_child(result, progress)
+        except (OSError, ValueError, MemoryError):  # no space, no disk: the thread tries
+            ok = False
         if ok:
             _CHILD_DONE.add(key)
         return ok
