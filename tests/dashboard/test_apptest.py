@@ -252,7 +252,7 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
 
     monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
 
-    store = ReviewStore(digits.dataset.fingerprint, class_names=digits.class_names)
+    store = ReviewStore(digits.dataset, class_names=digits.class_names)
     store.clear(store.decisions()["id"].tolist())
     ids = np.asarray(digits.dataset.ids).astype(str)
     first, second = digits.ranked[0], digits.ranked[1]
@@ -263,7 +263,7 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     assert at.query_params["id"] == ids[second]
     at.button(key="suspect-remove").click().run()
     # a fresh session (a refresh, another tab) reads the same decisions
-    fresh = ReviewStore(digits.dataset.fingerprint)
+    fresh = ReviewStore(digits.dataset)
     got = fresh.decisions().set_index("id")
     assert got.loc[ids[first], "action"] == "relabel"
     assert got.loc[ids[first], "new_label"] == digits.class_names[digits.suggested[first]]
@@ -282,7 +282,7 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     # the dashboard's report carries the review's evidence, as the CLI's does
     assert "Reviewed 2 of" in report and "were real errors" in report
     at.button(key="undo_last").click().run()
-    assert ReviewStore(digits.dataset.fingerprint).get(ids[second]) is None
+    assert ReviewStore(digits.dataset).get(ids[second]) is None
 
 
 def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, monkeypatch):
@@ -293,7 +293,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
     from dashboard import selection
 
     monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
-    store = ReviewStore(digits.dataset.fingerprint, class_names=digits.class_names)
+    store = ReviewStore(digits.dataset, class_names=digits.class_names)
     store.clear(store.decisions()["id"].tolist())
     ids = np.asarray(digits.dataset.ids).astype(str)
     names = [str(c) for c in digits.class_names]
