@@ -33,6 +33,10 @@ DETECTORS = ("confident_learning", "clean_and_refit")
 #: dataset has no pred_probs of its own: it beats confident learning alone on every data set
 #: of the benchmark, README "Why flagged"), else confident learning (:func:`choose_detector`).
 AUTO_DETECTOR = "auto"
+#: Above this many rows ``"auto"`` takes confident learning alone: the combined detector's
+#: two refits triple the fitting time (minutes at this size), and its gain was measured on
+#: data sets of up to ~2,000 rows (README, Why flagged). Asked for by name, it runs at any size.
+AUTO_REFIT_MAX_ROWS = 50_000
 #: Fits after the first one in the combined detector (:meth:`Analysis.relearned`).
 REFIT_ROUNDS = 2
 #: Folds of each refit of the combined detector (the first fit keeps ``analyze``'s ``cv``).
@@ -449,7 +453,8 @@ def choose_detector(dataset: Dataset, detector: str = AUTO_DETECTOR) -> tuple[st
     detector : str
         One of :data:`DETECTORS`. For ``"auto"``: ``"clean_and_refit"`` when the dataset has
         no ``pred_probs`` of its own (a model is fitted, so it can be fitted again), else
-        ``"confident_learning"``.
+        ``"confident_learning"``; also confident learning above :data:`AUTO_REFIT_MAX_ROWS`
+        rows.
     reason : str
         One sentence for people (the CLI, the manifest, the page).
 
@@ -464,6 +469,12 @@ def choose_detector(dataset: Dataset, detector: str = AUTO_DETECTOR) -> tuple[st
         if dataset.pred_probs is not None:
             return "confident_learning", ("the dataset brings its own pred_probs: there is no "
                                           "model to fit again, so confident learning alone")
+        if len(dataset) > AUTO_REFIT_MAX_ROWS:
+            return "confident_learning", (
+                f"the dataset has {len(dataset):,} rows, more than the "
+                f"{AUTO_REFIT_MAX_ROWS:,} up to which the combined detector is the default: it "
+                "fits the model three times, so confident learning alone (ask for "
+                "clean_and_refit to run it)")
         return "clean_and_refit", (
             "the default when the dataset brings no pred_probs: it found label errors "
             "better than confident learning alone on every data set of the benchmark "

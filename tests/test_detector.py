@@ -135,3 +135,19 @@ def test_the_default_falls_back_to_confident_learning_when_the_refit_cannot_run(
     calls.clear()
     with pytest.raises(ValueError, match="1 class"):
         nl.analyze(ds, model="knn", use_cache=False, detector="clean_and_refit")
+
+
+def test_auto_takes_confident_learning_alone_above_the_row_limit(monkeypatch):
+    X, noisy = noisy_blobs()
+    ds = nl.from_arrays(X, noisy)
+    monkeypatch.setattr(pipeline, "AUTO_REFIT_MAX_ROWS", len(ds) - 1)
+    detector, reason = pipeline.choose_detector(ds)
+    assert detector == "confident_learning"
+    assert f"{len(ds):,} rows" in reason and "clean_and_refit" in reason
+    got = nl.analyze(ds, model="knn")
+    assert got.detector == "confident_learning" and got.detector_reason == reason
+    # asked for by name it still runs
+    assert pipeline.choose_detector(ds, "clean_and_refit") == ("clean_and_refit",
+                                                                pipeline.CHOSEN)
+    monkeypatch.setattr(pipeline, "AUTO_REFIT_MAX_ROWS", len(ds))
+    assert pipeline.choose_detector(ds)[0] == "clean_and_refit"
