@@ -48,7 +48,7 @@ def generated(k: int, n_per: int = 40, seed: int = 0):
 
 def vendors():
     ds = nl.from_sample("digits_vendors")
-    result = nl.analyze(ds)
+    result = nl.analyze(ds, detector="confident_learning")  # the figures the README quotes
     slices = findings.slice_noise(result, findings.slice_values(ds, "vendor"), column="vendor")
     truth = ds.true_labels != ds.labels
     rows = result.ranked[:60]
