@@ -177,6 +177,19 @@ def row_snapshots(dataset, rows: Sequence[int]) -> tuple[list[str], list[str]]:
     return labels, hashes
 
 
+#: What :meth:`ReviewStore.decisions` returns when there is none (columns and dtypes).
+_NO_DECISIONS = pd.DataFrame({
+    "id": pd.Series(dtype=object), "action": pd.Series(dtype=object),
+    "new_label": pd.Series(dtype=object), "note": pd.Series(dtype=object),
+    "decided_at": pd.Series(dtype="datetime64[ns, UTC]"),
+    "fingerprint": pd.Series(dtype=object), "given_label": pd.Series(dtype=object),
+    "row_hash": pd.Series(dtype=object)})
+
+_NOTHING_GONE = _NO_DECISIONS.rename(columns={"given_label": "label_then"})
+_NOTHING_CHANGED = _NOTHING_GONE.assign(what=pd.Series(dtype=object),
+                                        label_now=pd.Series(dtype=object))
+
+
 # -- the database file ----------------------------------------------------------------------------
 _checked: dict[tuple[str, int, int], bool] = {}
 
@@ -547,8 +560,10 @@ class ReviewStore:
                 "SELECT row_id, action, new_label, note, decided_at, fingerprint, given_label, "
                 "row_hash FROM decisions WHERE dataset = ? ORDER BY decided_at, rowid",
                 (self.key,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["id", "action", "new_label", "note", "decided_at",
-                                            "fingerprint", "given_label", "row_hash"])
+        if not rows:  # the common case before a review starts: skip pandas' conversions
+            frame = _NO_DECISIONS.copy()
+            return frame if details else frame.drop(columns=list(frame.columns[5:]))
+        frame = pd.DataFrame(rows, columns=list(_NO_DECISIONS.columns))
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], unit="s", utc=True)
         if self.dataset is not None and not include_gone and len(frame):
             index = self._index()  # built on the first decision (1M ids: 0.5 s), not before
@@ -647,6 +662,10 @@ def reconcile(store: ReviewStore, dataset) -> Carryover:
     on this very version, else as changed ("unknown").
     """
     every = store.decisions(include_gone=True, details=True)
+    if every.empty:  # nothing decided yet (every page run of a fresh review): no row to read
+        return Carryover(total=0, applicable=_NO_DECISIONS.iloc[:, :5].copy(),
+                         gone=_NOTHING_GONE.copy(), changed=_NOTHING_CHANGED.copy(),
+                         other_versions=0)
     index = dataset.id_index
     known = np.array([i in index for i in every["id"]], dtype=bool)
     gone = every.loc[~known].rename(columns={"given_label": "label_then"}).reset_index(drop=True)

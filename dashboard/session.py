@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import shutil
@@ -33,6 +34,12 @@ MAX_UPLOAD_BYTES = int(os.environ.get("NOISELENS_MAX_UPLOAD_BYTES", str(4 * 1024
 
 def launch_options(argv: list[str] | None = None) -> argparse.Namespace:
     """The app's own command-line options (after ``--`` in the ``streamlit run`` command)."""
+    return _parse_options(tuple(sys.argv[1:] if argv is None else argv))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_options(argv: tuple[str, ...]) -> argparse.Namespace:
+    """Parsed once per command line (every page run asks; the namespace is not changed)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data")
     parser.add_argument("--label-col")
@@ -42,7 +49,7 @@ def launch_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--embeddings")
     parser.add_argument("--class-names")
     parser.add_argument("--export-dir")
-    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    args, _ = parser.parse_known_args(list(argv))
     return args
 
 
