@@ -148,12 +148,21 @@ def overview_section(dataset, result) -> None:
             cols[1].page_link("app_pages/slices.py", label="By slice",
                               icon=":material/arrow_forward:")
     key = compute.review_store(dataset).key
-    hist = history.record_analysis(dataset, result, key=key, wrong_interval=ci.wrong)
-    frame = hist.frame()
+    # recorded once per analysis; read again (and drawn again) only when the file changed
+    compute.derived(result, ("history_record", key), lambda: history.record_analysis(
+        dataset, result, key=key, wrong_interval=ci.wrong))
+    try:
+        stat = history.history_path(key).stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        stamp = None
+    hist, frame = compute.derived(result, ("history", key, stamp), lambda: (
+        (h := history.read(key)), h.frame()))
     if frame["version"].nunique() > 1 or len(frame) > 1:
         with st.expander(f"History: {len(frame)} analyses of this dataset, "
                          f"{frame['version'].nunique()} version(s)", expanded=False):
-            st.plotly_chart(trend_figure(frame), key="history_trend")
+            st.plotly_chart(compute.derived(result, ("history_trend", key, stamp),
+                                            lambda: trend_figure(frame)), key="history_trend")
             ch = hist.changes()
             if ch is not None:
                 moved = ", ".join(f"{md(c['class'])} {100 * c['before']:.1f}% → "
