@@ -12,10 +12,12 @@ figure is the median of 7 reruns with streamlit's AppTest (the server's script t
 ``page_speed.py``); the table shows the median over the rounds and the ratio head / base.
 Interleaving makes the comparison fair on a busy machine: both commits meet the same load.
 
-Streamlit "magic" is switched off in both (``STREAMLIT_RUNNER_MAGIC_ENABLED=false``): AppTest
+Streamlit "magic" is switched off in both (``runner.magicEnabled``): AppTest
 compiles the page again on every run, with magic's pass over the syntax tree, which the real
 server does once per page (its script cache); left on, the longer pages pay a cost no user
-sees.
+sees. The reruns are timed once the background jobs of the page's first open are done (the
+neighbour signals above 20,000 rows; ``--no-settle`` times them meanwhile, and
+``rerun_during_signals.py`` measures that state on its own).
 """
 
 from __future__ import annotations
@@ -35,9 +37,25 @@ PAGES = ["overview", "noise_matrix", "embedding_map", "suspects", "review_export
 
 _CHILD = """
 import json, os, statistics, sys, time
+from streamlit import config
 from streamlit.testing.v1 import AppTest
+config.set_option("runner.magicEnabled", False)  # AppTest reads no STREAMLIT_* variables
 app = os.path.join(os.environ["TREE"], "dashboard", "app.py")
 sys.argv = ["app.py", *json.loads(sys.argv[1])]
+
+
+def settle():
+    # wait for the background jobs (neighbour signals, projections) of the process cache
+    if not os.environ.get("SETTLE"):
+        return
+    try:
+        from dashboard import compute
+    except ImportError:  # an older commit: no background jobs
+        return
+    while any(not j.done for e in compute.cache().entries.values() for j in e.jobs.values()):
+        time.sleep(0.2)
+
+
 out = {}
 for page in json.loads(os.environ["PAGES"]):
     at = AppTest.from_file(app, default_timeout=1800)
@@ -47,6 +65,7 @@ for page in json.loads(os.environ["PAGES"]):
         at.run()
     if at.exception:
         raise SystemExit(f"{page}: {at.exception[0].value}")
+    settle()
     at.run()
     times = []
     for _ in range(7):
@@ -64,10 +83,10 @@ def _worktree(rev: str, folder: Path) -> Path:
     return folder
 
 
-def _time(tree: Path, home: Path, argv: list[str]) -> dict[str, float]:
+def _time(tree: Path, home: Path, argv: list[str], settle: bool) -> dict[str, float]:
     env = {**os.environ, "TREE": str(tree), "PYTHONPATH": str(tree), "NOISELENS_HOME": str(home),
            "NOISELENS_PROJECTION": "pca", "PAGES": json.dumps(PAGES),
-           "STREAMLIT_RUNNER_MAGIC_ENABLED": "false"}
+           "STREAMLIT_RUNNER_MAGIC_ENABLED": "false", "SETTLE": "1" if settle else ""}
     proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(argv)], cwd=tree, env=env,
                           capture_output=True, text=True)
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
@@ -83,6 +102,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=0,
                         help="also a generated data set of this many rows (page_speed.py's)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-settle", action="store_true",
+                        help="time the reruns while background jobs (the neighbour signals "
+                             "above 20,000 rows) may still run, instead of after them")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from page_speed import generated_csv
@@ -102,7 +124,8 @@ def main() -> None:
                 for r in range(args.rounds):
                     order = list(trees) if r % 2 == 0 else list(reversed(trees))
                     for t in order:
-                        runs[t].append(_time(trees[t], tmp / f"home-{t}-{len(argv)}", argv))
+                        runs[t].append(_time(trees[t], tmp / f"home-{t}-{len(argv)}", argv,
+                                             not args.no_settle))
                     print(f"# {name}: round {r + 1} of {args.rounds} done", file=sys.stderr,
                           flush=True)
                 print(f"\n{name}: rerun ms, median over {args.rounds} rounds of the median "
