@@ -452,7 +452,21 @@ def signals_job(result: Analysis) -> _Job:
 NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROWS", "20000"))
 
 _CHILD = """
-import json, sys
+import json, os, shutil, sys, threading, time
+
+PARENT = int(sys.argv[4])
+
+
+def _watch_parent():
+    # the server is gone (stopped, killed): stop too, leaving no temporary folder behind
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != PARENT:
+            shutil.rmtree(os.path.dirname(sys.argv[1]), ignore_errors=True)
+            os._exit(3)
+
+
+threading.Thread(target=_watch_parent, daemon=True).start()
 import numpy as np
 from analysis.neighbours import nearest_neighbours
 X = np.load(sys.argv[1], allow_pickle=False)
@@ -520,8 +534,8 @@ def _search_in_child(result: Analysis, progress) -> bool:
         start = time.monotonic()
         with open(Path(tmp) / "stderr.txt", "wb") as err:
             proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(k),
-                                     json.dumps(key)], env=env, stdout=subprocess.DEVNULL,
-                                    stderr=err)
+                                     json.dumps(key), str(os.getpid())], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
             while True:
                 try:
                     proc.wait(timeout=1.0)

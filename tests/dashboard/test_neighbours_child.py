@@ -87,3 +87,69 @@ def test_one_search_per_data_set_at_a_time(tmp_path, monkeypatch):
     other = nl.analyze(nl.from_arrays(X[::-1].copy(), rng.integers(0, 3, 100),
                                       pred_probs=rng.dirichlet(np.ones(3), 100)))
     assert compute.neighbours_in_child(other, lambda f, m: None) and len(calls) == 2
+
+
+_PARENT = """
+import sys
+import numpy as np
+import analysis as nl
+from dashboard import compute
+
+rng = np.random.default_rng(0)
+n = 200_000
+X = rng.normal(size=(n, 16)).astype(np.float32)
+result = nl.analyze(nl.from_arrays(X, rng.integers(0, 3, n),
+                                   pred_probs=rng.dirichlet(np.ones(3), n)))
+said = []
+
+
+def progress(fraction, message):
+    if not said:
+        said.append(message)
+        print("searching", flush=True)
+
+
+compute.neighbours_in_child(result, progress)
+"""
+
+
+def test_a_server_killed_mid_search_leaves_no_child_and_no_folder(tmp_path):
+    """kill -9 of the server while its child searches: the child notices within seconds,
+    removes its temporary copy of the space and exits (no orphan holding GBs at 1M rows)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(compute.__file__).resolve().parents[1]
+    env = {**os.environ, "NOISELENS_HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline().strip() == "searching"
+    folders = list((tmp_path / "cache").glob(".neighbours-*"))
+    assert len(folders) == 1
+
+    def children() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(folders[0]).encode() in cmd:
+                found.append(int(pid))
+        return found
+
+    assert children(), "the search did not run in a child process"
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 60
+    while (children() or folders[0].exists()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = children()
+    for pid in left:  # do not leave it running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the child outlived the server"
+    assert not folders[0].exists(), "the temporary copy of the space was left behind"
