@@ -25,3 +25,24 @@ def team_csv(tmp_path):
     path = tmp_path / "team_upload.csv"
     frame.to_csv(path, index=False)
     return path, frame
+
+
+@pytest.fixture
+def app_env(monkeypatch):
+    """The environment of an AppTest run, for a workspace folder: ``app_env(home)`` points
+    ``NOISELENS_HOME`` there, draws the map with PCA, empties the command line and Streamlit's
+    caches (which outlive a test in the process); the caches are emptied again afterwards."""
+    import sys
+
+    import streamlit as st
+
+    def enter(home) -> None:
+        monkeypatch.setenv("NOISELENS_HOME", str(home))
+        monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
+        monkeypatch.setattr(sys, "argv", ["app.py"])
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    yield enter
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import analysis as nl
@@ -26,15 +25,8 @@ def home(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _env(home, monkeypatch):
-    monkeypatch.setenv("NOISELENS_HOME", str(home))
-    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
-    monkeypatch.setattr(sys, "argv", ["app.py"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _env(home, app_env):
+    app_env(home)
 
 
 @pytest.fixture(scope="module")

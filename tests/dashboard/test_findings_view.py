@@ -4,12 +4,10 @@ sloppy vendor first, the Overview's interval / review line / history, and the fi
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import analysis as nl
@@ -19,15 +17,8 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
-    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
-    monkeypatch.setattr(sys, "argv", ["app.py"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _env(tmp_path, app_env):
+    app_env(tmp_path)
 
 
 def _open(page: str | None, **params) -> AppTest:

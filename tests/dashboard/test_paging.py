@@ -4,12 +4,10 @@ filters over every row, the page following the example under review)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import analysis as nl
@@ -52,15 +50,8 @@ def test_out_of_range_pages_clamp_and_captions_read_naturally():
 
 # -- the control --------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _env(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path_factory.getbasetemp() / "paging_home"))
-    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
-    monkeypatch.setattr(sys, "argv", ["app.py"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def _env(tmp_path_factory, app_env):
+    app_env(tmp_path_factory.getbasetemp() / "paging_home")
 
 
 def _suspects(**params) -> AppTest:
