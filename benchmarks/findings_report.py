@@ -21,29 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from findings_cases import report_case, review_world  # noqa: E402
 
 import analysis as nl  # noqa: E402
 from analysis import findings, history  # noqa: E402
 from dashboard.report import build_report  # noqa: E402
-
-
-def generated(k: int, n_per: int = 40, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(k), n_per)
-    logits = rng.normal(0, 1, (y.size, k))
-    logits[np.arange(y.size), y] += 4
-    probs = np.exp(logits)
-    probs /= probs.sum(1, keepdims=True)
-    given = y.copy()
-    flip = rng.random(y.size) < 0.1
-    given[flip] = (y[flip] + 1) % k
-    names = np.array([f"class {i}" for i in range(k)], dtype=object)
-    ds = nl.from_arrays(rng.normal(size=(y.size, 2)), names[given], pred_probs=probs,
-                        class_names=list(names))
-    return ds, nl.analyze(ds)
 
 
 def vendors():
@@ -73,7 +59,7 @@ def chromium(args: list[str]) -> bool:
 def report_table(out: Path) -> None:
     print("report                     classes  HTML KiB  PDF KiB  PDF pages  build s")
     print("-" * 76)
-    cases = [(f"generated, {k} classes", *generated(k), {}) for k in (2, 20, 100)]
+    cases = [(f"generated, {k} classes", *report_case(k), {}) for k in (2, 20, 100)]
     cases.append(("digits_vendors, all parts", *vendors()))
     for name, ds, result, extra in cases:
         t = time.perf_counter()
@@ -94,24 +80,11 @@ def report_table(out: Path) -> None:
               f"{pdf_kib:>8s} {pages:>10s} {took:8.2f}")
 
 
-def world(seed: int, n: int = 2000):
-    rng = np.random.default_rng(seed)
-    m = np.where(rng.random(n) < 0.12, rng.beta(5, 2, n), rng.beta(1, 25, n))
-    a0 = rng.uniform(-1, 1)
-    truth = rng.random(n) < expit(a0 + logit(np.clip(m, 1e-4, 1 - 1e-4)))
-    flagged = m > 0.5
-    order = np.flatnonzero(flagged)
-    order = order[np.argsort(-m[order])]
-    reviewed = np.zeros(n, dtype=bool)
-    reviewed[order[: int(rng.uniform(0.2, 0.8) * order.size)]] = True
-    return m, flagged, reviewed, truth
-
-
 def coverage_table(runs: int) -> None:
     cov = {"all unreviewed": 0, "flagged, unreviewed": 0, "unflagged": 0, "naive": 0}
     width = {k: [] for k in cov}
     for seed in range(runs):
-        m, flagged, reviewed, truth = world(seed)
+        m, flagged, reviewed, truth = review_world(seed)
         est = findings.remaining_from(m, flagged, reviewed, truth & reviewed)
         left = truth & ~reviewed
         for key, iv, true in (("all unreviewed", est.remaining, left.sum()),

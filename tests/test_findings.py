@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from findings_cases import review_world
 from scipy.special import expit, logit
 
 import analysis as nl
@@ -124,25 +125,10 @@ def test_slice_values_names_a_missing_column(vendors):
 # --------------------------------------------------------------------------- remaining
 
 
-def _world(seed: int, n: int = 2000):
-    """Known truth: a label is wrong with probability expit(a0 + logit(m)), the model's m
-    rescaled by an unknown factor (the estimator's stated model); reviews in rank order."""
-    rng = np.random.default_rng(seed)
-    m = np.where(rng.random(n) < 0.12, rng.beta(5, 2, n), rng.beta(1, 25, n))
-    a0 = rng.uniform(-1, 1)
-    truth = rng.random(n) < expit(a0 + logit(np.clip(m, 1e-4, 1 - 1e-4)))
-    flagged = m > 0.5
-    order = np.flatnonzero(flagged)
-    order = order[np.argsort(-m[order])]
-    reviewed = np.zeros(n, dtype=bool)
-    reviewed[order[: int(rng.uniform(0.2, 0.8) * order.size)]] = True
-    return m, flagged, reviewed, truth
-
-
 def test_errors_remaining_covers_the_truth_in_simulated_reviews():
     covered = covered_flagged = 0
     for seed in range(100):
-        m, flagged, reviewed, truth = _world(seed)
+        m, flagged, reviewed, truth = review_world(seed)
         est = findings.remaining_from(m, flagged, reviewed, truth & reviewed)
         left = truth & ~reviewed
         covered += est.remaining.low <= left.sum() <= est.remaining.high
@@ -155,7 +141,7 @@ def test_errors_remaining_covers_the_truth_in_simulated_reviews():
 
 
 def test_precision_line_and_jeffreys_interval():
-    m, flagged, reviewed, truth = _world(3)
+    m, flagged, reviewed, truth = review_world(3)
     est = findings.remaining_from(m, flagged, reviewed, truth & reviewed)
     hits, n = est.confirmed, est.reviewed_flagged
     assert est.precision.estimate == pytest.approx(hits / n)

@@ -11,31 +11,16 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+from findings_cases import report_case
 
 import analysis as nl
 from analysis import findings, history
 from dashboard.report import MAX_CLASSES_SHOWN, MAX_HEAT_CLASSES, build_report
 
 
-def _arrays(k: int, n_per: int = 40, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(k), n_per)
-    logits = rng.normal(0, 1, (y.size, k))
-    logits[np.arange(y.size), y] += 4
-    probs = np.exp(logits)
-    probs /= probs.sum(1, keepdims=True)
-    given = y.copy()
-    flip = rng.random(y.size) < 0.1
-    given[flip] = (y[flip] + 1) % k  # class c is confused with c + 1
-    X = rng.normal(size=(y.size, 2))
-    names = np.array([f"class {i}" for i in range(k)], dtype=object)
-    ds = nl.from_arrays(X, names[given], pred_probs=probs, class_names=list(names))
-    return ds, nl.analyze(ds)
-
-
 @pytest.mark.parametrize("k", [2, 20, 100])
 def test_report_at_2_20_100_classes(k):
-    ds, result = _arrays(k)
+    ds, result = report_case(k)
     page = build_report(ds, result)
     assert len(page.encode()) < 2_000_000
     assert re.findall(r"<script", page) == []
@@ -79,7 +64,7 @@ def test_report_sections_slices_remaining_history():
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium")
 def test_report_prints_to_pdf(tmp_path):
-    ds, result = _arrays(20)
+    ds, result = report_case(20)
     html = tmp_path / "report.html"
     html.write_text(build_report(ds, result), encoding="utf-8")
     pdf = tmp_path / "report.pdf"
@@ -93,7 +78,7 @@ def test_report_prints_to_pdf(tmp_path):
 
 
 def test_heat_table_keeps_the_largest_confusions():
-    ds, result = _arrays(100)
+    ds, result = report_case(100)
     page = build_report(ds, result)
     heat = page[page.index('<table class="heat">'):]
     heat = heat[:heat.index("</table>")]
@@ -123,7 +108,7 @@ def test_summary_json_holds_the_intervals():
 
     from analysis.export import apply_decisions, result_files, suggested_decisions
 
-    ds, result = _arrays(5)
+    ds, result = report_case(5)
     files = result_files(ds, result, mode="suggestions")
     summary = json.loads(files["summary.json"](apply_decisions(ds, suggested_decisions(result))))
     ci = findings.class_intervals(result)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -68,23 +70,18 @@ def rendered(markdown: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
-def test_overview_issue_summary_and_the_combined_detector(monkeypatch):
+def test_overview_issue_summary_and_the_combined_detector(monkeypatch, app_env):
     """AppTest: the Overview's issue counts and worst classes are the package's; choosing the
     combined detector in the sidebar flags its rows, says so, and its fits are cached on disk
     (the package, called after, fits nothing)."""
-    import sys
     from pathlib import Path
 
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from analysis import pipeline
     from analysis.signals import ISSUE_NAMES, class_summary
 
-    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
-    monkeypatch.setattr(sys, "argv", ["app.py"])
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    app_env(os.environ["NOISELENS_HOME"])
     app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
     at = AppTest.from_file(app, default_timeout=240)
     at.run()
@@ -119,23 +116,18 @@ def test_overview_issue_summary_and_the_combined_detector(monkeypatch):
     assert at.query_params["filter"] == "clean_and_refit"
 
 
-def test_large_datasets_compute_the_signals_in_the_background(monkeypatch):
+def test_large_datasets_compute_the_signals_in_the_background(monkeypatch, app_env):
     """Above SYNC_MAX_ROWS the Overview does not wait for the neighbour search: it says the
     signals are being computed and shows them once the background job is done."""
-    import sys
     import time
     from pathlib import Path
 
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from analysis.signals import ISSUE_NAMES
 
-    monkeypatch.setenv("NOISELENS_PROJECTION", "pca")
-    monkeypatch.setattr(sys, "argv", ["app.py"])
+    app_env(os.environ["NOISELENS_HOME"])
     monkeypatch.setattr(why, "SYNC_MAX_ROWS", 100)  # digits' 1,797 rows count as large
-    st.cache_data.clear()
-    st.cache_resource.clear()
     app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
     at = AppTest.from_file(app, default_timeout=240)
     at.run()
