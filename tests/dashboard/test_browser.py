@@ -304,6 +304,19 @@ def center(box: dict) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
+def lasso(page: Page, chart: Locator, share: float) -> None:
+    """Draw a lasso around the middle of the chart's plotting area, ``share`` of its width
+    and height on each side of the centre, as a user drags the mouse."""
+    box = plot_area(chart)
+    cx, cy = center(box)
+    w, h = box["width"] * share, box["height"] * share
+    page.mouse.move(cx - w, cy - h)
+    page.mouse.down()
+    for x, y in ((cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h + 2)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
 # -- the pages -----------------------------------------------------------------------------------
 def test_overview(page, shots):
     """The default page lives at the root URL (the sidebar links it there)."""
@@ -409,15 +422,7 @@ def test_embedding_map_lasso(page, shots, digits):
         chart.get_by_role("button", name="Lasso Select").click()
     screenshot(page, shots, "embedding_map")
 
-    # a lasso around the middle of the plotting area
-    box = plot_area(chart)
-    cx, cy = center(box)
-    w, h = box["width"] * 0.18, box["height"] * 0.18
-    page.mouse.move(cx - w, cy - h)
-    page.mouse.down()
-    for x, y in ((cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h + 2)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso(page, chart, 0.18)  # around the middle of the plotting area
 
     heading = page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected examples"))
     try:

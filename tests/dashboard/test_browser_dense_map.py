@@ -13,10 +13,9 @@ from test_browser import (  # noqa: F401 - fixtures
     CHROMIUM,
     PLOT,
     browser,
-    center,
     home,
+    lasso,
     open_page,
-    plot_area,
     running_dashboard,
     screenshot,
     shots,
@@ -66,14 +65,7 @@ def test_lasso_on_the_density_map_selects_every_row_inside(browser, dense_url, s
         PLOT)
     assert drawn < ROWS // 5
 
-    box = plot_area(chart)
-    cx, cy = center(box)
-    w, h = box["width"] * 0.25, box["height"] * 0.25
-    page.mouse.move(cx - w, cy - h)
-    page.mouse.down()
-    for x, y in ((cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h + 2)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso(page, chart, 0.25)
     heading = page.get_by_role("heading", name=re.compile(r"^[\d,]+ selected examples"))
     try:
         expect(heading).to_be_visible(timeout=30_000)
