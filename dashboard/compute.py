@@ -208,6 +208,21 @@ def with_consensus(dataset: nl.Dataset, result: Analysis) -> Analysis:
     return hit
 
 
+def _memoised(store: _Cache, memo: OrderedDict, key, make: Callable[[], T]) -> T:
+    """``memo[key]``, made by ``make()`` on a miss (outside the lock: it may be slow) and
+    kept, at most :data:`MAX_DERIVED` per memo; arrays are made read-only (shared)."""
+    with store.lock:
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+    value = make()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False  # shared: a caller that writes into it fails loudly
+    with store.lock:
+        _remember(memo, key, value, MAX_DERIVED)
+    return value
+
+
 def derived(result: Analysis, key, make: Callable[[], T]) -> T:
     """``make()``, computed once per analysis object and ``key``.
 
@@ -223,15 +238,7 @@ def derived(result: Analysis, key, make: Callable[[], T]) -> T:
         memo = store.derived.get(result)
         if memo is None:
             memo = store.derived[result] = OrderedDict()
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-    value = make()
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False  # shared: a caller that writes into it fails loudly
-    with store.lock:
-        _remember(memo, key, value, MAX_DERIVED)
-    return value
+    return _memoised(store, memo, key, make)
 
 
 def per_dataset(dataset: nl.Dataset, key, make: Callable[[], T]) -> T:
@@ -239,17 +246,7 @@ def per_dataset(dataset: nl.Dataset, key, make: Callable[[], T]) -> T:
     what depends on the data alone (e.g. the sidebar's slice columns). Bounded by
     :data:`MAX_DERIVED`; goes with the dataset."""
     store = cache()
-    entry = store.entry(dataset)
-    with store.lock:
-        if key in entry.memo:
-            entry.memo.move_to_end(key)
-            return entry.memo[key]
-    value = make()
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    with store.lock:
-        _remember(entry.memo, key, value, MAX_DERIVED)
-    return value
+    return _memoised(store, store.entry(dataset).memo, key, make)
 
 
 # -- matrices derived from the data -------------------------------------------------------------

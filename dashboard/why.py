@@ -8,8 +8,6 @@ is cached on disk). Dataset text goes through :mod:`dashboard.text`.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pandas as pd
 
@@ -91,31 +89,38 @@ def detector_reason(result) -> str:
             "errors better on the benchmark and takes about 3x the fitting time (once: cached).")
 
 
-#: Combined analyses by the analysis they refit (lives as long as compute's cache keeps it).
-_COMBINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def detector_result(dataset, result, choice: str):
     """The analysis of the sidebar's "Flag rows by" ``choice``: ``result`` itself for a
     confident-learning filter; for a detector of :data:`dashboard.labels.DETECTOR_LABELS`,
     :meth:`analysis.pipeline.Analysis.relearned` of ``result`` — fitted with a progress bar
     the first time, then read from the on-disk cache (keyed by the fingerprint and the
-    cleaned labels) and kept here for the process. A dataset with its own probabilities
-    cannot be refitted: a warning, and confident learning."""
+    cleaned labels) and kept with the analysis (``compute.derived``). A dataset with its own
+    probabilities cannot be refitted: a warning, and confident learning."""
     import streamlit as st
 
     from dashboard import labels
 
     if choice not in labels.DETECTOR_LABELS:
         return result
-    hit = _COMBINED.get(result)
-    if hit is not None:
-        return hit
     if dataset.pred_probs is not None:
         st.warning("The combined detector fits the model again, but this dataset brings its "
                    "own predicted probabilities: flagging by confident learning (prune by "
                    "noise rate) instead.", icon=":material/info:")
         return result
+    from dashboard import compute
+
+    try:  # fitted once per analysis (a failure is not kept: the next run says it again)
+        return compute.derived(result, "combined_detector", lambda: _refit(result))
+    except ValueError as exc:
+        st.warning(f"The combined detector could not run: {md(exc)} Flagging by confident "
+                   "learning instead.")
+        return result
+
+
+def _refit(result):
+    """:meth:`analysis.pipeline.Analysis.relearned` with a progress bar on the page."""
+    import streamlit as st
+
     slot = st.empty()
     try:
         with slot.status("Combined detector: fitting the model again on the cleaned labels…",
@@ -130,13 +135,8 @@ def detector_result(dataset, result, choice: str):
 
             combined = result.relearned(progress=progress)
             _ = combined.is_issue, combined.scores, combined.ranked, combined.estimate
-    except ValueError as exc:
+    finally:
         slot.empty()
-        st.warning(f"The combined detector could not run: {md(exc)} Flagging by confident "
-                   "learning instead.")
-        return result
-    slot.empty()
-    _COMBINED[result] = combined
     return combined
 
 
