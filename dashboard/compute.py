@@ -30,6 +30,7 @@ import numpy as np
 import streamlit as st
 
 import analysis as nl
+from analysis import dataset_store
 from analysis.pipeline import Analysis
 
 T = TypeVar("T")
@@ -90,7 +91,8 @@ def _load(source: Source) -> nl.Dataset:
         ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
         ("classes", source.class_names),
     ) if v}
-    return nl.load_dataset(source.name, source.label_column, **options)
+    # a large file opened before comes back from its stored form (analysis/dataset_store.py)
+    return dataset_store.load(source.name, source.label_column, **options)
 
 
 def load(source: Source) -> nl.Dataset:
