@@ -4,6 +4,7 @@ report), the launcher listens on loopback unless asked, and hands its process to
 from __future__ import annotations
 
 import html
+import os
 import re
 from types import SimpleNamespace
 
@@ -179,6 +180,46 @@ def test_a_file_changed_on_disk_is_loaded_again(tmp_path, monkeypatch):
     second = compute.load(source)
     assert list(second.class_names) == ["a", "b", "c"]
     assert second.fingerprint != first.fingerprint
+
+
+def test_a_changed_file_is_not_served_from_its_stored_form(tmp_path, monkeypatch):
+    """After a restart a large file comes back from its stored form (analysis/dataset_store):
+    the same rows; once the file is edited (same size), the edited rows."""
+    import threading
+
+    import streamlit as st
+
+    from analysis import dataset_store
+    from dashboard import compute
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+    monkeypatch.setattr(dataset_store, "MIN_BYTES", 0)
+    monkeypatch.setattr(dataset_store, "MIN_FREE_BYTES", 0)
+    path = tmp_path / "d.csv"
+    frame = pd.DataFrame({"x": np.arange(8.0), "label": list("aabbaabb")})
+    frame.to_csv(path, index=False)
+    source = compute.Source("file", str(path), label_column="label")
+
+    def restart_and_load():
+        for thread in threading.enumerate():  # the stored form is written in the background
+            if thread.name == "noiselens-store-dataset":
+                thread.join()
+        st.cache_resource.clear()
+        return compute.load(source)
+
+    st.cache_resource.clear()
+    first = compute.load(source)
+    again = restart_and_load()
+    assert "fingerprint" in again.__dict__  # read from the stored form, not hashed again
+    assert again.fingerprint == first.fingerprint
+    np.testing.assert_array_equal(again.labels, first.labels)
+    frame.loc[0, "label"] = "b"  # same size
+    frame.to_csv(path, index=False)
+    os.utime(path, ns=(10**9, 10**9))
+    edited = restart_and_load()
+    assert list(edited.frame["label"]) == list("babbaabb")
+    assert edited.fingerprint != first.fingerprint
+    st.cache_resource.clear()
 
 
 def test_the_process_cache_holds_a_bounded_number_of_datasets(tmp_path, monkeypatch):
