@@ -535,3 +535,28 @@ def sparse_column_pairwise_sums(indptr, indices, data, n):
         hi = indptr[c + 1]
         out[c] = sparse_pairwise_sum(indices[lo:hi].astype(np.int64), data[lo:hi], n)
     return out
+
+
+@nb.njit(parallel=True, **_OPTS)
+def most_common_other(neighbour_labels, labels):
+    """Per row, the most common label among its neighbours other than its own (ties: the
+    lowest class) and its count; -1 and 0 when every neighbour carries the row's label.
+    ``neighbour_labels`` (N, k) int64, ``labels`` (N,) int64; O(N k^2), no (N, K) array."""
+    n, k = neighbour_labels.shape
+    best_label = np.full(n, -1, np.int64)
+    best_count = np.zeros(n, np.int64)
+    for i in nb.prange(n):
+        own = labels[i]
+        row = neighbour_labels[i]
+        for j in range(k):
+            c = row[j]
+            if c == own:
+                continue
+            count = 0
+            for m in range(k):
+                if row[m] == c:
+                    count += 1
+            if count > best_count[i] or (count == best_count[i] and c < best_label[i]):
+                best_count[i] = count
+                best_label[i] = c
+    return best_label, best_count

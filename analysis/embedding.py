@@ -169,19 +169,24 @@ def _standardise(X) -> np.ndarray:
         raise ValueError(
             f"features must be finite; {describe_rows(rows)} hold infinity (in {cols[:5]})."
         )
-    present = ~np.isnan(values)
-    has_values = present.any(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, handled below
-        lo = np.nanmin(values, axis=0)
-        hi = np.nanmax(values, axis=0)
-    varying = has_values & (hi > lo)
+    holes = np.isnan(values)
+    complete = not holes.any()
+    if complete:  # the common case: plain reductions (the nan- ones copy the matrix)
+        varying = values.max(axis=0) > values.min(axis=0)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, handled below
+            lo = np.nanmin(values, axis=0)
+            hi = np.nanmax(values, axis=0)
+        varying = ~holes.all(axis=0) & (hi > lo)
+    del holes
     if not varying.any():
         raise ValueError(
             f"all {len(names)} feature column(s) are constant or empty: nothing to project."
         )
-    values = values[:, varying]
-    if not present[:, varying].all():
+    if not (complete and varying.all()):  # a copy: the holes are filled in place below
+        values = values[:, varying]
+    if not complete:
         median = np.nanmedian(values, axis=0)
         holes = np.isnan(values)
         values[holes] = np.take(median, np.nonzero(holes)[1])

@@ -374,3 +374,17 @@ def test_umap_on_tiny_data():
     X = np.random.default_rng(0).normal(size=(3, 4))
     out = project(X, "umap")
     assert out.shape == (3, 2) and np.isfinite(out).all()
+
+
+def test_prepare_features_leaves_its_input_unchanged():
+    """NaN are imputed in a copy: the caller's frame (float64, one block, every column
+    varying) and array keep their holes."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, 3))
+    values[[1, 7], [0, 2]] = np.nan
+    frame = pd.DataFrame(values.copy(), columns=["a", "b", "c"])
+    array = values.copy()
+    prepare_features(frame)
+    prepare_features(array)
+    np.testing.assert_array_equal(frame.to_numpy(), values)
+    np.testing.assert_array_equal(array, values)

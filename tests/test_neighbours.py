@@ -232,3 +232,23 @@ def test_outlier_score_ranks_isolated_rows_highest():
     assert score.argmax() == 5
     assert outlier_score(np.array([[1.0, 3.0], [2.0, 2.0], [0.5, 0.5]])).tolist() == [0.75, 0.75, 0]
     assert outlier_score(np.array([[1.0], [1.0], [1.0]])).tolist() == [0.5, 0.5, 0.5]
+
+
+def test_most_common_other_label_against_a_loop():
+    """Per row the most common neighbour label other than its own, ties to the lowest class
+    (few classes, so ties and all-agreeing rows are common)."""
+    from analysis.signals import _most_common_other
+
+    rng = np.random.default_rng(3)
+    for n, k, classes in ((500, 10, 3), (300, 5, 2), (200, 1, 4), (100, 7, 7)):
+        labels = rng.integers(0, classes, n)
+        neighbour_labels = rng.integers(0, classes, (n, k))
+        got_label, got_count = _most_common_other(neighbour_labels, labels)
+        for i in range(n):
+            others = [c for c in neighbour_labels[i] if c != labels[i]]
+            if not others:
+                assert (got_label[i], got_count[i]) == (-1, 0)
+                continue
+            top = max(others.count(c) for c in others)
+            assert got_count[i] == top
+            assert got_label[i] == min(c for c in others if others.count(c) == top)
