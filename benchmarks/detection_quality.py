@@ -252,8 +252,10 @@ def cleanlab_noise(labels: np.ndarray, rate: float, frac_zero: float, seed: int)
 def combined_rows(names: list[str], seeds: int, max_rounds: int = 3, first_seed: int = 1) -> int:
     """Confident learning alone vs the combined detector (``Analysis.relearned``: clean with
     the flags' suggestions, fit the model again out-of-fold with
-    :data:`analysis.pipeline.REFIT_CV` folds, confident learning on the new probabilities;
-    round r+1 cleans the given labels with round r's flags) on cleanlab's noise. Prints F1
+    :data:`analysis.pipeline.REFIT_CV` folds, flag as many rows as confident learning does
+    on the new probabilities, lowest self-confidence relative to their class first
+    (:func:`analysis.pipeline.relative_confidence_flags`); round r+1 cleans the given labels
+    with round r's flags) on cleanlab's noise. Prints F1
     and average precision of the ranking after 1..``max_rounds`` refits and the seconds of
     each fit; the verdicts are for the app's :data:`analysis.pipeline.REFIT_ROUNDS`."""
     from sklearn.metrics import average_precision_score

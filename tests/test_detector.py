@@ -5,10 +5,12 @@ asked for by name (the exact filters), and every surface says which one and why.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import reference_cl as ref
 from sklearn.datasets import make_blobs
 
 import analysis as nl
@@ -151,3 +153,58 @@ def test_auto_takes_confident_learning_alone_above_the_row_limit(monkeypatch):
                                                                 pipeline.CHOSEN)
     monkeypatch.setattr(pipeline, "AUTO_REFIT_MAX_ROWS", len(ds))
     assert pipeline.choose_detector(ds)[0] == "clean_and_refit"
+
+
+def relative_flags_loop(labels, probs, count):
+    """The combined detector's flags from their definition, one row at a time: of the rows
+    whose given label does not win, the ``count`` lowest ``p[i, y_i] / t[y_i]`` (``t``: the
+    mean self-confidence of each given class), ties in row order."""
+    thresholds = ref.thresholds(labels, probs)
+    wins = ref.given_label_wins(labels, probs)
+    candidates = [(float(probs[i, labels[i]]) / thresholds[labels[i]], i)
+                  for i in range(len(labels)) if not wins[i]]
+    candidates.sort()
+    flags = np.zeros(len(labels), dtype=bool)
+    for _, i in candidates[:count]:
+        flags[i] = True
+    return flags
+
+
+def test_the_combined_detector_flags_the_filters_count_lowest_relative_confidence():
+    """On the refit's probabilities the filter says how many rows, their self-confidence
+    relative to their class's threshold says which: a row of a class the model is usually sure
+    of goes before a row as unsure in a class it is always unsure of."""
+    probs = np.array([
+        # class 0: the model is sure of its rows (threshold 0.775)
+        [0.90, 0.05, 0.05], [0.90, 0.05, 0.05], [0.90, 0.05, 0.05], [0.40, 0.55, 0.05],
+        # class 1: always unsure (threshold 0.425)
+        [0.30, 0.45, 0.25], [0.30, 0.45, 0.25], [0.20, 0.50, 0.30], [0.35, 0.30, 0.35],
+        # class 2 (threshold 0.7625)
+        [0.05, 0.05, 0.90], [0.10, 0.10, 0.80], [0.05, 0.05, 0.90], [0.05, 0.50, 0.45],
+    ])
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    ds = nl.from_arrays(np.zeros((12, 1)), labels, pred_probs=probs)
+    combined = pipeline.Analysis(ds, probs.astype(np.float32), "test", labels=labels,
+                                 detector="clean_and_refit")
+    cl = replace(combined, detector="confident_learning")
+    # self-confidence alone would take row 7 (0.30) before row 3 (0.40) and row 11 (0.45);
+    # relative to their classes: 0.40 / 0.775 = 0.52 < 0.45 / 0.7625 = 0.59 < 0.30 / 0.425 = 0.71
+    assert relative_flags_loop(labels, probs, 1).tolist() == [i == 3 for i in range(12)]
+    assert np.flatnonzero(relative_flags_loop(labels, probs, 2)).tolist() == [3, 11]
+    for filter_by in ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning"):
+        count = int(cl.with_methods(filter_by=filter_by).is_issue.sum())
+        got = combined.with_methods(filter_by=filter_by).is_issue
+        np.testing.assert_array_equal(got, relative_flags_loop(labels, probs, count))
+        assert got.sum() == count
+
+    # a noisier set, from the refit's real probabilities: the same rule, row for row
+    rng = np.random.default_rng(5)
+    X, y = make_blobs(400, 5, centers=4, cluster_std=3.0, random_state=5)
+    noisy = np.where(rng.random(400) < 0.25, rng.integers(0, 4, 400), y)
+    got = nl.analyze(nl.from_arrays(X, noisy), model="knn", use_cache=False)
+    assert got.detector == "clean_and_refit"
+    count = int(nl.find_label_issues(noisy, got.pred_probs).sum())
+    assert count > 40
+    np.testing.assert_array_equal(got.is_issue,
+                                  relative_flags_loop(noisy, got.pred_probs, count))
+    assert not np.array_equal(got.is_issue, nl.find_label_issues(noisy, got.pred_probs))

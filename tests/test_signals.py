@@ -226,8 +226,9 @@ def test_analysis_signals_table_issues_csv_and_manifest(tmp_path):
 
 def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeypatch):
     """The combined detector against its definition: round r cleans the *given* labels with
-    round r-1's flags (suggested label) and fits out-of-fold again; the flags are confident
-    learning on the last probabilities; every fit is cached on disk."""
+    round r-1's flags (suggested label) and fits out-of-fold again; a refit's flags are as
+    many rows as confident learning flags on its probabilities, the lowest in relative
+    self-confidence (tests/test_detector.py); every fit is cached on disk."""
     from analysis import pipeline
     from analysis.probabilities import out_of_fold_probabilities
 
@@ -240,9 +241,13 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
     assert got.detector == "clean_and_refit" and pipeline.REFIT_ROUNDS >= 1
     assert "fitted again on the cleaned labels" in got.probabilities_source
     # the reference: a loop over the rounds, from the definitions
+    from test_detector import relative_flags_loop
+
     probs = base.pred_probs
-    for _ in range(pipeline.REFIT_ROUNDS):
+    for r in range(pipeline.REFIT_ROUNDS):
         flags = nl.find_label_issues(noisy, probs)
+        if r > 0:  # the refit's flags
+            flags = relative_flags_loop(noisy, probs, int(flags.sum()))
         cleaned = noisy.copy()
         for i in np.flatnonzero(flags):
             p = np.array(probs[i], dtype=float)
@@ -252,7 +257,8 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
         probs = out_of_fold_probabilities(X, cleaned, model="knn", random_state=0,
                                           num_classes=3, cv=pipeline.REFIT_CV)
     np.testing.assert_allclose(got.pred_probs, probs)
-    np.testing.assert_array_equal(got.is_issue, nl.find_label_issues(noisy, probs))
+    count = int(nl.find_label_issues(noisy, probs).sum())
+    np.testing.assert_array_equal(got.is_issue, relative_flags_loop(noisy, probs, count))
     np.testing.assert_array_equal(got.labels, noisy)  # the given labels are judged
     assert got.checks["label_detector"] == "clean_and_refit"
 
