@@ -217,3 +217,11 @@ def test_errors_of_the_file_are_raised_unchanged(tmp_path):
     with pytest.raises(Exception) as fresh:
         load_dataset(path, "no_such_column")
     assert str(stored.value) == str(fresh.value) and type(stored.value) is type(fresh.value)
+
+
+def test_storing_can_be_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_store, "MAX_ENTRIES", 0)
+    path = tmp_path / "data.csv"
+    _rows().to_csv(path, index=False)
+    _same(load_dataset(path, "label"), dataset_store.load(path, "label", background=False))
+    assert _entries() == []
