@@ -331,11 +331,14 @@ def _same_origin(a: Origin | None, b: Origin | None) -> bool:
 
 
 def _column(path: Path, name: str) -> pd.Series:
-    """One column of a stored frame, read alone (not mapped) as the whole frame gives it."""
-    import pyarrow.feather as feather
+    """One column of a stored frame, as the whole frame gives it. The file is mapped for
+    this column alone: only its pages are read, and they are unmapped when the column goes
+    (reading it with ``memory_map=False`` would read the whole record batch each time)."""
+    import pyarrow as pa
 
-    return feather.read_table(str(path), columns=[name], memory_map=False).to_pandas(
-        split_blocks=True)[name]
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all().select([name])
+    return table.to_pandas(split_blocks=True)[name]
 
 
 def _frame_reads_back(frame: pd.DataFrame, path: Path) -> bool:
