@@ -80,7 +80,10 @@ def detection_table(result: Analysis, filters=FILTERS) -> pd.DataFrame:
     Built for a million rows: the current filter's flags are ``result.is_issue``, ``both`` is
     the rows both ``prune_by_noise_rate`` and ``prune_by_class`` flag (the same counts, so the
     same rows) when those are in the table, and suggestions are computed for the truly wrong
-    flagged rows only.
+    flagged rows only. For the combined detector (``result.detector == "clean_and_refit"``)
+    the current filter's row is the detector's own flags (the filter's count, chosen by
+    relative confidence: :func:`analysis.pipeline.relative_confidence_flags`) and the other
+    rows are the plain filters on the same probabilities.
     """
     known, wrong = _known(result)
     truth = np.asarray(result.dataset.true_labels)
@@ -89,9 +92,11 @@ def detection_table(result: Analysis, filters=FILTERS) -> pd.DataFrame:
 
     def flags(name: str) -> np.ndarray:
         if name not in masks:
-            if name == result.filter_by and "is_issue" in result.__dict__:
-                masks[name] = result.is_issue
-            elif name == "both" and {"prune_by_noise_rate", "prune_by_class"} <= set(filters):
+            if name == result.filter_by and ("is_issue" in result.__dict__
+                                             or result.detector != "confident_learning"):
+                masks[name] = result.is_issue  # the combined detector's flags are its own
+            elif (name == "both" and result.detector == "confident_learning"
+                  and {"prune_by_noise_rate", "prune_by_class"} <= set(filters)):
                 masks[name] = flags("prune_by_noise_rate") & flags("prune_by_class")
             else:
                 masks[name] = issues_mask_from(ev, name)

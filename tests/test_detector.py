@@ -15,6 +15,7 @@ from sklearn.datasets import make_blobs
 
 import analysis as nl
 from analysis import pipeline
+from analysis.evaluate import detection_table
 from analysis.probabilities import out_of_fold_probabilities
 
 
@@ -201,10 +202,21 @@ def test_the_combined_detector_flags_the_filters_count_lowest_relative_confidenc
     rng = np.random.default_rng(5)
     X, y = make_blobs(400, 5, centers=4, cluster_std=3.0, random_state=5)
     noisy = np.where(rng.random(400) < 0.25, rng.integers(0, 4, 400), y)
-    got = nl.analyze(nl.from_arrays(X, noisy), model="knn", use_cache=False)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
+    frame["label"], frame["true_label"] = noisy, y
+    got = nl.analyze(nl.from_frame(frame, "label"), model="knn", use_cache=False)
     assert got.detector == "clean_and_refit"
-    count = int(nl.find_label_issues(noisy, got.pred_probs).sum())
+    plain = nl.find_label_issues(noisy, got.pred_probs)
+    count = int(plain.sum())
     assert count > 40
+    # the Evaluate table's row of the detector is its own flags, computed first or not
+    table = detection_table(replace(got)).set_index("filter")
     np.testing.assert_array_equal(got.is_issue,
                                   relative_flags_loop(noisy, got.pred_probs, count))
-    assert not np.array_equal(got.is_issue, nl.find_label_issues(noisy, got.pred_probs))
+    assert not np.array_equal(got.is_issue, plain)
+    wrong = noisy != y
+    assert table.loc["prune_by_noise_rate", "flagged"] == count
+    assert table.loc["prune_by_noise_rate", "true_errors"] == np.sum(got.is_issue & wrong)
+    both = nl.find_label_issues(noisy, got.pred_probs, filter_by="both")
+    assert table.loc["both", "true_errors"] == np.sum(both & wrong)
+    pd.testing.assert_frame_equal(detection_table(got).set_index("filter"), table)
