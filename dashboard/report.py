@@ -280,12 +280,21 @@ _RANK_WORDS = {
 }
 
 
+def _flag_words(result: Analysis) -> str:
+    words = _FILTER_WORDS.get(result.filter_by, result.filter_by)
+    if result.detector != "clean_and_refit":
+        return words
+    return (f"after the flagged rows were relabelled and the model fitted again, as many rows "
+            f"as this rule picks ({words}), those whose label is least likely relative to "
+            "what is usual for their class")
+
+
 def _methods(result: Analysis) -> str:
     return (
         "Confident learning (Northcutt, Jiang &amp; Chuang, JAIR 2021): every label is "
         "compared with the probabilities of a model that never saw that row in training "
         f"({_e(result.probabilities_source)}). Flagged: "
-        f"{_e(_FILTER_WORDS.get(result.filter_by, result.filter_by))}; ranked by "
+        f"{_e(_flag_words(result))}; ranked by "
         f"{_e(_RANK_WORDS.get(result.rank_by, result.rank_by))}. Intervals: "
         f"{_e(findings.INTERVAL_METHOD)}."
     )

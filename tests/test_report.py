@@ -163,3 +163,16 @@ def test_heat_table_of_a_sparse_joint_is_the_dense_one_without_densifying(k, con
     assert page(NoDense(sp.csr_array(dense))) == html_dense
     shown = [int(n) for n in re.findall(r'<th class="row">c(\d+)</th>', html_dense)]
     assert shown == _heat_classes_loop(dense)
+
+
+def test_the_methods_say_how_the_combined_detector_flags():
+    from types import SimpleNamespace
+
+    from dashboard.report import _FILTER_WORDS, _flag_words
+
+    plain = SimpleNamespace(filter_by="prune_by_noise_rate", detector="confident_learning")
+    combined = SimpleNamespace(filter_by="prune_by_noise_rate", detector="clean_and_refit")
+    assert _flag_words(plain) == _FILTER_WORDS["prune_by_noise_rate"]
+    words = _flag_words(combined)
+    assert "fitted again" in words and "relative to what is usual for their class" in words
+    assert _FILTER_WORDS["prune_by_noise_rate"] in words
