@@ -130,6 +130,8 @@ def prepare_features(
         Nothing given, or an input that cannot become a finite numeric matrix; the message
         names the rows or columns.
     """
+    # analysis.signals caches this function's output on disk: bump its SPACE_VERSION when
+    # the output for the same input changes
     if embeddings is not None:
         return check_matrix(embeddings, name="embeddings")
     if X is not None:

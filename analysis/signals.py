@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import cache
 from analysis._helpers import Progress, no_progress
 from analysis.neighbours import (
     default_duplicate_threshold,
@@ -74,6 +75,9 @@ IMBALANCE_FRACTION = 0.1
 #: A class is "mostly flagged" when at least this share of its rows are label issues.
 MOSTLY_FLAGGED = 0.5
 SIGNALS_VERSION = 1
+#: Bump when :func:`analysis.embedding.prepare_features` changes: the signal space of features
+#: and text is cached on disk under it (:func:`signal_space`).
+SPACE_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,12 +184,17 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
     if dataset.embeddings is not None:
         return prepare_features(embeddings=dataset.embeddings), "embeddings", ""
     if dataset.feature_columns or dataset.text_column:
-        text = None
-        if dataset.text_column:
-            text = dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
+        def text() -> list[str]:
+            return dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
+
         try:
-            X = prepare_features(dataset.features if dataset.feature_columns else None,
-                                 text=text)
+            # kept on disk by the dataset's content (which covers the feature and text
+            # columns): standardising 1M x 16 features takes 1-2 s, TF-IDF + SVD longer, and
+            # a restarted server needs the matrix again for its neighbour signals
+            X = cache.cached_array(
+                "space", cache.fingerprint("signal-space", SPACE_VERSION, dataset.fingerprint),
+                lambda: prepare_features(dataset.features if dataset.feature_columns else None,
+                                         text=text() if dataset.text_column else None))
             return X, "features" if dataset.feature_columns else "text", ""
         except ValueError as exc:
             reason = f"the features cannot be used ({exc})"

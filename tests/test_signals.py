@@ -320,3 +320,28 @@ def test_outlier_flag_follows_the_rule_and_spares_merely_unusual_rows():
     assert 2.0 < mean[unusual] / typical < OUTLIER_RATIO  # flagged by the old rule (2x)
     assert not expected[unusual]
     assert s.table["outlier_score"][unusual] < 0.5
+
+
+def test_the_signal_space_of_features_is_kept_on_disk(monkeypatch):
+    """A second signal_space of the same content reads the standardised features back
+    (prepare_features is not called again); another content computes its own."""
+    from analysis import embedding, signals
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    frame["label"] = np.repeat(["x", "y"], 40)
+    first, space, _ = signals.signal_space(nl.from_frame(frame, "label"), None)
+    assert space == "features"
+    np.testing.assert_array_equal(first, embedding.prepare_features(frame[["a", "b", "c"]]))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(embedding, "prepare_features", fail)
+    again, _, _ = signals.signal_space(nl.from_frame(frame, "label"), None)
+    np.testing.assert_array_equal(again, first)
+    assert again.dtype == np.float32
+    changed = frame.copy()
+    changed.loc[0, "a"] += 1.0
+    with pytest.raises(AssertionError, match="computed again"):
+        signals.signal_space(nl.from_frame(changed, "label"), None)
