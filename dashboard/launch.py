@@ -64,7 +64,7 @@ def streamlit_command(args, extra: list[str]) -> list[str]:
     ``args.host`` (``--host``) becomes ``--server.address``; without it, and without a
     ``--server.address`` among ``extra``, the server listens on loopback only.
     """
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP)]
+    cmd = [sys.executable, "-m", "dashboard.serve", "run", str(APP)]
     given = _flag_values(extra)
     host = getattr(args, "host", None)
     if host is not None and "server.address" in given:

@@ -56,7 +56,7 @@ def _pending(result, where: str) -> None:
 
     from dashboard import compute
 
-    @st.fragment(run_every=2.0)
+    @st.fragment(run_every=1.0)
     def _wait():
         job = compute.signals_job(result)
         if job.done:
