@@ -399,7 +399,8 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
     """The (N, 2) projection, or ``None`` while it is still computing in the background.
 
     PCA is computed at once. UMAP and t-SNE run in a thread (a disk-cache hit returns
-    within the first rerun); read :func:`projection_job` for progress.
+    within the first rerun), from :data:`PROJECTION_IN_CHILD_ROWS` rows in a child process
+    that fills the disk cache; read :func:`projection_job` for progress.
     """
     entry = cache().entry(dataset)
     hit = entry.projections.get(method)
@@ -412,9 +413,17 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
     with entry.lock:
         job = entry.jobs.get(method)
         if job is None or (job.done and job.error):
-            job = entry.jobs[method] = _Job(
-                lambda progress: nl.project(X, method, cache_key=dataset.fingerprint,
-                                            progress=progress))
+            def run(progress):
+                if len(X) >= PROJECTION_IN_CHILD_ROWS:  # fills the cache read just below
+                    try:
+                        _in_child(X, {"kind": "projection", "method": method,
+                                      "key": dataset.fingerprint}, progress,
+                                  f"{method.upper()} of {len(X):,} rows")
+                    except (OSError, ValueError, MemoryError):  # the thread computes it
+                        pass
+                return nl.project(X, method, cache_key=dataset.fingerprint, progress=progress)
+
+            job = entry.jobs[method] = _Job(run)
     if job.done and job.error is None:
         entry.projections[method] = job.result
         return job.result
@@ -453,7 +462,7 @@ NEIGHBOURS_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_NEIGHBOURS_IN_CHILD_ROW
 _CHILD = """
 import json, os, shutil, sys, threading, time
 
-PARENT = int(sys.argv[4])
+PARENT = int(sys.argv[3])
 
 
 def _watch_parent():
@@ -467,10 +476,23 @@ def _watch_parent():
 
 threading.Thread(target=_watch_parent, daemon=True).start()
 import numpy as np
-from analysis.neighbours import nearest_neighbours
 X = np.load(sys.argv[1], allow_pickle=False)
-key = tuple(json.loads(sys.argv[3]))
-nearest_neighbours(X, k=int(sys.argv[2]), cache_key=key)
+task = json.loads(sys.argv[2])
+
+
+def progress(fraction, message):
+    try:
+        print(json.dumps([fraction, message]), flush=True)
+    except OSError:  # the server is gone: the watcher cleans up and exits
+        pass
+
+
+if task["kind"] == "neighbours":
+    from analysis.neighbours import nearest_neighbours
+    nearest_neighbours(X, k=task["k"], cache_key=tuple(task["key"]), progress=progress)
+else:
+    from analysis.embedding import project
+    project(X, task["method"], cache_key=task["key"], progress=progress)
 """
 
 
@@ -507,6 +529,18 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
 
 
 def _search_in_child(result: Analysis, progress) -> bool:
+    from analysis.signals import DEFAULT_K, signal_space
+
+    X, space, _ = signal_space(result.dataset, result.pred_probs)
+    task = {"kind": "neighbours", "k": min(DEFAULT_K, X.shape[0] - 1),
+            "key": ["signals", result.dataset.fingerprint, space]}
+    return _in_child(np.asarray(X, dtype=np.float32), task, progress,
+                     f"neighbour search of {len(result.labels):,} rows")
+
+
+def _in_child(X: np.ndarray, task: dict, progress, what: str) -> bool:
+    """Run ``task`` (see ``_CHILD``) on ``X`` in a child process that fills the on-disk cache;
+    its progress lines are passed on with the time elapsed. True when it succeeded."""
     import json
     import subprocess
     import sys
@@ -514,35 +548,49 @@ def _search_in_child(result: Analysis, progress) -> bool:
     import time
 
     from analysis.cache import workspace
-    from analysis.signals import DEFAULT_K, signal_space
 
-    X, space, _ = signal_space(result.dataset, result.pred_probs)
-    X = np.asarray(X, dtype=np.float32)
-    k = min(DEFAULT_K, X.shape[0] - 1)
-    key = ["signals", result.dataset.fingerprint, space]
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "NOISELENS_HOME": str(workspace()), "NUMBA_NUM_THREADS": "1"}
     folder = workspace() / "cache"
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".neighbours-") as tmp:
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{task['kind']}-") as tmp:
         path = Path(tmp) / "space.npy"
-        np.save(path, X, allow_pickle=False)
+        np.save(path, np.asarray(X), allow_pickle=False)  # as is: it is part of the cache key
         del X
         start = time.monotonic()
+        last = [0.0, what]
+
+        def relay(stream) -> None:  # the child's progress lines
+            for line in stream:
+                try:
+                    fraction, message = json.loads(line)
+                    last[:] = [float(fraction), f"{what}: {message}"]
+                except (ValueError, TypeError):
+                    pass
+
         with open(Path(tmp) / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(k),
-                                     json.dumps(key), str(os.getpid())], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), json.dumps(task),
+                                     str(os.getpid())], env=env, stdout=subprocess.PIPE,
+                                    stderr=err, text=True)
+            reader = threading.Thread(target=relay, args=(proc.stdout,), daemon=True)
+            reader.start()
             while True:
                 try:
                     proc.wait(timeout=1.0)
                     break
                 except subprocess.TimeoutExpired:
-                    progress(0.1, f"neighbour search of {len(result.labels):,} rows "
-                                  f"({time.monotonic() - start:.0f} s)")
+                    progress(last[0], f"{last[1]} ({time.monotonic() - start:.0f} s)")
+            reader.join(timeout=5.0)
     return proc.returncode == 0
+
+
+#: From this many rows UMAP and t-SNE run in a child process too: umap's numba layout loops
+#: hold the GIL (Suspects reruns stalled up to 11.6 s at 200,000 rows while UMAP ran in a
+#: thread: /tmp measurement, README Dashboard speed). The child compiles umap's numba code
+#: again (~20 s), a cost paid in the background, once per dataset (the result is cached).
+PROJECTION_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_PROJECTION_IN_CHILD_ROWS", "20000"))
 
 
 def projection_job(dataset: nl.Dataset, method: str) -> _Job | None:

@@ -153,3 +153,50 @@ def test_a_server_killed_mid_search_leaves_no_child_and_no_folder(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert not left, "the child outlived the server"
     assert not folders[0].exists(), "the temporary copy of the space was left behind"
+
+
+def test_a_projection_runs_in_a_child_and_fills_the_cache(tmp_path, monkeypatch):
+    """From PROJECTION_IN_CHILD_ROWS rows a UMAP / t-SNE job runs its projection in a child
+    process; the server's thread then reads it from the disk cache (it never computes it)
+    and gets what an in-process projection gives. t-SNE here: no numba to compile."""
+    import time
+
+    import streamlit as st
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, 300)
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "reference"))
+    dataset = nl.from_arrays(X, labels, pred_probs=rng.dirichlet(np.ones(3), 300))
+    st.cache_resource.clear()
+    reference = nl.project(compute.features_for(dataset), "tsne", cache_key=dataset.fingerprint)
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "home"))  # an empty cache
+    monkeypatch.setattr(compute, "PROJECTION_IN_CHILD_ROWS", 100)
+    st.cache_resource.clear()
+    children = []
+    real = compute._in_child
+
+    def in_child(*args):
+        children.append((args[1], real(*args)))
+        return children[-1][1]
+
+    def computed_here(*args, **kwargs):
+        raise AssertionError("the server computed the projection itself")
+
+    monkeypatch.setattr(compute, "_in_child", in_child)
+    import sklearn.manifold
+
+    monkeypatch.setattr(sklearn.manifold, "TSNE", computed_here)  # not in the child
+    assert compute.projection_for(dataset, "tsne") is None  # started in the background
+    job = compute.projection_job(dataset, "tsne")
+    deadline = time.monotonic() + 120
+    while not job.done and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.error is None
+    assert children == [({"kind": "projection", "method": "tsne", "key": dataset.fingerprint},
+                         True)]
+    got = compute.projection_for(dataset, "tsne")
+    np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-5)
+    assert not list((tmp_path / "home" / "cache").glob(".projection-*"))
+    st.cache_resource.clear()
