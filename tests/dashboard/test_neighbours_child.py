@@ -200,3 +200,29 @@ def test_a_projection_runs_in_a_child_and_fills_the_cache(tmp_path, monkeypatch)
     np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-5)
     assert not list((tmp_path / "home" / "cache").glob(".projection-*"))
     st.cache_resource.clear()
+
+
+def test_the_signals_job_prepares_the_row_table_and_the_pca_map(tmp_path, monkeypatch):
+    """What the map and Suspects start from is made by the background job after the
+    Overview: the analysis' row table and the PCA projection of the map."""
+    import time
+
+    import streamlit as st
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    st.cache_resource.clear()
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 4)).astype(np.float32)
+    dataset = nl.from_arrays(X, rng.integers(0, 3, 400), pred_probs=rng.dirichlet(np.ones(3), 400))
+    result = compute.analysis_for(dataset, "prune_by_noise_rate", "self_confidence")
+    job = compute.signals_job(result)
+    deadline = time.monotonic() + 60
+    while not job.done and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.error is None
+    assert "_table" in result.__dict__
+    made = compute.cache().entry(dataset).projections["pca"]
+    np.testing.assert_array_equal(
+        made, nl.project(compute.features_for(dataset), "pca", cache_key=dataset.fingerprint))
+    assert compute.projection_for(dataset, "pca") is made
+    st.cache_resource.clear()
