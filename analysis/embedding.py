@@ -319,7 +319,8 @@ def project(
     sample_keep=None,
     strata=None,
     max_fit_rows: int = 50_000,
-) -> np.ndarray:
+    cached_only: bool = False,
+) -> np.ndarray | None:
     """Project the rows of ``X`` to 2-D.
 
     Parameters
@@ -350,10 +351,14 @@ def project(
     max_fit_rows : int
         Above this many rows UMAP is fitted on :func:`fit_sample` and the other rows are placed
         with ``UMAP.transform``. PCA always uses every row.
+    cached_only : bool, default False
+        Only read the cache (``cache_key`` given): ``None`` on a miss instead of computing
+        (the dashboard checks before starting a child process for the projection).
 
     Returns
     -------
     ndarray of shape (N, 2), float32
+        Or ``None`` with ``cached_only`` when the cache has no entry.
 
     Raises
     ------
@@ -399,6 +404,8 @@ def project(
         if hit is not None and hit.shape == (n, 2) and hit.dtype == np.float32:
             report(1.0, f"{label} projection loaded from the cache")
             return hit
+    if cached_only:
+        return None
     start = time.perf_counter()
     out = _compute(X, method, random_state, report, keep, strata, int(max_fit_rows))
     out = np.ascontiguousarray(out, dtype=np.float32)

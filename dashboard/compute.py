@@ -418,7 +418,9 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
         job = entry.jobs.get(method)
         if job is None or (job.done and job.error):
             def run(progress):
-                if len(X) >= PROJECTION_IN_CHILD_ROWS:  # fills the cache read just below
+                if len(X) >= PROJECTION_IN_CHILD_ROWS and nl.project(
+                        X, method, cache_key=dataset.fingerprint, cached_only=True) is None:
+                    # the child fills the cache read just below
                     try:
                         _in_child(X, {"kind": "projection", "method": method,
                                       "key": dataset.fingerprint}, progress,

@@ -388,3 +388,12 @@ def test_prepare_features_leaves_its_input_unchanged():
     prepare_features(array)
     np.testing.assert_array_equal(frame.to_numpy(), values)
     np.testing.assert_array_equal(array, values)
+
+
+def test_project_cached_only_reads_the_cache_and_never_computes(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    X = np.random.default_rng(4).normal(size=(40, 3)).astype(np.float32)
+    assert project(X, "pca", cache_key="k", cached_only=True) is None
+    made = project(X, "pca", cache_key="k")
+    np.testing.assert_array_equal(project(X, "pca", cache_key="k", cached_only=True), made)
+    assert project(X + 1, "pca", cache_key="k", cached_only=True) is None  # other content

@@ -199,6 +199,14 @@ def test_a_projection_runs_in_a_child_and_fills_the_cache(tmp_path, monkeypatch)
     got = compute.projection_for(dataset, "tsne")
     np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-5)
     assert not list((tmp_path / "home" / "cache").glob(".projection-*"))
+    # a restarted server finds it on disk: no second child
+    st.cache_resource.clear()
+    compute.projection_for(dataset, "tsne")
+    job = compute.projection_job(dataset, "tsne")
+    while job is not None and not job.done and time.monotonic() < deadline:
+        time.sleep(0.1)
+    np.testing.assert_array_equal(compute.projection_for(dataset, "tsne"), got)
+    assert len(children) == 1
     st.cache_resource.clear()
 
 
