@@ -33,6 +33,7 @@ Files under :data:`MIN_BYTES` are not kept: they load in well under a second any
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -74,6 +75,20 @@ def _stamp(path: Path) -> list:
     return [str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino]
 
 
+@functools.cache
+def _code_version() -> str:
+    """What the loaded dataset depends on besides the file: the source of the modules that
+    build and hash it and the versions of the libraries that parse it (an upgrade or an edit
+    of the loader is a new key, never an old dataset)."""
+    import pyarrow
+
+    from analysis import cache as cache_module
+    from analysis import data as data_module
+
+    sources = [Path(m.__file__).read_bytes() for m in (data_module, cache_module)]
+    return fingerprint(*sources, np.__version__, pd.__version__, pyarrow.__version__)
+
+
 def key_of(path: str | Path, label_column: str | None, options: dict) -> str | None:
     """The key of this load, or ``None`` when it is not one to store (a small or missing
     file, a folder, an option holding an in-memory array)."""
@@ -83,7 +98,7 @@ def key_of(path: str | Path, label_column: str | None, options: dict) -> str | N
     try:
         if not p.is_file() or p.stat().st_size < MIN_BYTES:
             return None
-        parts: list = [FORMAT, _stamp(p), label_column]
+        parts: list = [FORMAT, _code_version(), _stamp(p), label_column]
         for name in sorted(options):
             value = options[name]
             if isinstance(value, Path):
@@ -144,7 +159,10 @@ def _read(entry: Path) -> Dataset | None:
     except Exception:  # noqa: BLE001 - a damaged entry is a miss, never an error
         shutil.rmtree(entry, ignore_errors=True)
         return None
-    os.utime(meta_path)  # most recently opened: evicted last
+    try:
+        os.utime(meta_path)  # most recently opened: evicted last
+    except OSError:  # evicted meanwhile by another server, or a read-only workspace
+        pass
     return dataset
 
 
@@ -154,6 +172,9 @@ def _read_frame(path: Path, rows: int) -> pd.DataFrame:
 
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
+    # a damaged or crafted file (offsets past the end of a string column) would crash the
+    # process in to_pandas, beyond any except: check every buffer first (it raises instead)
+    table.validate(full=True)
     if table.num_columns == 0:  # no columns, N rows
         return pd.DataFrame(index=pd.RangeIndex(rows))
     return table.to_pandas(split_blocks=True)
@@ -216,6 +237,8 @@ def store(dataset: Dataset, key: str) -> bool:
     OSError
         The workspace cannot be written.
     """
+    if dataset.image_column is not None:
+        return False  # its images are other files, which the key does not describe
     root = folder()
     root.mkdir(parents=True, exist_ok=True)
     final = root / key
@@ -231,6 +254,7 @@ def store(dataset: Dataset, key: str) -> bool:
         if not _reads_back_equal(dataset, tmp, meta):
             return False
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        _sync(tmp)  # on disk before it is named: a power cut leaves no half-written entry
         try:
             os.replace(tmp, final)
         except OSError:  # another process stored it first
@@ -239,6 +263,17 @@ def store(dataset: Dataset, key: str) -> bool:
         return True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sync(entry: Path) -> None:
+    for p in entry.iterdir():
+        with open(p, "rb") as fh:
+            os.fsync(fh.fileno())
+    fd = os.open(entry, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _bytes_of(dataset: Dataset) -> int:

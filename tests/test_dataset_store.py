@@ -225,3 +225,59 @@ def test_storing_can_be_turned_off(tmp_path, monkeypatch):
     _rows().to_csv(path, index=False)
     _same(load_dataset(path, "label"), dataset_store.load(path, "label", background=False))
     assert _entries() == []
+
+
+def test_a_damaged_frame_file_is_a_miss_not_a_crash(tmp_path):
+    """String offsets pointing far past their data (a crafted or torn file) would crash the
+    process inside pyarrow's conversion; the stored form is validated and dropped instead."""
+    path = tmp_path / "data.csv"
+    _rows().to_csv(path, index=False)
+    dataset_store.load(path, "label", background=False)
+    (entry,) = _entries()
+    table = pa.table({"id": pa.array(["x" * 7, "y" * 11], type=pa.large_string())})
+    with pa.OSFile(str(entry / "frame.arrow"), "wb") as sink, \
+            pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    raw = (entry / "frame.arrow").read_bytes()  # now point the offsets far past the data
+    offsets = np.array([0, 7, 18], dtype=np.int64).tobytes()
+    assert raw.count(offsets) == 1
+    raw = raw.replace(offsets, np.array([0, 10**12, 2 * 10**12], dtype=np.int64).tobytes())
+    (entry / "frame.arrow").write_bytes(raw)
+    again = dataset_store.load(path, "label", background=False)
+    _same(load_dataset(path, "label"), again)
+
+
+def test_datasets_of_image_files_are_not_stored(tmp_path):
+    """Their pixels come from other files, which the key does not describe."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append({"image": f"{i}.png", "label": "ab"[i % 2]})
+    path = tmp_path / "images.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    loaded = dataset_store.load(path, "label", background=False)
+    assert loaded.embeddings_from == "pixels"
+    assert _entries() == []
+
+
+def test_a_hit_survives_its_entry_going_meanwhile(tmp_path, monkeypatch):
+    path = tmp_path / "data.csv"
+    _rows().to_csv(path, index=False)
+    dataset_store.load(path, "label", background=False)
+
+    def gone(*args, **kwargs):  # evicted by another server between reading and touching it
+        raise FileNotFoundError(args[0])
+
+    monkeypatch.setattr(dataset_store.os, "utime", gone)
+    _same(load_dataset(path, "label"), dataset_store.load(path, "label"))
+
+
+def test_another_loader_or_library_version_is_another_key(tmp_path, monkeypatch):
+    path = tmp_path / "data.csv"
+    _rows().to_csv(path, index=False)
+    before = dataset_store.key_of(path, "label", {})
+    monkeypatch.setattr(dataset_store, "_code_version", lambda: "an edited data.py")
+    assert dataset_store.key_of(path, "label", {}) != before
