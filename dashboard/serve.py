@@ -1,17 +1,16 @@
 """``python -m dashboard.serve run APP [flags]``: Streamlit's own command line, with the app's
-modules imported in the background while the server starts.
+modules imported before the server starts listening.
 
 Streamlit imports a page's modules on the first script run, so the first visitor after a
-(re)start waits for numpy, pandas, scikit-learn, scipy, numba, plotly and this package to be
-imported (1-1.5 s on 2 cores) on top of the page itself. Here a daemon thread imports them as
-soon as the process starts; by the time a browser connects they are in ``sys.modules`` (an
-import still in progress is simply waited for by the script run). A module that fails to
-import is left to the script run, which shows the error on the page.
+(re)start waited for numpy, pandas, scikit-learn, scipy, numba, plotly and this package to be
+imported (1-1.5 s on 2 cores) on top of the page itself. Here they are imported first, in the
+main thread, and the server answers once they are in ``sys.modules``. (Not in a thread beside
+the server's start: plotly peeks at ``sys.modules["pandas"]`` without importing it, and a
+pandas half-imported by another thread failed Streamlit's own import, intermittently.) A
+module that fails to import is left to the script run, which shows the error on the page.
 """
 
 from __future__ import annotations
-
-import threading
 
 #: What the pages import (dashboard/app.py and dashboard/app_pages/*.py).
 PRELOAD = (
@@ -42,8 +41,8 @@ def _preload() -> None:
 
 
 def main() -> None:
-    """Start the preload thread, then run Streamlit's command line (``sys.argv``)."""
-    threading.Thread(target=_preload, name="noiselens-preload", daemon=True).start()
+    """Import the pages' modules, then run Streamlit's command line (``sys.argv``)."""
+    _preload()
     from streamlit.web.cli import main as streamlit_main
 
     streamlit_main(prog_name="streamlit")
