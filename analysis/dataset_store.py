@@ -58,6 +58,7 @@ MAX_ENTRIES = int(os.environ.get("NOISELENS_MAX_STORED_DATASETS", "3"))
 #: Never fill the disk: an entry is written only with this much room left after it (bytes).
 MIN_FREE_BYTES = 2 * 2**30
 
+_WRITER = "noiselens-store-dataset"  # the name of a background writer thread
 _ARRAYS = ("labels", "ids", "pred_probs", "embeddings", "true_labels")
 _FRAMES = ("frame", "feature_frame")
 _PLAIN = ("source", "label_column", "class_names", "id_column", "feature_columns",
@@ -142,10 +143,18 @@ def load(path: str | Path, label_column: str | None = None, *, background: bool 
     if key is not None and key_of(path, label_column, options) == key:  # unchanged meanwhile
         if background:
             threading.Thread(target=_store_quietly, args=(dataset, key),
-                             name="noiselens-store-dataset", daemon=True).start()
+                             name=_WRITER, daemon=True).start()
         else:
             _store_quietly(dataset, key)
     return dataset
+
+
+def wait() -> None:
+    """Wait for the stored forms being written in the background (a benchmark or a test
+    that stands for a server restart)."""
+    for thread in threading.enumerate():
+        if thread.name == _WRITER:
+            thread.join()
 
 
 # -- reading -----------------------------------------------------------------------------------

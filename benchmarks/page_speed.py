@@ -159,11 +159,9 @@ def first_page(argv: list[str]) -> float:
     took = time.perf_counter() - start
     if at.exception:
         raise SystemExit(f"overview: {at.exception[0].value}")
-    import threading  # a server lives on: let the stored form of the dataset be written
+    from analysis import dataset_store
 
-    for thread in threading.enumerate():
-        if thread.name == "noiselens-store-dataset":
-            thread.join()
+    dataset_store.wait()  # a server lives on: let the stored form of the dataset be written
     return took
 
 

@@ -412,8 +412,7 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
         return hit
     X = features_for(dataset)
     if method == "pca" or wait:
-        hit = entry.projections[method] = nl.project(X, method, cache_key=dataset.fingerprint)
-        return hit
+        return _project_now(entry, dataset, method)
     with entry.lock:
         job = entry.jobs.get(method)
         if job is None or (job.done and job.error):
@@ -436,6 +435,13 @@ def projection_for(dataset: nl.Dataset, method: str, *, wait: bool = False):
     return None
 
 
+def _project_now(entry: _Entry, dataset: nl.Dataset, method: str) -> np.ndarray:
+    """The projection computed (or read from disk) here and now, and kept in ``entry``."""
+    hit = entry.projections[method] = nl.project(_space_of(entry, dataset)[0], method,
+                                                 cache_key=dataset.fingerprint)
+    return hit
+
+
 def signals_job(result: Analysis) -> _Job:
     """The background computation of ``result.signals`` (neighbour search, near-duplicates,
     outliers, neighbour agreement), started on first call; the analysis object keeps the
@@ -454,9 +460,7 @@ def signals_job(result: Analysis) -> _Job:
                 if "pca" not in entry.projections:  # the map's first view, likewise
                     progress(0.07, "the PCA map")
                     try:
-                        X = _space_of(entry, result.dataset)[0]
-                        entry.projections["pca"] = nl.project(
-                            X, "pca", cache_key=result.dataset.fingerprint)
+                        _project_now(entry, result.dataset, "pca")
                     except (nl.DataError, ValueError):  # the map page says why
                         pass
                 progress(0.1, "neighbour search")
@@ -606,9 +610,10 @@ def _in_child(X: np.ndarray, task: dict, progress, what: str) -> bool:
 
 
 #: From this many rows UMAP and t-SNE run in a child process too: umap's numba layout loops
-#: hold the GIL (Suspects reruns stalled up to 11.6 s at 200,000 rows while UMAP ran in a
-#: thread: /tmp measurement, README Dashboard speed). The child compiles umap's numba code
-#: again (~20 s), a cost paid in the background, once per dataset (the result is cached).
+#: hold the GIL (Suspects reruns stalled up to 9.75 s at 200,000 rows while UMAP ran in a
+#: thread, 0.39 s with the child: benchmarks/rerun_during_projection.py, README). The child
+#: compiles umap's numba code again (~20 s), a cost paid in the background, once per dataset
+#: (the result is cached).
 PROJECTION_IN_CHILD_ROWS = int(os.environ.get("NOISELENS_PROJECTION_IN_CHILD_ROWS", "20000"))
 
 

@@ -185,8 +185,6 @@ def test_a_file_changed_on_disk_is_loaded_again(tmp_path, monkeypatch):
 def test_a_changed_file_is_not_served_from_its_stored_form(tmp_path, monkeypatch):
     """After a restart a large file comes back from its stored form (analysis/dataset_store):
     the same rows; once the file is edited (same size), the edited rows."""
-    import threading
-
     import streamlit as st
 
     from analysis import dataset_store
@@ -201,9 +199,7 @@ def test_a_changed_file_is_not_served_from_its_stored_form(tmp_path, monkeypatch
     source = compute.Source("file", str(path), label_column="label")
 
     def restart_and_load():
-        for thread in threading.enumerate():  # the stored form is written in the background
-            if thread.name == "noiselens-store-dataset":
-                thread.join()
+        dataset_store.wait()  # the stored form is written in the background
         st.cache_resource.clear()
         return compute.load(source)
 
