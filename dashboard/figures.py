@@ -53,6 +53,22 @@ def class_colour(k: int) -> str:
 
 
 # -- overview ----------------------------------------------------------------------------
+#: Class names longer than this are cut (with "…") on a bar chart's class axis, so that long
+#: names do not squeeze the bars and the axis titles; the hover shows the whole name.
+TICK_MAX_CHARS = 24
+
+
+def class_ticks(names: Sequence) -> dict:
+    """Axis settings that label the categories ``plot_all(names)`` with the names cut to
+    :data:`TICK_MAX_CHARS` characters (cut before escaping: never inside an entity)."""
+    def cut(name) -> str:
+        name = str(name)
+        return name if len(name) <= TICK_MAX_CHARS else name[:TICK_MAX_CHARS - 1] + "…"
+
+    return {"tickmode": "array", "tickvals": plot_all(names),
+            "ticktext": [plot(cut(n)) for n in names]}
+
+
 def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None,
                     limit: int | None = None) -> go.Figure:
     """Horizontal bars: estimated share of wrong labels per given class, noisiest on top.
@@ -85,7 +101,7 @@ def noise_rate_bars(per_class: pd.DataFrame, *, title: str | None = None,
     if total > limit:
         what += f" — the {limit} noisiest of {total:,} classes"
     fig.update_xaxes(title=what, ticksuffix="%", range=[0, max(top, 1.0) * 1.2])
-    fig.update_yaxes(type="category", title=None)
+    fig.update_yaxes(type="category", title=None, **class_ticks(frame["name"]))
     return _layout(fig, height=max(260, 24 * len(frame) + 90), title=title)
 
 
@@ -122,11 +138,12 @@ def class_distribution(per_class: pd.DataFrame, *, title: str | None = None,
     cls_title = "class" if total <= limit else \
         f"class — the {limit} of {total:,} whose size changes most"
     if horizontal:
-        fig.update_yaxes(type="category", title=cls_title, autorange="reversed")
+        fig.update_yaxes(type="category", title=cls_title, autorange="reversed",
+                         **class_ticks(frame["name"]))
         fig.update_xaxes(title="rows")
         height = max(320, 26 * len(frame) + 110)
     else:
-        fig.update_xaxes(type="category", title=cls_title)
+        fig.update_xaxes(type="category", title=cls_title, **class_ticks(frame["name"]))
         fig.update_yaxes(title="rows")
         height = 340
     fig = _layout(fig, height=height, title=title)

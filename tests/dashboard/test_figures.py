@@ -186,3 +186,27 @@ def test_numeric_customdata_as_the_browser_sends_it():
     assert selection.rows_from_event(event) == [17, 2]
     cell = {"selection": {"points": [{"customdata": {"0": 7, "1": 1, "2": 29}}]}}
     assert selection.cell_from_event(cell) == (7, 1)
+
+
+def test_long_class_names_are_cut_on_the_class_axis_only():
+    """The bars keep the whole (escaped) name as their category and in the hover; the axis
+    shows it cut to TICK_MAX_CHARS, cut before escaping (never inside an entity)."""
+    import pandas as pd
+
+    from dashboard.text import plot
+
+    n = figures.TICK_MAX_CHARS
+    names = ["short", "x" * (n - 2) + "<&>tail end", "y" * (n + 30)]
+    per_class = pd.DataFrame({"class": range(3), "name": names, "given": [5, 6, 7],
+                              "issues": [1, 1, 1], "noise_rate": [0.1, 0.2, 0.3],
+                              "estimated_true": [4, 6, 8]})
+    for fig in (figures.noise_rate_bars(per_class), figures.class_distribution(per_class)):
+        layout = fig.to_plotly_json()["layout"]
+        axis = layout["yaxis"] if "ticktext" in layout["yaxis"] else layout["xaxis"]
+        shown = dict(zip(axis["tickvals"], axis["ticktext"], strict=True))
+        assert set(shown) == {plot(v) for v in names}
+        assert {str(v) for trace in fig.data for v in
+                (trace.y if trace.orientation == "h" else trace.x)} == set(shown)
+        assert shown[plot("short")] == "short"
+        assert shown[plot(names[1])] == plot("x" * (n - 2) + "<…")
+        assert shown[plot(names[2])] == "y" * (n - 1) + "…"
