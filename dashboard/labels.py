@@ -18,7 +18,7 @@ RANK_LABELS = {
 #: (:data:`analysis.pipeline.DETECTORS`), offered in the same "Flag rows by" list; each flags
 #: with the confident-learning filter of :data:`DETECTOR_FILTER`.
 DETECTOR_LABELS = {
-    "clean_and_refit": "Combined: clean and fit again",
+    "clean_and_refit": "Combined (clean, fit again)",
 }
 DETECTOR_FILTER = {"clean_and_refit": "prune_by_noise_rate"}
 

@@ -70,7 +70,7 @@ def test_combined_detector_from_the_sidebar_choice(page, shots, digits):  # noqa
 
     open_page(page, "/?filter=clean_and_refit", "Label health")
     expect(page.get_by_text(re.compile(r"Label issues by"))).to_contain_text(
-        "Combined: clean and fit again", timeout=180_000)
+        "Combined (clean, fit again)", timeout=180_000)
     combined = nl.analyze(digits.dataset, detector="clean_and_refit")  # the server's cache
     expect(page.get_by_test_id("stMetric").filter(has_text="Label issue")) \
         .to_contain_text(f"{combined.num_issues:,}")

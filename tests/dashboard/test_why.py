@@ -111,7 +111,7 @@ def test_overview_issue_summary_and_the_combined_detector(monkeypatch, app_env):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Label issue"] == f"{combined.num_issues:,}" != f"{base.num_issues:,}"
     assert metrics["Flagged for review"] == f"{combined.num_issues:,}"
-    assert any("Label issues by **Combined: clean and fit again**"
+    assert any("Label issues by **Combined (clean, fit again)**"
                in rendered(c.value) for c in at.caption)
     assert at.query_params["filter"] == "clean_and_refit"
 
