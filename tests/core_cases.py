@@ -198,8 +198,38 @@ def edge_cases() -> list[Case]:
     labels[40:42] = 2
     for name, remove in (("num-to-remove-clean", [0, 3, 0]), ("num-to-remove-clean-2", [4, 3, 1])):
         cases.append(Case(name, labels, probs, {"num_to_remove_per_class": remove}))
+    for dtype in (np.float64, np.float32):
+        labels, probs = at_threshold_case(dtype)
+        cases.append(Case(f"at-threshold-{np.dtype(dtype).name}", labels, probs))
     return cases
 
 
-ALL_CASES = random_cases() + edge_cases()
-PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
+def at_threshold_case(dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose probability of a class sits within 1e-6 below that class's threshold.
+
+    The rows given class 0 have self-confidences 0.9, 0.8 and 0.7: the threshold of class 0
+    is their mean, 0.8000000000000002 in float64 (one ulp above 0.8); in float32 0.85, 0.65
+    and 0.45 do the same (the mean lands a hair above 0.65). Confident learning compares
+    ``p >= t - 1e-6`` (cleanlab's ``compute_confident_joint``), so the row at the middle value
+    given class 0 counts on the diagonal, and the rows given 1 or 2 with that value on class 0
+    count as "really 0"; compared with ``p >= t`` they would count nowhere (or elsewhere).
+    """
+    high, mid, low = (0.9, 0.8, 0.7) if np.dtype(dtype) == np.float64 else (0.85, 0.65, 0.45)
+
+    def row(p0: float, other: int) -> list[float]:
+        rest = [0.0, 0.0, 0.0]
+        rest[0] = p0
+        rest[other] = (1 - p0) * 0.75
+        rest[3 - other] = (1 - p0) * 0.25
+        return rest
+
+    rows = [
+        (0, row(high, 1)), (0, row(mid, 1)), (0, row(low, 2)),
+        # given 1 / 2, class 0 exactly at the middle value: "really 0" only with the - EPS
+        (1, row(mid, 1)), (2, row(mid, 2)), (1, row(mid, 2)),
+        (1, [0.05, 0.9, 0.05]), (1, [0.1, 0.8, 0.1]), (1, [0.15, 0.7, 0.15]),
+        (2, [0.05, 0.05, 0.9]), (2, [0.1, 0.1, 0.8]), (2, [0.1, 0.2, 0.7]),
+    ]
+    labels = np.array([r[0] for r in rows], dtype=np.int64)
+    probs = np.array([r[1] for r in rows], dtype=np.float64).astype(dtype)
+    return labels, probs

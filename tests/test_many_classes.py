@@ -28,6 +28,7 @@ def _compare(dense_ev, sparse_ev, options, monkeypatch):
     monkeypatch.setattr(sparse, "SPARSE_MIN_CLASSES", 10**9)
     assert not dense_ev.sparse
     want = noise_estimate_from(dense_ev)
+    want_raw, want_guess = dense_ev.raw_confident_joint, dense_ev.guess
     masks = {f: issues_mask_from(dense_ev, f, **(options if "prune" in f or f == "both"
                                                    else {})) for f in FILTERS}
     monkeypatch.setattr(sparse, "SPARSE_MIN_CLASSES", 2)
@@ -39,6 +40,9 @@ def _compare(dense_ev, sparse_ev, options, monkeypatch):
     for f, mask in masks.items():
         opts = options if "prune" in f or f == "both" else {}
         assert np.array_equal(issues_mask_from(sparse_ev, f, **opts), mask), f
+    # the raw counts and the per-row guesses of both paths (#25)
+    assert np.array_equal(_dense(sparse_ev.raw_confident_joint), _dense(want_raw))
+    assert np.array_equal(sparse_ev.guess, want_guess)
 
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
