@@ -233,3 +233,7 @@ def at_threshold_case(dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     labels = np.array([r[0] for r in rows], dtype=np.int64)
     probs = np.array([r[1] for r in rows], dtype=np.float64).astype(dtype)
     return labels, probs
+
+
+ALL_CASES = random_cases() + edge_cases()
+PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
