@@ -34,10 +34,21 @@ REMOVED_MODES = ("drop", "flag")
 FLAG_COLUMN = "noiselens_removed"
 
 
+#: Without a review, a flagged row is relabelled (or removed) only when the model gives its
+#: suggested class at least this out-of-fold probability; the other flagged rows keep their
+#: label and stay listed for review (label_issues.csv). Measured by
+#: ``benchmarks/unreviewed_default.py`` (docs/benchmarks.md, "Unreviewed default"): on 58
+#: cases of known truth the relabel was right for 95.6% of the rows at >= 0.9 against 90.2%
+#: for every flagged row, and broke a right label 3.9% of the time against 6.7%. On real data
+#: the gap is wider (CIFAR-10: 191 of the 284 flagged rows were labelled right).
+UNREVIEWED_MIN_CONFIDENCE = 0.9
+
+
 def suggested_decisions(result: Analysis, *, max_score: float = 1.0,
-                        action: str = "relabel") -> pd.DataFrame:
+                        action: str = "relabel", min_confidence: float = 0.0) -> pd.DataFrame:
     """Decisions that apply the detector without review: every flagged row whose quality
-    score is at most ``max_score`` is relabelled to its suggestion (or removed).
+    score is at most ``max_score`` and whose suggested class has an out-of-fold probability
+    of at least ``min_confidence`` is relabelled to its suggestion (or removed).
 
     Returns
     -------
@@ -47,13 +58,87 @@ def suggested_decisions(result: Analysis, *, max_score: float = 1.0,
     if action not in ("relabel", "remove"):
         raise ValueError(f"action={action!r} must be 'relabel' or 'remove'.")
     rows = result.ranked[result.scores[result.ranked] <= max_score]
+    if min_confidence > 0:
+        sure = np.asarray(result.pred_probs[rows, result.suggested[rows]]) >= min_confidence
+        rows = rows[sure]
     names = np.asarray(result.class_names, dtype=object)
+    done = "relabelled" if action == "relabel" else "removed"
+    sure_words = (f", the model at least {min_confidence:g} sure of the suggestion"
+                  if min_confidence > 0 else "")
     return pd.DataFrame({
         "id": [str(v) for v in np.asarray(result.dataset.ids)[rows]],
         "action": action,
         "new_label": names[result.suggested[rows]] if action == "relabel" else None,
-        "note": f"suggested by {result.filter_by} (score <= {max_score:g})",
+        "note": f"{done} without review: suggested by {detector_name(result)} "
+                f"(score <= {max_score:g}{sure_words})",
     })
+
+
+#: Plain names of the detectors and filters (the dashboard's labels, dashboard/labels.py).
+DETECTOR_NAMES = {
+    "clean_and_refit": "the combined detector (clean, fit again)",
+    "prune_by_noise_rate": "confident learning (prune by noise rate)",
+    "prune_by_class": "confident learning (prune by class)",
+    "both": "confident learning (both prune methods)",
+    "confident_learning": "confident learning (confident joint off-diagonal)",
+    "predicted_neq_given": "the prediction differing from the label",
+    "low_self_confidence": "the lowest self-confidence",
+    "low_normalized_margin": "the lowest normalised margin",
+}
+
+
+def detector_name(result: Analysis) -> str:
+    """The plain name of what flagged the rows: the combined detector, or the filter."""
+    if result.detector == "clean_and_refit":
+        return DETECTOR_NAMES["clean_and_refit"]
+    return DETECTOR_NAMES.get(result.filter_by, result.filter_by)
+
+
+@dataclass(frozen=True)
+class Unreviewed:
+    """What the default cleaned split did to the flagged rows, nobody having reviewed them.
+
+    Attributes
+    ----------
+    changed : int
+        Flagged rows relabelled (or removed) without review.
+    unchanged : int
+        Flagged rows left as they are (the model less sure), to review.
+    action : str
+        ``relabel`` or ``remove``.
+    min_confidence : float
+    """
+
+    changed: int
+    unchanged: int
+    action: str
+    min_confidence: float
+
+    def line(self) -> str:
+        """One plain sentence, e.g. for the report and the CLI."""
+        done = "relabelled" if self.action == "relabel" else "removed"
+        sure = (f" (the model at least {self.min_confidence:g} sure of the suggestion)"
+                if self.min_confidence > 0 else "")
+        return (f"{done} without review: {self.changed:,} row{'s' if self.changed != 1 else ''}"
+                f"{sure}; flagged for review, label unchanged: {self.unchanged:,} "
+                f"row{'s' if self.unchanged != 1 else ''}. No person reviewed these changes")
+
+    def as_dict(self) -> dict:
+        key = "relabelled_without_review" if self.action == "relabel" else \
+            "removed_without_review"
+        return {key: self.changed, "flagged_label_unchanged": self.unchanged,
+                "min_confidence": self.min_confidence, "reviewed_by_a_person": False}
+
+
+def unreviewed_decisions(result: Analysis, *, max_score: float = 1.0, action: str = "relabel",
+                         min_confidence: float = UNREVIEWED_MIN_CONFIDENCE
+                         ) -> tuple[pd.DataFrame, Unreviewed]:
+    """The default cleaning without review: :func:`suggested_decisions` with
+    ``min_confidence`` (:data:`UNREVIEWED_MIN_CONFIDENCE`), and what it left unchanged."""
+    decisions = suggested_decisions(result, max_score=max_score, action=action,
+                                     min_confidence=min_confidence)
+    return decisions, Unreviewed(len(decisions), result.num_issues - len(decisions), action,
+                                 float(min_confidence))
 
 
 #: ``DataFrame.attrs`` key of the source format (:class:`analysis.data.Origin`): the cleaned
@@ -435,7 +520,7 @@ def _versions() -> dict[str, str]:
 
 def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
              files: dict[str, str | dict], parameters: dict | None = None,
-             review: dict | None = None) -> dict:
+             review: dict | None = None, unreviewed: Unreviewed | None = None) -> dict:
     """The ``manifest.json`` content: what went in, how, and what came out.
 
     ``files`` maps each kind (``cleaned``, ``changes``, ``report``...) to its file name, or to
@@ -465,6 +550,8 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
     }
     if review is not None:
         out["review"] = dict(review)
+    if unreviewed is not None:  # in plain words: no person reviewed these changes
+        out["unreviewed"] = unreviewed.as_dict() | {"summary": unreviewed.line() + "."}
     checks = _checks(result)
     if checks is not None:
         out["checks"] = checks
@@ -668,7 +755,8 @@ class _ExportProgress:
 def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, folder,
                  *, fmt: str = "csv", removed: str = "drop", mode: str = "reviewed",
                  parameters: dict | None = None, stem: str | None = None,
-                 extra_files: dict | None = None, review: dict | None = None) -> ExportResult:
+                 extra_files: dict | None = None, review: dict | None = None,
+                 unreviewed: Unreviewed | None = None) -> ExportResult:
     """Write the cleaned split, its change list, any extra files and ``manifest.json`` as one
     set, shown at ``folder``.
 
@@ -685,7 +773,8 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     refused.
 
     ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``); ``review``
-    (:meth:`analysis.review.Carryover.counts`) goes into the manifest as its ``review`` section.
+    (:meth:`analysis.review.Carryover.counts`) goes into the manifest as its ``review`` section,
+    ``unreviewed`` (:func:`unreviewed_decisions`) as its ``unreviewed`` section.
 
     Raises
     ------
@@ -705,7 +794,8 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     def make_manifest(listing: dict) -> dict:
         return manifest(dataset, result, cleaned, mode=mode, files=listing,
                         parameters={"removed_rows": removed, "format": fmt,
-                                    **(parameters or {})}, review=review)
+                                    **(parameters or {})}, review=review,
+                        unreviewed=unreviewed)
 
     sets = _make_sets_folder(target)
     progress = _ExportProgress()

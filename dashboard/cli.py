@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with suggestions: relabel flagged rows or remove them")
     run.add_argument("--max-score", type=float, default=1.0,
                      help="with suggestions: only rows whose quality score is at most this")
+    run.add_argument("--min-confidence", type=float, default=None,
+                     help="with suggestions (no review): change only flagged rows whose "
+                     "suggested class has at least this out-of-fold probability (default 0.9, "
+                     "measured in docs/benchmarks.md; 0 changes every flagged row); the other "
+                     "flagged rows keep their label")
     run.add_argument("--removed", choices=("drop", "flag"), default="drop",
                      help="drop removed rows or keep them with a flag column")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv",
@@ -168,7 +173,7 @@ def analyze_command(args) -> int:
         check_target,
         export_split,
         result_files,
-        suggested_decisions,
+        unreviewed_decisions,
     )
     from analysis.issues import FILTERS, RANKINGS
     from analysis.review import ReviewStore, reconcile
@@ -261,15 +266,21 @@ def analyze_command(args) -> int:
                    f"({len(carry.changed):,} on rows changed since; {len(carry.gone):,} on "
                    "rows no longer in the file, not applied)")
     elif mode == "suggestions":
-        decisions = suggested_decisions(result, max_score=args.max_score,
-                                        action=args.suggestion_action)
-        applied = (f"the detector's suggestions, unreviewed: {len(decisions):,} row(s) "
-                   f"{'relabelled' if args.suggestion_action == 'relabel' else 'removed'}"
-                   + (" (no review decisions for this dataset)" if args.clean == "auto" else ""))
+        from analysis.export import UNREVIEWED_MIN_CONFIDENCE
+
+        min_conf = getattr(args, "min_confidence", None)
+        decisions, unreviewed = unreviewed_decisions(
+            result, max_score=args.max_score, action=args.suggestion_action,
+            min_confidence=UNREVIEWED_MIN_CONFIDENCE if min_conf is None else min_conf)
+        applied = ("the detector's suggestions, unreviewed"
+                   + (" (no review decisions for this dataset)" if args.clean == "auto" else "")
+                   + f": {unreviewed.line()}")
     else:
         decisions = carry.applicable.iloc[0:0]
         applied = "nothing (--clean none): the cleaned split is the input"
 
+    if mode != "suggestions":
+        unreviewed = None
     from dashboard.report import build_report
 
     extra = result_files(dataset, result, mode=mode,
@@ -288,7 +299,7 @@ def analyze_command(args) -> int:
     hist = history.record_analysis(dataset, result, key=store.key, wrong_interval=intervals.wrong)
     extra["report.html"] = lambda cleaned: build_report(
         dataset, result, cleaned=cleaned, slices=slices, remaining=remaining, history=hist,
-        intervals=intervals)
+        intervals=intervals, unreviewed=unreviewed)
     extra["findings.json"] = json.dumps({
         "intervals": intervals.as_dict(),
         "slices": None if slices is None else slices.as_dict(),
@@ -300,7 +311,8 @@ def analyze_command(args) -> int:
     try:
         exported = export_split(dataset, result, decisions, out, fmt=args.format,
                                 removed=args.removed, mode=mode, extra_files=extra,
-                                review=carry.counts() if mode == "reviewed" else None)
+                                review=carry.counts() if mode == "reviewed" else None,
+                                unreviewed=unreviewed)
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
 

@@ -55,15 +55,38 @@ def test_analyze_writes_every_output_and_they_agree(tmp_path, capsys):
     assert summary["cleaning"]["decisions"] == "suggestions"
     cleaned = pd.read_csv(out / "mine_cleaned.csv")
     assert list(cleaned["uid"]) == list(frame["uid"])  # relabelled, nothing dropped
-    suggested = dict(zip(issues["id"], issues["suggested_name"], strict=True))
-    expected = [suggested.get(u, a) for u, a in zip(frame["uid"], frame["animal"], strict=True)]
+    # unreviewed: only the flagged rows whose suggestion the model gives >= 0.9 change (#25)
+    sure = {str(result.dataset.ids[i]): result.class_names[result.suggested[i]]
+            for i in np.flatnonzero(result.is_issue)
+            if result.pred_probs[i, result.suggested[i]] >= 0.9}
+    expected = [sure.get(u, a) for u, a in zip(frame["uid"], frame["animal"], strict=True)]
     assert list(cleaned["animal"]) == expected
+    assert 0 < len(sure) < result.num_issues  # the case has rows on both sides
+    manifest = json.loads((out / "manifest.json").read_text())
+    unchanged = result.num_issues - len(sure)
+
+    def rows(n: int) -> str:
+        return f"{n} row{'s' if n != 1 else ''}"
+
+    assert manifest["unreviewed"] == {
+        "relabelled_without_review": len(sure), "flagged_label_unchanged": unchanged,
+        "min_confidence": 0.9, "reviewed_by_a_person": False,
+        "summary": f"relabelled without review: {rows(len(sure))} (the model at least 0.9 "
+                   f"sure of the suggestion); flagged for review, label unchanged: "
+                   f"{rows(unchanged)}. No person reviewed these changes."}
+    changes = pd.read_csv(out / "mine_changes.csv")
+    assert sorted(changes["id"]) == sorted(sure)
+    assert set(changes["note"]) == {
+        "relabelled without review: suggested by the combined detector (clean, fit again) "
+        "(score <= 1, the model at least 0.9 sure of the suggestion)"}
     noise = pd.read_csv(out / "noise_matrix.csv", index_col=0)
     np.testing.assert_allclose(noise.to_numpy(), result.estimate.noise_matrix, rtol=1e-12)
     assert "wrote" in capsys.readouterr().out
-    cleaned_by_suggestions = apply_decisions(result.dataset, suggested_decisions(result))
+    cleaned_by_suggestions = apply_decisions(result.dataset,
+                                             suggested_decisions(result, min_confidence=0.9))
     assert_report_states_the_numbers((out / "report.html").read_text(encoding="utf-8"), result,
-                                     cleaned_by_suggestions)
+                                     cleaned_by_suggestions,
+                                     unreviewed=manifest["unreviewed"]["summary"])
 
 
 def test_analyze_uses_the_review_when_there_is_one(tmp_path):
@@ -158,7 +181,8 @@ class _Report(HTMLParser):
             self.stack[-1][2].append(data)
 
 
-def assert_report_states_the_numbers(page: str, result, cleaned=None) -> None:
+def assert_report_states_the_numbers(page: str, result, cleaned=None,
+                                     unreviewed: str | None = None) -> None:
     """The cards, headline and cleaning summary of the report say what the package says."""
     report = _Report(page)
     n = len(result.labels)
@@ -183,13 +207,17 @@ def assert_report_states_the_numbers(page: str, result, cleaned=None) -> None:
         assert "No class pair is confused systematically" in headline[0]
     sub = [p for p in report.paragraphs if " rows · " in p]
     assert len(sub) == 1 and f" {n:,} rows · {len(result.class_names)} classes · " in sub[0]
-    changes = [p for p in report.paragraphs if "rows relabelled" in p]
+    changes = [p for p in report.paragraphs if "rows relabelled" in p
+               or "without review" in p]
     if cleaned is None:
         assert not changes
+    elif unreviewed is not None:  # which changes no person reviewed, in plain words (#25)
+        assert changes == [f"{unreviewed} {cleaned.rows_in:,} rows in, "
+                           f"{cleaned.rows_out:,} rows out."]
     else:
         assert changes == [
             f"{cleaned.relabelled:,} rows relabelled, {cleaned.removed:,} removed, "
-            f"{cleaned.kept:,} confirmed as correct; {cleaned.rows_in:,} rows in, "
+            f"{cleaned.kept:,} confirmed as correct in the review; {cleaned.rows_in:,} rows in, "
             f"{cleaned.rows_out:,} rows out."]
 
 

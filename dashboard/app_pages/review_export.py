@@ -7,11 +7,12 @@ import numpy as np
 import streamlit as st
 
 from analysis.export import (
+    UNREVIEWED_MIN_CONFIDENCE,
     apply_decisions,
     class_sizes,
     default_stem,
     export_split,
-    suggested_decisions,
+    unreviewed_decisions,
 )
 from analysis.review import ReviewDatabaseError, reconcile
 from dashboard import components, compute, findings_view, session
@@ -88,10 +89,17 @@ if mode == "suggestions":
                                    "remove": "removed"}.get)
     max_score = s2.slider("Only rows with quality score at most", 0.0, 1.0, 1.0, 0.01,
                           key="suggest_max_score")
-    chosen = suggested_decisions(result, max_score=max_score, action=action)
-    params = {"suggestion_action": action, "max_score": max_score}
+    min_conf = s2.slider(
+        "Only where the model is at least this sure of the suggestion", 0.0, 1.0,
+        UNREVIEWED_MIN_CONFIDENCE, 0.01, key="suggest_min_confidence",
+        help="Nobody reviews these changes: the other flagged rows keep their label and stay "
+             "listed for review (measured in docs/benchmarks.md, Unreviewed default).")
+    chosen, unreviewed = unreviewed_decisions(result, max_score=max_score, action=action,
+                                              min_confidence=min_conf)
+    st.warning(f"{md(unreviewed.line())}.", icon=":material/person_off:")
+    params = {"suggestion_action": action, "max_score": max_score, "min_confidence": min_conf}
 else:
-    chosen = decisions
+    chosen, unreviewed = decisions, None
 o1, o2 = st.columns(2)
 removed = o1.radio("Removed rows", ["drop", "flag"], horizontal=True, key="export_removed",
                    format_func={"drop": "dropped",
@@ -125,8 +133,9 @@ if st.button("Export", type="primary", icon=":material/download:", key="export_g
                 dataset, result, chosen, folder, fmt=fmt, removed=removed, mode=mode,
                 parameters=params, stem=stem,
                 extra_files={"report.html": lambda c: build_report(
-                    dataset, result, cleaned=c, **findings_view.report_inputs(dataset, result))},
-                review=carry.counts() if mode == "reviewed" else None)
+                    dataset, result, cleaned=c, unreviewed=unreviewed,
+                    **findings_view.report_inputs(dataset, result))},
+                review=carry.counts() if mode == "reviewed" else None, unreviewed=unreviewed)
         st.session_state["last_export"] = {k: str(p) for k, p in out.files.items()}
     except (OSError, ValueError) as exc:
         st.error(f"**The export failed.** {md(exc)}")
