@@ -31,6 +31,12 @@ from analysis.cache import fingerprint as content_hash
 LABEL_NAMES = ("label", "labels", "given_label", "target", "class", "y")
 ID_NAMES = ("id", "row_id", "uid", "example_id")
 TRUE_LABEL_NAMES = ("true_label", "true_labels", "clean_label", "audited_label")
+#: A true-label cell holding one of these (and no class of that name) says "the given label is
+#: wrong, the right class is unknown": counted as wrong in precision, never used as a class
+#: (CIFAR-10's audit: 36 of its 54 validated errors have no agreed class).
+WRONG_UNKNOWN_TOKENS = ("?", "unknown")
+#: The code of such a cell in ``Dataset.true_labels`` (-1: not audited).
+WRONG_CLASS_UNKNOWN = -2
 PROB_PREFIXES = ("pred_prob_", "prob_", "p_")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 #: Files larger than this are refused (the dashboard keeps everything in memory).
@@ -791,6 +797,9 @@ def _true_label_role(table: _Table, column: str | None, names: list[str],
     as_text, unknown_cell = _label_text(frame[column], source, column, missing_label)
     known = ~unknown_cell
     codes = as_text.map({name: i for i, name in enumerate(names)})
+    tokens = [t for t in WRONG_UNKNOWN_TOKENS if t not in names]
+    wrong_unknown = known & as_text.str.strip().str.lower().isin(tokens).to_numpy()
+    codes = codes.mask(wrong_unknown, WRONG_CLASS_UNKNOWN)
     unknown = known & codes.isna().to_numpy()
     if unknown.any():
         rows = np.flatnonzero(unknown)

@@ -18,13 +18,28 @@ from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
 from analysis.pipeline import Analysis
 
 
+def audited(truth) -> np.ndarray:
+    """(N,) bool: rows whose audit is known: a true class, or "wrong, class unknown"
+    (:data:`analysis.data.WRONG_CLASS_UNKNOWN`)."""
+    from analysis.data import WRONG_CLASS_UNKNOWN
+
+    truth = np.asarray(truth)
+    return (truth >= 0) | (truth == WRONG_CLASS_UNKNOWN)
+
+
+def _has_truth(truth) -> bool:
+    return truth is not None and bool(audited(truth).any())
+
+
 def _known(result: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """Audited rows, and those whose given label is wrong ("wrong, class unknown" counts as
+    wrong: it is never a class)."""
     truth = result.dataset.true_labels
-    if truth is None or not (np.asarray(truth) >= 0).any():
+    if not _has_truth(truth):
         raise ValueError(f"{result.dataset.source}: no true labels are known, so detection "
                          "cannot be measured (add a true-label column for an audited subset).")
     truth = np.asarray(truth)
-    known = truth >= 0
+    known = audited(truth)
     return known, known & (truth != result.labels)
 
 
@@ -48,8 +63,7 @@ class TruthCheck:
 
 def truth_check(result: Analysis) -> TruthCheck | None:
     """How many known-wrong labels the current filter flags; ``None`` without known truth."""
-    truth = result.dataset.true_labels
-    if truth is None or not (np.asarray(truth) >= 0).any():
+    if not _has_truth(result.dataset.true_labels):
         return None
     known, wrong = _known(result)
     flagged = result.is_issue & known
@@ -418,8 +432,7 @@ class AuditDesign:
 def audit_design(result: Analysis) -> AuditDesign | None:
     """How the known true labels are spread over flagged and unflagged rows (``None``
     without known truth). See :class:`AuditDesign`."""
-    truth = result.dataset.true_labels
-    if truth is None or not (np.asarray(truth) >= 0).any():
+    if not _has_truth(result.dataset.true_labels):
         return None
     known, wrong = _known(result)
     flag = np.asarray(result.is_issue, dtype=bool)
@@ -428,3 +441,38 @@ def audit_design(result: Analysis) -> AuditDesign | None:
         audited_flagged=int((flag & known).sum()), audited_unflagged=int((~flag & known).sum()),
         wrong_flagged=int((flag & wrong).sum()), wrong_unflagged=int((~flag & wrong).sum()),
     )
+
+
+#: Said once, wherever the audit follows the detector (:attr:`AuditDesign.follows_the_detector`).
+AUDIT_BIAS_NOTE = ("An audit of flagged rows only cannot measure recall: the wrong labels "
+                   "nobody flagged are the ones it never looks at. Audit a random sample of "
+                   "the unflagged rows too.")
+
+
+def audit_line(design: AuditDesign) -> str:
+    """The one sentence on precision and recall against the known true labels, shown the
+    same way on the Overview, on Evaluate and in the report (plain text, no markup).
+
+    Precision is over the audited flagged rows; recall is :attr:`AuditDesign.recall`, each
+    group's wrong-label rate scaled to its size (with every row audited, the plain recall),
+    or "cannot be estimated" when fewer than :data:`MIN_AUDITED_UNFLAGGED` unflagged rows
+    were audited.
+    """
+    known = design.audited_flagged + design.audited_unflagged
+    wrong = design.wrong_flagged + design.wrong_unflagged
+    p = design.precision
+    prec = (f"precision {p:.0%} ({design.wrong_flagged:,} of the {design.audited_flagged:,} "
+            "audited flagged rows are truly wrong)" if np.isfinite(p)
+            else "precision cannot be measured (no flagged row was audited)")
+    r = design.recall
+    rec = (f"recall {r:.0%} (the wrong-label rates of the audited flagged and unflagged rows, "
+           "each scaled to its group's size)" if np.isfinite(r) else
+           f"recall cannot be estimated: only {design.audited_unflagged:,} unflagged "
+           f"row{'s' if design.audited_unflagged != 1 else ''} were audited (at least "
+           f"{MIN_AUDITED_UNFLAGGED} are needed, chosen at random)")
+    line = (f"Checked against the known true labels of {known:,} rows ({design.audited_flagged:,}"
+            f" of the {design.flagged:,} flagged, {design.audited_unflagged:,} of the "
+            f"{design.unflagged:,} others; {wrong:,} labels truly wrong): {prec}; {rec}.")
+    if design.follows_the_detector:
+        line += " " + AUDIT_BIAS_NOTE
+    return line

@@ -17,7 +17,7 @@ import pandas as pd
 import analysis as nl
 from analysis import findings
 from analysis.classes import describe_pair
-from analysis.evaluate import truth_check
+from analysis.evaluate import audit_design, audit_line
 from analysis.export import class_sizes, detector_name
 from analysis.pipeline import Analysis
 from dashboard import thumbs, why
@@ -357,13 +357,8 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
         f"About <b>{wrong:,}</b> of the <b>{n:,}</b> labels ({100 * wrong / max(n, 1):.1f}%) "
         f"are estimated to be wrong (95% interval {wi.low:,.0f}–{wi.high:,.0f}). {guideline}"
     )
-    check = truth_check(result)
-    truth_note = "" if check is None else (
-        f"<p>Checked against the known true labels of {check.known:,} rows: "
-        f"{check.wrong:,} are actually wrong; the {check.flagged:,} flagged among them "
-        f"contain {check.hits:,} (precision {check.precision:.0%}, "
-        f"recall {check.recall:.0%}).</p>"
-    )
+    design = audit_design(result)  # the Overview's and Evaluate's sentence (#25)
+    truth_note = "" if design is None else f"<p>{_e(audit_line(design))}</p>"
     table = intervals.table.sort_values("noise_rate", ascending=False, kind="stable")
     shown = table.head(MAX_CLASSES_SHOWN)
     bars_title = ("Share of each class's labels estimated wrong (95% interval)" if k <= 20 else

@@ -180,3 +180,100 @@ def test_ranking_curves_on_known_rows_only_and_thinned(audited):
         assert 2 <= len(curve) <= 25
         pd.testing.assert_frame_equal(curve, full[m].loc[curve.index])
         assert curve.index[0] == 0 and curve.index[-1] == len(full[m]) - 1
+
+
+# -- one definition of precision and recall, shown the same way everywhere (#25) ----------
+
+
+def _audit_loop(labels, truth, flagged):
+    """Precision and recall from the definitions, row by row: audited = a true class or '?'
+    (-2); wrong = audited and not the given label; recall = each group's wrong rate scaled to
+    its size (plain recall when every row is audited); None below 30 audited unflagged rows."""
+    groups = {True: [0, 0, 0], False: [0, 0, 0]}  # rows, audited, wrong
+    for y, t, f in zip(labels, truth, flagged, strict=True):
+        g = groups[bool(f)]
+        g[0] += 1
+        if t >= 0 or t == -2:
+            g[1] += 1
+            g[2] += int(t != y)
+    (nf, af, wf), (nu, au, wu) = groups[True], groups[False]
+    precision = wf / af
+    recall = None
+    if au >= 30:
+        found, missed = wf / af * nf, wu / au * nu
+        recall = found / (found + missed)
+    return precision, recall, (nf, af, wf, nu, au, wu)
+
+
+def test_one_audit_sentence_on_overview_evaluate_and_report(tmp_path):
+    import html
+
+    from analysis.data import WRONG_CLASS_UNKNOWN
+    from analysis.evaluate import AUDIT_BIAS_NOTE, audit_design, audit_line
+    from dashboard.report import build_report
+
+    ds = nl.from_sample("digits")
+    result = nl.analyze(ds, detector="confident_learning")
+    labels, flagged = np.asarray(result.labels), np.asarray(result.is_issue)
+    # every row audited: plain precision and recall, no bias note
+    line = audit_line(audit_design(result))
+    p, r, _ = _audit_loop(labels, ds.true_labels, flagged)
+    assert f"precision {p:.0%} (" in line and f"recall {r:.0%} (" in line
+    assert AUDIT_BIAS_NOTE not in line
+    # the report shows the same sentence
+    assert f"<p>{line}</p>" in html.unescape(build_report(ds, result))
+    # an audit of the flagged rows (a third of them "wrong, class unknown") and 10 others
+    truth = np.full(len(ds), -1)
+    rows = np.flatnonzero(flagged)
+    truth[rows] = np.asarray(ds.true_labels)[rows]
+    truth[rows[::3]] = np.where(truth[rows[::3]] != labels[rows[::3]], WRONG_CLASS_UNKNOWN,
+                                truth[rows[::3]])
+    others = np.flatnonzero(~flagged)[:10]
+    truth[others] = np.asarray(ds.true_labels)[others]
+    import dataclasses
+
+    audited_ds = dataclasses.replace(ds, true_labels=truth)
+    biased = nl.analyze(audited_ds, detector="confident_learning")
+    assert np.array_equal(biased.is_issue, flagged)
+    line = audit_line(audit_design(biased))
+    p, r, (nf, af, wf, nu, au, wu) = _audit_loop(labels, truth, flagged)
+    assert r is None
+    assert line == (
+        f"Checked against the known true labels of {af + au:,} rows ({af:,} of the {nf:,} "
+        f"flagged, {au:,} of the {nu:,} others; {wf + wu:,} labels truly wrong): precision "
+        f"{p:.0%} ({wf:,} of the {af:,} audited flagged rows are truly wrong); recall cannot "
+        f"be estimated: only {au} unflagged rows were audited (at least 30 are needed, chosen "
+        f"at random). {AUDIT_BIAS_NOTE}")
+    assert line.count("cannot measure recall") == 1
+    assert html.unescape(build_report(biased.dataset, biased)).count(line) == 1
+
+
+def test_a_question_mark_true_label_means_wrong_class_unknown(tmp_path):
+    from analysis.data import WRONG_CLASS_UNKNOWN
+    from analysis.evaluate import audit_design
+
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["label"] = np.where(frame["a"] > 0, "cat", "dog")
+    truth = np.array([""] * n, dtype=object)
+    truth[:4] = ["?", " Unknown ", "cat", frame["label"][3]]
+    frame["true_label"] = truth
+    path = tmp_path / "audit.csv"
+    frame.to_csv(path, index=False)
+    ds = nl.load_dataset(path, "label")
+    want = np.full(n, -1)
+    want[:2] = WRONG_CLASS_UNKNOWN
+    want[2] = ds.class_names.index("cat")
+    want[3] = ds.class_names.index(frame["label"][3])
+    assert np.array_equal(ds.true_labels, want)
+    d = audit_design(nl.analyze(ds, model="logistic", detector="confident_learning"))
+    assert d.audited_flagged + d.audited_unflagged == 4
+    wrong = 2 + int(frame["label"][2] != "cat")  # both '?' rows count as wrong labels
+    assert d.wrong_flagged + d.wrong_unflagged == wrong
+    # a class really named "unknown" stays a class
+    frame["label"] = np.where(frame["a"] > 0, "unknown", "dog")
+    frame["true_label"] = [""] * (n - 1) + ["unknown"]
+    frame.to_csv(path, index=False)
+    ds = nl.load_dataset(path, "label")
+    assert ds.true_labels[-1] == ds.class_names.index("unknown")

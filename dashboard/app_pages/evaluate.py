@@ -16,35 +16,26 @@ dataset, result = session.current()
 
 st.title("Evaluate")
 truth = dataset.true_labels
-if truth is None or not (truth >= 0).any():
+if truth is None or not evaluate.audited(truth).any():
     st.info("This page needs known true labels: a `true_label` column (empty where unknown) "
             "for an audited subset, as the bundled samples have. Add one to your file and "
             "reload.")
     st.stop()
-known = truth >= 0
+known = evaluate.audited(truth)  # a true class, or "wrong, class unknown"
 wrong = known & (truth != result.labels)
 st.caption(f"True labels are known for {int(known.sum()):,} of {len(dataset):,} rows; "
            f"{int(wrong.sum()):,} of those labels are actually wrong "
            f"({wrong.sum() / max(known.sum(), 1):.1%}).")
 
 design = compute.derived(result, "audit_design", lambda: evaluate.audit_design(result))
-if design is not None and design.follows_the_detector:
-    recall = (f"estimated recall **{design.recall:.0%}** (the wrong-label rate of the "
-              f"{design.audited_unflagged:,} audited unflagged rows, scaled to all "
-              f"{design.unflagged:,} unflagged rows)" if np.isfinite(design.recall) else
-              f"recall cannot be estimated: only {design.audited_unflagged:,} unflagged "
-              f"row{'s' if design.audited_unflagged != 1 else ''} were audited (at least "
-              f"{evaluate.MIN_AUDITED_UNFLAGGED} are needed, chosen at random)")
-    st.warning(
-        f"**The audit follows the detector.** {design.coverage_flagged:.0%} of the flagged "
-        f"rows were audited but only {design.coverage_unflagged:.1%} of the others, so "
-        "precision and recall over the audited rows are not those of a random audit. What "
-        f"the audit does say: precision among audited flagged rows **{design.precision:.0%}** "
-        f"({design.wrong_flagged:,} of {design.audited_flagged:,} truly wrong); {recall}. "
-        "The table below counts audited rows only: read its recall as an upper bound.",
-        icon=":material/policy:")
+if design is not None:  # one definition, the same sentence as the Overview and the report
+    (st.warning if design.follows_the_detector else st.info)(
+        evaluate.audit_line(design)  # our words and numbers only: no dataset text
+        + (" The table below counts audited rows only: read its recall as an upper bound."
+           if design.follows_the_detector else ""), icon=":material/policy:")
     c = st.columns(3)
-    c[0].metric("Precision (audited flagged rows)", f"{design.precision:.0%}")
+    c[0].metric("Precision (audited flagged rows)",
+                f"{design.precision:.0%}" if np.isfinite(design.precision) else "—")
     c[1].metric("Recall (estimated)",
                 f"{design.recall:.0%}" if np.isfinite(design.recall) else "not estimable")
     c[2].metric("Audited rows flagged", f"{design.audited_flagged:,} of {int(known.sum()):,}")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.classes import describe_pair
-from analysis.evaluate import truth_check
+from analysis.evaluate import audit_design, audit_line
 from dashboard import compute, figures, findings_view, labels, session, why
 from dashboard.text import md
 
@@ -27,14 +27,9 @@ c[3].metric("Estimated wrong labels", f"{result.estimated_wrong:,}",
 c[4].metric("Flagged for review", f"{result.num_issues:,}",
             help="Rows the chosen filter flags; the Suspects page ranks them.")
 
-check = compute.derived(result, "truth_check", lambda: truth_check(result))
-if check is not None:
-    st.info(
-        f"This dataset carries known true labels for {check.known:,} rows: "
-        f"**{check.wrong:,}** labels are actually wrong; the filter flags "
-        f"{check.flagged:,} of these rows, of which **{check.hits:,}** are truly wrong "
-        f"(precision {check.precision:.0%}, recall {check.recall:.0%})."
-    )
+design = compute.derived(result, "audit_design", lambda: audit_design(result))
+if design is not None:  # the same sentence as on Evaluate and in the report (#25)
+    st.info(audit_line(design))  # our words and numbers only: no dataset text
 
 findings_view.overview_section(dataset, result)  # intervals, review, slice, trend (#17)
 
