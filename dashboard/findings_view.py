@@ -137,14 +137,8 @@ def overview_section(dataset, result) -> None:
     if column:
         t = slices(dataset, result, column).table
         if len(t) > 1:
-            first, rest = t.iloc[0], t.iloc[1:]
-            ratio = first["noise_rate"] / max(rest["noise_rate"].mean(), 1e-9)
             cols = st.columns([6, 1.3], vertical_alignment="center")
-            cols[0].markdown(
-                f"**{md(first['slice'])}** ({md(column)}) has the noisiest labels: "
-                f"{100 * first['noise_rate']:.1f}% estimated wrong "
-                f"({100 * first['low']:.1f}–{100 * first['high']:.1f}%), {ratio:.1f}× the "
-                "others' average.")
+            cols[0].markdown(noisiest_slice_line(t, column))
             cols[1].page_link("app_pages/slices.py", label="By slice",
                               icon=":material/arrow_forward:")
     key = compute.review_store(dataset).key
@@ -172,6 +166,17 @@ def overview_section(dataset, result) -> None:
                             f"{ch['health']:+.1f} points, estimated wrong labels "
                             f"{ch['estimated_wrong']:+,}" + (f"; biggest moves: {moved}"
                                                              if moved else "") + ".")
+
+
+def noisiest_slice_line(table: pd.DataFrame, column: str) -> str:
+    """The Overview's sentence on the noisiest slice (Markdown, dataset text escaped): its
+    rate, interval, and how many times the average rate of the *other* slices it is."""
+    first, rest = table.iloc[0], table.iloc[1:]
+    ratio = first["noise_rate"] / max(rest["noise_rate"].mean(), 1e-9)
+    return (f"**{md(first['slice'])}** ({md(column)}) has the noisiest labels: "
+            f"{100 * first['noise_rate']:.1f}% estimated wrong "
+            f"({100 * first['low']:.1f}–{100 * first['high']:.1f}%), {ratio:.1f}× the "
+            "others' average.")
 
 
 def report_inputs(dataset, result) -> dict:
