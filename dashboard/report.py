@@ -59,6 +59,13 @@ th:first-child, td:first-child { text-align: left; }
 table.heat { width: auto; }
 table.heat td, table.heat th { text-align: center; padding: 3px 6px; min-width: 40px; }
 table.heat th.row { text-align: right; }
+/* long class names (20news: comp.sys.ibm.pc.hardware) wrap in narrow headers, so the table
+   of up to MAX_HEAT_CLASSES classes fits the page; on screen anything wider scrolls inside
+   its own box instead of widening the page */
+table.heat th { max-width: 7.5em; overflow-wrap: anywhere; white-space: normal;
+                vertical-align: bottom; font-size: 12px; line-height: 1.2; }
+table.heat th.row { max-width: 12em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table.heat td.diag { color: #adb5bd; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart text { font-family: inherit; font-size: 12px; fill: var(--ink); }
@@ -68,6 +75,12 @@ svg.chart text { font-family: inherit; font-size: 12px; fill: var(--ink); }
 @page { size: A4; margin: 14mm; }
 @media print {
   body { margin: 0; max-width: none; padding: 0; font-size: 12px; }
+  /* A4 between 14 mm margins is ~680 px: smaller type and cells, so 12 columns fit */
+  table.heat { font-size: 9px; }
+  table.heat td, table.heat th { padding: 2px 3px; min-width: 0; font-size: 9px; }
+  table.heat th { max-width: 6em; }
+  table.heat th.row { max-width: 9em; }
+  .scroll { overflow: visible; }
   h2 { break-after: avoid; }
   .figure, .finding, table, .cards, .suspect { break-inside: avoid; }
 }
@@ -135,6 +148,15 @@ def _heat_classes(gi: np.ndarray, gj: np.ndarray, v: np.ndarray, k: int) -> np.n
     return np.sort(np.fromiter(chosen, dtype=np.int64))
 
 
+def _breakable(name: str) -> str:
+    """A class name escaped, with a line-break opportunity after each ``.``, ``_``, ``-``
+    and ``/`` (comp.sys.ibm.pc.hardware wraps at its dots, not mid-word)."""
+    text = _e(name)
+    for ch in "._-/":
+        text = text.replace(ch, ch + "<wbr>")
+    return text
+
+
 def _heat(result: Analysis) -> str:
     """The confident joint in counts (estimated rows given i that are truly j) as a table,
     errors shaded; with many classes, the most confused ones (a sparse joint is never made
@@ -159,7 +181,7 @@ def _heat(result: Analysis) -> str:
     keep_all, keep = keep, np.arange(len(keep))
     names = [str(result.class_names[c]) for c in keep_all]
     peak = max(int(off.max()), 1)
-    head = "".join(f"<th>{_e(names[j])}</th>" for j in keep)
+    head = "".join(f"<th>{_breakable(names[j])}</th>" for j in keep)
     rows = []
     for i in keep:
         cells = []
@@ -171,8 +193,8 @@ def _heat(result: Analysis) -> str:
                 alpha = 0 if v == 0 else 0.12 + 0.88 * v / peak
                 cells.append(f'<td style="background: rgba(214, 51, 108, {alpha:.2f})">'
                              f'{v:,}</td>' if v else "<td>·</td>")
-        rows.append(f'<tr><th class="row">{_e(names[i])}</th>{"".join(cells)}</tr>')
-    return (f'<div class="figure"><table class="heat"><tr><th>given ↓ / really →</th>{head}'
+        rows.append(f'<tr><th class="row">{_breakable(names[i])}</th>{"".join(cells)}</tr>')
+    return (f'<div class="figure scroll"><table class="heat"><tr><th>given ↓ / really →</th>{head}'
             f'</tr>{"".join(rows)}</table></div>{note}')
 
 

@@ -176,3 +176,43 @@ def test_the_methods_say_how_the_combined_detector_flags():
     words = _flag_words(combined)
     assert "fitted again" in words and "relative to what is usual for their class" in words
     assert _FILTER_WORDS["prune_by_noise_rate"] in words
+
+
+LONG_NAMES = ["alt.atheism", "comp.graphics", "comp.os.ms-windows.misc",
+              "comp.sys.ibm.pc.hardware", "comp.sys.mac.hardware", "comp.windows.x",
+              "misc.forsale", "rec.autos", "rec.motorcycles", "rec.sport.baseball",
+              "rec.sport.hockey", "sci.crypt", "sci.electronics", "sci.med", "sci.space",
+              "soc.religion.christian", "talk.politics.guns", "talk.politics.mideast",
+              "talk.politics.misc", "talk.religion.misc"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium")
+def test_a_20_class_report_with_long_names_fits_the_screen_and_a4(tmp_path):
+    """#25: the counts table of 20news' 20 classes was 1,451 px wide in a 952 px column (the
+    page 1,525 px in an 1,100 px view) and the A4 print cut it; the names now wrap at their
+    dots, the table scrolls in its own box on screen and shrinks in print."""
+    from playwright.sync_api import sync_playwright
+
+    ds0, _ = report_case(20)
+    names = np.array(LONG_NAMES, dtype=object)
+    ds = nl.from_arrays(np.asarray(ds0.features), names[ds0.labels], pred_probs=ds0.pred_probs,
+                        class_names=LONG_NAMES)
+    page = build_report(ds, nl.analyze(ds))
+    assert "comp.<wbr>sys.<wbr>ibm.<wbr>pc.<wbr>hardware" in page or \
+        "talk.<wbr>politics.<wbr>guns" in page
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"))
+        tab = browser.new_page(viewport={"width": 1100, "height": 900})
+        tab.goto(path.as_uri())
+        assert tab.evaluate("document.documentElement.scrollWidth") == 1100
+        width, room = tab.evaluate("(t => [t.scrollWidth, t.parentElement.clientWidth])"
+                                   "(document.querySelector('table.heat'))")
+        assert width <= room
+        tab.emulate_media(media="print")
+        tab.set_viewport_size({"width": 680, "height": 960})  # A4 inside 14 mm margins
+        width, room = tab.evaluate("(t => [t.scrollWidth, t.parentElement.clientWidth])"
+                                   "(document.querySelector('table.heat'))")
+        assert width <= room <= 680
+        browser.close()
