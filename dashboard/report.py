@@ -465,6 +465,8 @@ flagged by {_e(detector_name(result))}, ranked by
 <h2>Where the errors are</h2>
 <h3>Estimated wrong labels by class pair (rows labelled as the row class, really the
 column class; grey: labels estimated right)</h3>
+<p class="note">Calibrated counts: the confident joint scaled to the class sizes, so a cell
+may differ from the raw number of rows the dashboard's Noise matrix lists under it.</p>
 {_heat(result)}
 {bars}
 {history_html}

@@ -210,3 +210,25 @@ def test_long_class_names_are_cut_on_the_class_axis_only():
         assert shown[plot("short")] == "short"
         assert shown[plot(names[1])] == plot("x" * (n - 2) + "<…")
         assert shown[plot(names[2])] == "y" * (n - 1) + "…"
+
+
+def test_noise_matrix_colours_are_scaled_on_the_class_cells_only(result):
+    """#25: a big "no confident class" column set the colour scale and left the real
+    confusion pale; the scale's top is now the largest off-diagonal class cell, and the
+    colour bar says the counts are raw (the hover gives the calibrated ~N)."""
+    k = len(result.class_names)
+    cells = selection.cell_counts(result.labels, result.estimated_true, k).astype(float)
+    cells[:, k] += 1000  # many rows with no confident class
+    fig = figures.noise_matrix_figure(result.estimate, result.class_names, cells=cells)
+    marker = fig.data[0].marker
+    off = max(cells[i, j] for i in range(k) for j in range(k) if i != j)
+    assert marker.cmax == off and off < 1000
+    assert "raw rows" in marker.colorbar.title.text and "clipped" in marker.colorbar.title.text
+    custom = np.asarray(fig.data[0].customdata)
+    t = next(t for t, (i, j, _) in enumerate(custom) if i != j and j < k)
+    i, j = int(custom[t][0]), int(custom[t][1])
+    assert (f"{int(cells[i, j]):,} row{'s' if int(cells[i, j]) != 1 else ''} listed (raw count)"
+            f"<br>~{result.estimate.confident_joint[i, j]:,.0f} after calibration"
+            ) in fig.data[0].hovertemplate[t]
+    plain = figures.noise_matrix_figure(result.estimate, result.class_names)
+    assert plain.data[0].marker.colorbar.title.text == "rows (calibrated)"
