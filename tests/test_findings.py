@@ -224,3 +224,28 @@ def test_slice_columns_of_a_long_text_table_match_the_definition():
         return out
 
     assert findings.slice_columns(ds) == loop(ds) == ["vendor"]
+
+
+def test_keep_decisions_count_as_reviewed_false_alarms_in_errors_remaining():
+    """#25: a "keep" is a verdict too (the flag was a false alarm): errors_remaining must count
+    it as reviewed, out of the remaining wrong labels, and against the precision."""
+    ds = nl.from_sample("digits")
+    result = nl.analyze(ds, detector="confident_learning")
+    rows = result.ranked[:10]
+    actions = ["relabel"] * 4 + ["keep"] * 6
+    decisions = pd.DataFrame({"id": np.asarray(ds.ids)[rows].astype(str), "action": actions})
+    rem = findings.errors_remaining(result, decisions)
+    assert (rem.reviewed, rem.reviewed_flagged, rem.confirmed, rem.false_alarms) == (10, 10, 4, 6)
+    assert rem.precision.estimate == pytest.approx(4 / 10)
+    # the same model with the six kept rows not reviewed: they would still hold wrong labels
+    reviewed = np.zeros(len(ds), dtype=bool)
+    reviewed[rows] = True
+    wrong = np.zeros(len(ds), dtype=bool)
+    wrong[rows[:4]] = True
+    want = findings.remaining_from(findings.model_wrong_probability(result), result.is_issue,
+                                   reviewed, wrong, prior_total=result.estimated_wrong)
+    assert rem.remaining_flagged.estimate == pytest.approx(want.remaining_flagged.estimate)
+    reviewed[rows[4:]] = False
+    ignored = findings.remaining_from(findings.model_wrong_probability(result), result.is_issue,
+                                      reviewed, wrong, prior_total=result.estimated_wrong)
+    assert rem.remaining_flagged.estimate < ignored.remaining_flagged.estimate
