@@ -220,3 +220,26 @@ def test_the_combined_detector_flags_the_filters_count_lowest_relative_confidenc
     both = nl.find_label_issues(noisy, got.pred_probs, filter_by="both")
     assert table.loc["both", "true_errors"] == np.sum(both & wrong)
     pd.testing.assert_frame_equal(detection_table(got).set_index("filter"), table)
+
+
+def test_the_refit_judges_with_the_probabilities_of_the_model_fitted_again():
+    """#25: a refit that kept the first pass's probabilities passed this module: the
+    combined detector's probabilities are those of a model fitted out-of-fold on the cleaned
+    labels, and its flags come from them."""
+    from analysis.confident import Evidence
+    from analysis.issues import issues_mask_from
+    from analysis.pipeline import REFIT_CV, model_inputs, relative_confidence_flags
+    from analysis.probabilities import out_of_fold_probabilities
+
+    ds = nl.from_sample("wine")
+    first = nl.analyze(ds, detector="confident_learning", model="logistic", use_cache=False)
+    cleaned = np.where(first.is_issue, first.suggested, first.labels).astype(np.int64)
+    want = out_of_fold_probabilities(labels=cleaned, model="logistic", cv=REFIT_CV,
+                                     random_state=0, num_classes=ds.num_classes,
+                                     **model_inputs(ds))
+    got = first.relearned(rounds=1, model="logistic", use_cache=False)
+    assert not np.array_equal(want, first.pred_probs)
+    np.testing.assert_array_equal(got.pred_probs, want)
+    ev = Evidence(first.labels, want)
+    count = int(issues_mask_from(ev, first.filter_by).sum())
+    np.testing.assert_array_equal(got.is_issue, relative_confidence_flags(ev, count))
