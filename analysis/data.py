@@ -1136,13 +1136,21 @@ def load_dataset(path: str | Path, label_column: str | None = None, **options) -
     A file with an image-path column but nothing else to learn from (no features, text,
     embeddings or ``pred_probs``) gets the images' pixels as embeddings, as a folder does.
     """
-    p = Path(path)
     if "classes" in options:
         if options.get("class_names") is not None:
             raise TypeError("give classes= or class_names=, not both")
         classes = options.pop("classes")
         options["class_names"] = (read_class_names(classes) if isinstance(classes, (str, Path))
                                   else classes)
+    if isinstance(path, pd.DataFrame):
+        # A frame already in memory: the same inference as a file, without an Origin to write
+        # back (from_frame is the documented entry point; this saves a user the TypeError).
+        return from_frame(path, label_column, **options)
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"load_dataset() takes the path of a CSV / TSV / Parquet file or an "
+                        f"image folder (or a pandas DataFrame), not {type(path).__name__}; for "
+                        f"arrays use analysis.from_arrays.")
+    p = Path(path)
     if p.is_dir():
         allowed = {"class_names", "pred_probs", "embeddings", "min_class_size"}
         extra = {k for k, v in options.items() if v is not None} - allowed

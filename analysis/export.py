@@ -251,6 +251,7 @@ def apply_decisions(dataset: Dataset, decisions: pd.DataFrame, *, removed: str =
     """
     if removed not in REMOVED_MODES:
         raise ValueError(f"removed={removed!r} is not one of: {', '.join(REMOVED_MODES)}.")
+    check_flag_column(dataset, removed)
     n = len(dataset.frame)
     rows, actions = _decision_rows(dataset, decisions)
     names = [str(c) for c in dataset.class_names]
@@ -350,6 +351,22 @@ def _labels_after(dataset: Dataset, base_labels, names: list[str],
         labels_after[r] = code[lab]
     labels_after[removed_mask] = -1
     return labels_after
+
+
+def check_flag_column(dataset: Dataset, removed: str) -> None:
+    """Refuse ``removed="flag"`` when the data already has a column named :data:`FLAG_COLUMN`:
+    writing the flags would overwrite the user's own cells.
+
+    Raises
+    ------
+    ValueError
+        Naming the column and the way out (drop removed rows, or rename the column).
+    """
+    if removed == "flag" and FLAG_COLUMN in {str(c) for c in dataset.frame.columns}:
+        raise ValueError(
+            f"{dataset.source} already has a column named {FLAG_COLUMN!r}: flagging removed "
+            f"rows would overwrite its cells. Rename that column, or drop removed rows "
+            f"(--removed drop).")
 
 
 def _output_frame(dataset: Dataset, frame: pd.DataFrame, removed_mask: np.ndarray,

@@ -95,6 +95,10 @@ class ReviewDatabaseError(OSError):
         )
 
 
+class ReviewPathError(ValueError):
+    """The review database's path names a folder, or a file in a folder that is missing."""
+
+
 def default_path() -> Path:
     """``$NOISELENS_REVIEWS``, else ``reviews.sqlite`` in the workspace.
 
@@ -206,7 +210,13 @@ def _check_file(path: Path) -> None:
     try:
         stat = path.stat()
     except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise ReviewPathError(f"the review database {path} cannot be created: its folder "
+                                  f"{path.parent} does not exist or is not a folder.") from None
         return
+    if path.is_dir():
+        raise ReviewPathError(f"the review database {path} is a folder: name a file, e.g. "
+                              f"{path / 'reviews.sqlite'}.")
     if stat.st_size == 0:
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:

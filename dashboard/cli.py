@@ -170,6 +170,7 @@ def analyze_command(args) -> int:
     from analysis.data import DataError
     from analysis.export import (
         ExportError,
+        check_flag_column,
         check_target,
         export_split,
         result_files,
@@ -234,6 +235,8 @@ def analyze_command(args) -> int:
         def progress(fraction: float, message: str) -> None:
             print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
 
+        # refuse before minutes of work what the export would refuse after them
+        check_flag_column(dataset, args.removed)
         print(f"analysing {dataset.source}: {len(dataset):,} rows, {dataset.num_classes} "
               "classes", file=sys.stderr)
         result = nl.analyze(dataset, filter_by=args.filter_by, rank_by=args.rank_by,

@@ -1,0 +1,101 @@
+"""Hostile and careless inputs, one table: file -> the message (or outcome) the user gets.
+
+Each case builds its input in a temporary folder and makes one call (the CLI or the API); the
+expected text must appear in the error, and for the CLI the analysis must not have started
+(a refusal after minutes of work is a refusal too late). The next case is one line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis as nl
+from analysis.data import DataError
+from dashboard.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
+
+
+def _table(folder: Path, extra: dict | None = None, name: str = "data.csv") -> Path:
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame({"x": rng.normal(size=n), "label": ["a", "b"] * (n // 2)})
+    for col, values in (extra or {}).items():
+        frame[col] = values
+    path = folder / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _user_flag_column(folder: Path) -> list[str]:
+    path = _table(folder, {"noiselens_removed": [f"user{i}" for i in range(60)]})
+    return ["analyze", str(path), "--label-col", "label", "--removed", "flag",
+            "--out", str(folder / "out")]
+
+
+def _reviews_is_a_folder(folder: Path) -> list[str]:
+    (folder / "reviews").mkdir()
+    return ["analyze", str(_table(folder)), "--label-col", "label",
+            "--reviews", str(folder / "reviews"), "--out", str(folder / "out")]
+
+
+CLI_CASES = {
+    # a user column with the name the export adds: its cells would be overwritten
+    "user column noiselens_removed with --removed flag": (
+        _user_flag_column, "already has a column named 'noiselens_removed'"),
+    # sqlite3 said "disk I/O error"
+    "--reviews names a folder": (_reviews_is_a_folder, "is a folder: name a file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_cli_refuses_with_a_clear_message_before_the_work(case, tmp_path, capsys):
+    build, expected = CLI_CASES[case]
+    argv = build(tmp_path)
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "Traceback" not in err
+    assert "analysing" not in err  # refused before the analysis started
+    assert not (tmp_path / "out").exists()
+
+
+def _random_npy(folder: Path):
+    (folder / "r.npy").write_bytes(os.urandom(4000))
+    return lambda: nl.load_dataset(_table(folder), "label", pred_probs=folder / "r.npy")
+
+
+def _array_not_path(folder: Path):
+    return lambda: nl.load_dataset(np.zeros((3, 2)), "label")
+
+
+API_CASES = {
+    "random bytes as .npy": (_random_npy, DataError, "is not a NumPy .npy file"),
+    "load_dataset of an array": (_array_not_path, TypeError, "use analysis.from_arrays"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_CASES))
+def test_api_refuses_with_a_clear_message(case, tmp_path):
+    build, error, expected = API_CASES[case]
+    call = build(tmp_path)
+    with pytest.raises(error) as info:
+        call()
+    assert expected in str(info.value)
+
+
+def test_load_dataset_takes_a_data_frame(tmp_path):
+    """`load_dataset(df)` was a raw TypeError; it now reads the frame as `from_frame` does."""
+    frame = pd.read_csv(_table(tmp_path))
+    direct = nl.load_dataset(frame, "label")
+    reference = nl.from_frame(frame, "label")
+    assert direct.fingerprint == reference.fingerprint
+    np.testing.assert_array_equal(direct.labels, reference.labels)
