@@ -149,3 +149,29 @@ def test_cli_dask_runs_the_core_on_the_cluster(client, tmp_path, monkeypatch, ca
                      "--out", str(tmp_path / "o2")])
     assert code == 2
     assert "--dask tcp://127.0.0.1:9: cannot reach the scheduler" in capsys.readouterr().err
+
+
+def test_the_merge_of_two_workers_keeps_both_sides_lost_candidates():
+    """#25: the Dask path merges the per-chunk candidates pairwise on the workers
+    (chunked.combine_candidates); a merge that dropped one side's ``lost`` (a tied value
+    that side left out) passed this module. Both orders, both sides carrying the tie."""
+    inf = np.inf
+    want = np.array([1, 2])
+    # pair 0: side a kept 0.1 and left out another 0.1 (a tie at its boundary)
+    # pair 1: side b kept 0.2, 0.4 and left out another 0.4
+    a = (np.array([0, 1]), np.array([0.1, 0.3]), np.array([1, 2]), np.array([0.1, inf]))
+    b = (np.array([0, 1, 1]), np.array([0.5, 0.2, 0.4]), np.array([3, 4, 5]),
+         np.array([inf, 0.4]))
+    for left, right in ((a, b), (b, a)):
+        merged = chunked.combine_candidates(left, right, want)
+        # from the definition: per pair the smallest left out of everything seen
+        assert merged[3].tolist() == [0.1, 0.4]  # pair 0: a's tie; pair 1: 0.4 spilled
+        rows, tied = chunked.select_candidates(merged, want)
+        assert tied.tolist() == [0]  # pair 0's boundary is tied: decided by the sort
+        assert sorted(rows.tolist()) == [2, 4]  # pair 1: 0.3 (a) and 0.2 (b)
+    # pair 1 tied on b's side: b left out a 0.4 and the merge keeps b's 0.2 and 0.4
+    a2 = (np.array([0, 1]), np.array([0.1, 0.9]), np.array([1, 2]), np.array([inf, inf]))
+    for left, right in ((a2, b), (b, a2)):
+        merged = chunked.combine_candidates(left, right, want)
+        assert merged[3].tolist() == [0.5, 0.4]
+        assert chunked.select_candidates(merged, want)[1].tolist() == [1]
