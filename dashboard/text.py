@@ -27,7 +27,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:\"'=,;?@/^%])")
 # Patterns that Streamlit's Markdown pipeline turns into links, icons or emoji *after* escapes
 # are resolved (they match decoded text): break them with an invisible WORD JOINER.
 _WJ = "\u2060"
-_AUTOLINK = re.compile(r"(?i)(:)|(@)|(w)(?=ww\.)")
+# A colon followed by a space or the end starts no link (``http:``), icon (``:material/x:``),
+# emoji (``:smile:``) or colour directive (``:red[...]``): it is left alone, so that an error
+# text does not carry a U+2060 after every "file: message" colon into a copy-paste.
+_AUTOLINK = re.compile(r"(?i)(:)(?=\S)|(@)|(w)(?=ww\.)")
 # Invisible characters that reorder or hide text (bidi overrides, embeddings and isolates,
 # zero-width space, word joiner, BOM): shown as a visible code, so that two names that look
 # the same but differ, or a name that reverses the line, are seen for what they are.

@@ -285,3 +285,13 @@ def test_derived_values_are_made_once_per_analysis_and_key(tmp_path, monkeypatch
     del a, b
     gc.collect()
     assert len(store.derived) == 0
+
+
+def test_md_leaves_a_colon_before_a_space_alone():
+    """Error texts ("file.csv: column 'x' ...") carried U+2060 after every colon; only a colon
+    that could start a link, icon, emoji or directive is broken now."""
+    from dashboard.text import md
+
+    assert "\u2060" not in md("data.csv: column 'label' is missing")
+    for risky in (":smile:", "http://x.y", ":material/home:", ":red[x]"):
+        assert "\u2060" in md(risky), risky
