@@ -169,6 +169,7 @@ def analyze_command(args) -> int:
     import analysis as nl
     from analysis.data import DataError
     from analysis.export import (
+        UNREVIEWED_MIN_CONFIDENCE,
         ExportError,
         check_flag_column,
         check_target,
@@ -248,6 +249,7 @@ def analyze_command(args) -> int:
         return _fail(str(exc))
 
     mode = args.clean
+    unreviewed = None  # what the cleaning changed without review (suggestions only)
     if mode == "auto":
         # any decision on this dataset (any version of its file) means it was reviewed: never
         # fall back to unreviewed suggestions then
@@ -269,12 +271,10 @@ def analyze_command(args) -> int:
                    f"({len(carry.changed):,} on rows changed since; {len(carry.gone):,} on "
                    "rows no longer in the file, not applied)")
     elif mode == "suggestions":
-        from analysis.export import UNREVIEWED_MIN_CONFIDENCE
-
-        min_conf = getattr(args, "min_confidence", None)
         decisions, unreviewed = unreviewed_decisions(
             result, max_score=args.max_score, action=args.suggestion_action,
-            min_confidence=UNREVIEWED_MIN_CONFIDENCE if min_conf is None else min_conf)
+            min_confidence=(UNREVIEWED_MIN_CONFIDENCE if args.min_confidence is None
+                            else args.min_confidence))
         applied = ("the detector's suggestions, unreviewed"
                    + (" (no review decisions for this dataset)" if args.clean == "auto" else "")
                    + f": {unreviewed.line()}")
@@ -282,8 +282,6 @@ def analyze_command(args) -> int:
         decisions = carry.applicable.iloc[0:0]
         applied = "nothing (--clean none): the cleaned split is the input"
 
-    if mode != "suggestions":
-        unreviewed = None
     from dashboard.report import build_report
 
     extra = result_files(dataset, result, mode=mode,
