@@ -278,7 +278,8 @@ def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["method"]["decisions"] == "reviewed"
     assert manifest["review"] == {"decisions": 5, "carried": 4, "gone": 1, "changed": 2,
-                                  "made_on_other_versions": 5}
+                                  "made_on_other_versions": 5,
+                                  "moved_with_their_row": 0, "set_aside": 0}
     assert manifest["counts"]["removed"] == 3 and manifest["counts"]["relabelled"] == 1
     listed = pd.read_csv(out / "review_changed_rows.csv")
     assert list(listed["id"]) == ["u2", "u1", "u3"]
