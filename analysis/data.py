@@ -817,12 +817,10 @@ def _probabilities_role(table: _Table, columns, pred_probs, labels, names,
                         label_column: str) -> tuple[list[str] | None, np.ndarray | None]:
     """``pred_prob_<class>`` columns (given or found) or a file / array, checked."""
     source, k = table.source, len(names)
+    extra: list[str] = []
     if columns is None:
-        for prefix in PROB_PREFIXES:
-            cand = [f"{prefix}{n}" for n in names]
-            if all(c in table.frame.columns for c in cand):
-                columns = cand
-                break
+        columns, extra = _found_probability_columns(table, names, label_column,
+                                                    pred_probs is not None)
     if columns is not None:
         if pred_probs is not None:
             raise _fail(source, "give pred_probs either as columns or as a file, not both.")
@@ -830,6 +828,11 @@ def _probabilities_role(table: _Table, columns, pred_probs, labels, names,
         if len(columns) != k:
             raise _fail(source, f"{len(columns)} pred_probs columns for {k} classes.")
         pred_probs = _number_matrix(table.frame, columns, source, "pred_probs")
+        if extra:  # prob_x / p_x beside complete columns: named if the rows do not add up
+            try:
+                check_inputs(labels, pred_probs, require_two_classes=False)
+            except ValueError:
+                raise _extra_columns_error(source, extra, names, label_column) from None
     if pred_probs is None:
         return columns, None
     arr = _load_npy(pred_probs, source, "pred_probs", len(table.frame))
@@ -841,6 +844,64 @@ def _probabilities_role(table: _Table, columns, pred_probs, labels, names,
     except ValueError as err:
         raise _fail(source, str(err)) from None
     return columns, pred_probs
+
+
+def _found_probability_columns(table: _Table, names: list[str], label: str,
+                               have_file: bool) -> tuple[list[str] | None, list[str]]:
+    """The ``<prefix><class>`` columns of every class (the first prefix of
+    :data:`PROB_PREFIXES` that has them all) and the columns of that prefix no class is named
+    by; :class:`DataError` when probability columns cover only some classes.
+
+    ``pred_prob_<x>`` is unambiguous: any such column makes the others required, and one for
+    a class no row has is refused (issue #25: the columns were silently taken as model
+    features, or the rows "summed to 0.9"). ``prob_`` / ``p_`` are common feature names, so
+    they count as probability columns once one of them names a class."""
+    source, columns = table.source, table.columns
+    for prefix in PROB_PREFIXES:
+        prefixed = [c for c in columns if c.startswith(prefix)]
+        have = {c[len(prefix):] for c in prefixed}
+        missing = [n for n in names if n not in have]
+        extra = [c for c in prefixed if c[len(prefix):] not in set(names)]
+        strict = prefix == PROB_PREFIXES[0]
+        if not prefixed or (not strict and len(missing) == len(names)):
+            continue
+        if missing:
+            if have_file and not strict:
+                continue
+            shown = ", ".join(repr(n) for n in missing[:10])
+            more = f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""
+            near = ", ".join(repr(c) for c in extra[:5])
+            raise _fail(
+                source,
+                f"{len(prefixed)} {prefix}<class> column(s) but no {prefix}<class> column for "
+                f"{len(missing)} of the {len(names)} classes of column "
+                f"'{label}': {shown}{more}"
+                + (f"; columns that name no class: {near}" if near else "")
+                + ". Each class needs its probability column, named exactly as the label "
+                "(spaces and line breaks count); fix the labels or the column names, or name "
+                "the columns with pred_prob_columns=.")
+        if strict and extra:
+            raise _extra_columns_error(source, extra, names, label)
+        if have_file:
+            raise _fail(source, "give pred_probs either as columns or as a file, not both.")
+        return [f"{prefix}{n}" for n in names], extra
+    return None, []
+
+
+def _extra_columns_error(source: str, extra: list[str], names: list[str],
+                         label: str | None) -> DataError:
+    first = extra[0]
+    prefix = next(p for p in PROB_PREFIXES if first.startswith(p))
+    cls = first[len(prefix):]
+    shown = ", ".join(repr(c) for c in extra[:10])
+    more = f" (and {len(extra) - 10} more)" if len(extra) > 10 else ""
+    return _fail(
+        source,
+        f"probability column(s) {shown}{more} for class(es) no row of column '{label}' is "
+        f"labelled with (no row is labelled {cls!r}); the classes are "
+        f"{', '.join(repr(n) for n in names)}. If the model has classes no row is given, "
+        f"name every class in the model's order with classes= (--class-names FILE), e.g. "
+        f"{names + [cls]!r}; else drop the column.")
 
 
 def _embeddings_of(table: _Table, embeddings) -> np.ndarray | None:

@@ -47,7 +47,25 @@ def _reviews_is_a_folder(folder: Path) -> list[str]:
             "--reviews", str(folder / "reviews"), "--out", str(folder / "out")]
 
 
+def _probs_cli(labels: list[str], probs: dict[str, float]):
+    """A file whose ``pred_prob_*`` columns do not match its classes, through the CLI."""
+    def build(folder: Path) -> list[str]:
+        path = _table(folder, {"label": labels * (60 // len(labels)), **probs})
+        return ["analyze", str(path), "--label-col", "label", "--out", str(folder / "out")]
+    return build
+
+
 CLI_CASES = {
+    # a class with no pred_prob_ column: the columns were taken as features, a model trained
+    "class 'd' has no pred_prob_d column": (
+        _probs_cli(["a", "b", "d"], {"pred_prob_a": 0.5, "pred_prob_b": 0.5}),
+        "no pred_prob_<class> column for 1 of the 3 classes of column 'label': 'd'."),
+    # "rows sum to 0.9" did not name the column
+    "pred_prob_zebra for a class no row has": (
+        _probs_cli(["a", "b"], {"pred_prob_a": 0.5, "pred_prob_b": 0.4, "pred_prob_zebra": 0.1}),
+        "probability column(s) 'pred_prob_zebra' for class(es) no row of column 'label' is "
+        "labelled with (no row is labelled 'zebra')"),
+
     # a user column with the name the export adds: its cells would be overwritten
     "user column noiselens_removed with --removed flag": (
         _user_flag_column, "already has a column named 'noiselens_removed'"),
@@ -77,7 +95,25 @@ def _array_not_path(folder: Path):
     return lambda: nl.load_dataset(np.zeros((3, 2)), "label")
 
 
+def _probs_api(labels: list[str], probs: dict[str, float]):
+    def build(folder: Path):
+        path = _table(folder, {"label": labels * (60 // len(labels)), **probs})
+        return lambda: nl.load_dataset(path, "label")
+    return build
+
+
 API_CASES = {
+    "label 'a ' beside 'a' has no pred_prob_ column": (
+        _probs_api(["a", "a ", "b"], {"pred_prob_a": 0.5, "pred_prob_b": 0.5}), DataError,
+        "data.csv: 2 pred_prob_<class> column(s) but no pred_prob_<class> column for 1 of the "
+        "3 classes of column 'label': 'a '."),
+    "label with a line break has no pred_prob_ column": (
+        _probs_api(["a", "b\nc"], {"pred_prob_a": 0.5, "pred_prob_b": 0.5}), DataError,
+        "classes of column 'label': 'b\\nc'; columns that name no class: 'pred_prob_b'."),
+    "p_zebra beside complete p_ columns, rows not summing to 1": (
+        _probs_api(["a", "b"], {"p_a": 0.5, "p_b": 0.4, "p_zebra": 0.1}), DataError,
+        "(no row is labelled 'zebra'); the classes are 'a', 'b'."),
+
     "random bytes as .npy": (_random_npy, DataError, "is not a NumPy .npy file"),
     "load_dataset of an array": (_array_not_path, TypeError, "use analysis.from_arrays"),
 }
@@ -90,6 +126,23 @@ def test_api_refuses_with_a_clear_message(case, tmp_path):
     with pytest.raises(error) as info:
         call()
     assert expected in str(info.value)
+
+
+def test_a_model_class_no_row_has_is_kept_when_named(tmp_path):
+    """The refusal's hint works: ``classes=`` naming 'zebra' keeps it as a class of 0 rows."""
+    path = _table(tmp_path, {"pred_prob_a": 0.5, "pred_prob_b": 0.4, "pred_prob_zebra": 0.1})
+    dataset = nl.load_dataset(path, "label", classes=["a", "b", "zebra"])
+    assert dataset.class_names == ["a", "b", "zebra"]
+    np.testing.assert_array_equal(dataset.pred_probs[0], [0.5, 0.4, 0.1])
+    assert not {"pred_prob_a", "pred_prob_b", "pred_prob_zebra"} & set(dataset.feature_columns)
+
+
+def test_p_value_feature_beside_complete_p_columns_stays_a_feature(tmp_path):
+    """``p_`` is a common feature prefix: an extra p_value is not refused while rows add up."""
+    path = _table(tmp_path, {"p_a": 0.5, "p_b": 0.5, "p_value": 0.1})
+    dataset = nl.load_dataset(path, "label")
+    assert dataset.feature_columns == ["x", "p_value"]
+    assert dataset.pred_probs.shape == (60, 2)
 
 
 def test_load_dataset_takes_a_data_frame(tmp_path):
