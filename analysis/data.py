@@ -1107,10 +1107,61 @@ def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
     return frame, origin
 
 
+def _decoded_bytes(metadata, schema) -> int:
+    """An estimate of a Parquet file's size once decoded, from its metadata alone: every
+    value's width (8 bytes, a pointer, for strings and other variable-width values) times the
+    rows, plus the uncompressed pages (the string bytes). Encodings (dictionary, run-length)
+    make the pages of a repeated value tiny, so the pages alone say nothing of the size."""
+    import pyarrow as pa
+
+    width = 0
+    for field_ in schema:
+        try:
+            width += max(1, field_.type.bit_width // 8)
+        except ValueError:  # variable width (strings, lists, ...): a pointer per value
+            width += 8
+        if pa.types.is_dictionary(field_.type):  # pragma: no cover - read as its values
+            width += 8
+    pages = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    return metadata.num_rows * width + pages
+
+
+def _check_parquet_size(p: Path) -> None:
+    """Refuse, from the metadata, a file whose rows or decoded size pass the limits of
+    :mod:`analysis.limits` (a compression bomb), before anything is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.limits import human, table_limit
+
+    try:
+        meta = pq.ParquetFile(p)
+        metadata, schema = meta.metadata, meta.schema_arrow
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{p.name}: cannot be read as Parquet: {err}") from None
+    rows, max_rows = metadata.num_rows, table_limit("rows")
+    if rows > max_rows:
+        raise DataError(f"{p.name}: the file holds {rows:,} rows (from its metadata), more than "
+                        f"the limit of {max_rows:,}; nothing was read. Split the file, or raise "
+                        "the limit with NOISELENS_MAX_ROWS if this machine can hold it.")
+    decoded, max_decoded = _decoded_bytes(metadata, schema), table_limit("decoded")
+    if decoded > max_decoded:
+        raise DataError(f"{p.name}: the file ({human(p.stat().st_size)} on disk, {rows:,} rows "
+                        f"x {len(schema.names):,} columns) decodes to about {human(decoded)}, "
+                        f"more than the limit of {human(max_decoded)}; nothing was read. Split "
+                        "the file, or raise the limit with NOISELENS_MAX_DECODED (e.g. 32G).")
+    max_columns = table_limit("columns")
+    if len(schema.names) > max_columns:
+        raise DataError(f"{p.name}: the file has {len(schema.names):,} columns, more than the "
+                        f"limit of {max_columns:,}; nothing was read. Raise it with "
+                        "NOISELENS_MAX_COLUMNS if the columns are meant.")
+
+
 def _read_parquet(p: Path) -> tuple[pd.DataFrame, Origin]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _check_parquet_size(p)
     try:
         table = pq.read_table(p)
     except (pa.ArrowException, OSError) as err:

@@ -17,6 +17,23 @@ ROW_BYTES = 96
 #: copies, calibration, joint, both noise matrices and their temporaries, prune counts).
 DENSE_MATRICES = 10
 
+#: Rows a table file may hold (``NOISELENS_MAX_ROWS`` raises it). The whole table is held in
+#: memory (the dashboard's frame, the cleaned split) and the core keeps ``ROW_BYTES`` per row
+#: beside it: 100M rows are ~10 GB of per-row vectors alone before one cell is read. Checked
+#: from a Parquet file's metadata before it is read: a 2.5 MB file of 200,000,000 rows of one
+#: repeated value decoded past 16 GB (issue #25, a compression bomb).
+MAX_TABLE_ROWS = 100_000_000
+#: Decoded (in-memory) size a Parquet file may reach (``NOISELENS_MAX_DECODED`` raises it):
+#: 4x the 2 GiB file-size limit (``analysis.data.MAX_FILE_BYTES``), about what a CSV at that
+#: limit takes once read as text. Estimated from the metadata (rows x the width of each
+#: column's values, plus the uncompressed pages), never by reading the data.
+MAX_DECODED_BYTES = 8 * 1024**3
+#: Columns a table file's header may name (``NOISELENS_MAX_COLUMNS`` raises it). Counted from
+#: the first line before a CSV is parsed: a 5,000,000-column header ran pyarrow for 65 s and
+#: 2.4 GB to end in a block-size message (issue #25). The widest real tables (pixel columns
+#: of 224 x 224 x 3 images) have ~150,000.
+MAX_TABLE_COLUMNS = 200_000
+
 
 class MemoryLimitError(ValueError):
     """The work would need more memory than is available; the message gives the numbers."""
@@ -36,6 +53,24 @@ def _parse_size(text: str) -> int:
     scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(text[-1:], 1)
     number = text[:-1] if text[-1:] in "KMGT" else text
     return int(float(number) * scale)
+
+
+def table_limit(name: str) -> int:
+    """A table limit: ``"rows"`` (:data:`MAX_TABLE_ROWS`), ``"decoded"``
+    (:data:`MAX_DECODED_BYTES`) or ``"columns"`` (:data:`MAX_TABLE_COLUMNS`), or its
+    ``NOISELENS_MAX_ROWS`` / ``NOISELENS_MAX_DECODED`` / ``NOISELENS_MAX_COLUMNS`` override."""
+    env, default = {"rows": ("NOISELENS_MAX_ROWS", MAX_TABLE_ROWS),
+                    "decoded": ("NOISELENS_MAX_DECODED", MAX_DECODED_BYTES),
+                    "columns": ("NOISELENS_MAX_COLUMNS", MAX_TABLE_COLUMNS)}[name]
+    text = os.environ.get(env)
+    if not text:
+        return default
+    text = text.replace(",", "").replace("_", "")
+    try:
+        return _parse_size(text) if name == "decoded" else int(text)
+    except ValueError:
+        example = "16G, 500M or 123456789" if name == "decoded" else "200000000"
+        raise ValueError(f"{env}={text!r} is not a number (e.g. {example}).") from None
 
 
 def available_bytes() -> int | None:
@@ -156,6 +191,7 @@ def num_threads() -> int:
     return int(numba.get_num_threads())
 
 
-__all__ = ["MemoryLimitError", "available_bytes", "check_analysis", "check_core",
-           "check_dense_matrices", "check_fits", "check_training", "core_bytes", "human",
+__all__ = ["MAX_DECODED_BYTES", "MAX_TABLE_COLUMNS", "MAX_TABLE_ROWS", "MemoryLimitError",
+           "available_bytes", "check_analysis", "check_core", "check_dense_matrices",
+           "check_fits", "check_training", "core_bytes", "human", "table_limit",
            "training_arrays"]
