@@ -115,6 +115,9 @@ class Dataset:
     embeddings_from : str
         ``"given"``, or ``"pixels"`` when the embeddings are the images' reduced pixels
         (:func:`load_image_folder`, an image column with nothing else to learn from).
+    notes : list of str
+        What the loading set aside and the user should be told (the CLI prints them as
+        warnings, the dashboard shows them): e.g. an image too large to decode, skipped.
     """
 
     frame: pd.DataFrame
@@ -136,6 +139,7 @@ class Dataset:
     origin: Origin | None = field(default=None, compare=False)
     feature_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     embeddings_from: str = field(default="given", compare=False)
+    notes: list[str] = field(default_factory=list, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -1284,11 +1288,24 @@ def load_dataset(path: str | Path, label_column: str | None = None, **options) -
         from dataclasses import replace
 
         paths = [dataset.image_path(r) for r in range(len(dataset))]
+        skipped: list[tuple[int, str]] = []
         try:
-            pixels = image_pixels(paths, source=p.name)
+            pixels = image_pixels(paths, source=p.name, skipped=skipped)
         except DataError:  # not images after all: analysis says what it needs
             return dataset
-        dataset = replace(dataset, embeddings=pixels, embeddings_from="pixels")
+        notes = []
+        if skipped:
+            # the row stays (it is the user's row, written back by the export); with no
+            # pixels to learn from it gets the mean of the readable images: no class's look
+            gone = [i for i, _ in skipped]
+            keep = np.setdiff1d(np.arange(len(paths)), gone)
+            if keep.size == 0:
+                raise DataError(f"{p.name}: every image of column '{dataset.image_column}' is "
+                                "too large to decode.")
+            pixels[gone] = pixels[keep].mean(axis=0)
+            notes = [f"{p.name}: {m} Its row is kept with the mean of the other images' "
+                     "pixels." for _, m in skipped]
+        dataset = replace(dataset, embeddings=pixels, embeddings_from="pixels", notes=notes)
     return dataset
 
 
@@ -1458,9 +1475,16 @@ FOLDER_PIXELS = 16
 
 
 def image_pixels(paths: Sequence[Path], size: int = FOLDER_PIXELS, *,
-                 source: str = "images", progress=None) -> np.ndarray:
+                 source: str = "images", progress=None,
+                 skipped: list[tuple[int, str]] | None = None) -> np.ndarray:
     """Each image as ``size`` x ``size`` RGB pixels in [0, 1], one row per image:
-    (N, 3 * size * size) float32. An unreadable file raises :class:`DataError` naming it."""
+    (N, 3 * size * size) float32. An unreadable file raises :class:`DataError` naming it.
+
+    An image whose declared size passes Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, 89 M pixels; a 30000 x 30000 PNG is a few KB on disk
+    and 2.7 GB decoded) is never decoded: with a ``skipped`` list its row and a message are
+    appended there and its pixels are left at 0 (the caller decides what the row becomes);
+    without one it raises :class:`DataError` naming the file."""
     from PIL import Image, UnidentifiedImageError
 
     out = np.empty((len(paths), 3 * size * size), dtype=np.float32)
@@ -1468,6 +1492,14 @@ def image_pixels(paths: Sequence[Path], size: int = FOLDER_PIXELS, *,
         try:
             with Image.open(path) as im:
                 small = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        except Image.DecompressionBombError as err:
+            # row as describe_rows counts (from 0: the row id of a file without an id column)
+            message = f"image {path} (row {i}) is too large to decode: {err}"
+            if skipped is None:
+                raise DataError(f"{source}: {message}") from None
+            skipped.append((i, f"{message} It was skipped."))
+            out[i] = 0.0
+            continue
         except (OSError, UnidentifiedImageError, ValueError) as err:
             raise DataError(f"{source}: cannot read image {path} (row {i + 1}): {err}") from None
         out[i] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
@@ -1506,15 +1538,26 @@ def load_image_folder(path: str | Path, *, class_names: Sequence | None = None,
     if not files:
         raise DataError(f"{name}: no images ({', '.join(IMAGE_SUFFIXES)}) in sub-folders of "
                         f"{root}; expected one sub-folder per class.")
+    from_pixels = pred_probs is None and embeddings is None
+    notes: list[str] = []
+    if from_pixels:
+        skipped: list[tuple[int, str]] = []
+        embeddings = image_pixels(files, pixels, source=name, skipped=skipped)
+        if skipped:  # a decompression bomb is left out of the data set; the rest goes on
+            gone = {i for i, _ in skipped}
+            notes = [f"{name}: {m.replace(f' (row {i})', '')} It is not part of the "
+                     "data set." for i, m in skipped]
+            files = [p for i, p in enumerate(files) if i not in gone]
+            embeddings = np.delete(embeddings, sorted(gone), axis=0)
+            if not files:
+                raise DataError(f"{name}: every image is too large to decode: "
+                                + " ".join(notes))
     rel = [p.relative_to(root).as_posix() for p in files]
     frame = pd.DataFrame({
         "id": rel,
         "label": [p.relative_to(root).parts[0] for p in files],
         "image": rel,
     })
-    from_pixels = pred_probs is None and embeddings is None
-    if from_pixels:
-        embeddings = image_pixels(files, pixels, source=name)
     dataset = from_frame(frame, "label", id_column="id", image_column="image",
                       feature_columns=[], text_column=None, annotator_columns=[],
                       class_names=class_names, pred_probs=pred_probs, embeddings=embeddings,
@@ -1522,5 +1565,5 @@ def load_image_folder(path: str | Path, *, class_names: Sequence | None = None,
     if from_pixels:
         from dataclasses import replace
 
-        dataset = replace(dataset, embeddings_from="pixels")
+        dataset = replace(dataset, embeddings_from="pixels", notes=notes)
     return dataset

@@ -68,7 +68,7 @@ _ARRAYS = ("labels", "ids", "pred_probs", "embeddings", "true_labels")
 _FRAMES = ("frame", "feature_frame")
 _PLAIN = ("source", "label_column", "class_names", "id_column", "feature_columns",
           "text_column", "image_column", "image_shape", "annotator_columns",
-          "embeddings_from")
+          "embeddings_from", "notes")
 
 
 def folder() -> Path:
@@ -223,7 +223,7 @@ def _read_frame(path: Path, rows: int) -> pd.DataFrame:
 
 def _plain(meta: dict) -> dict:
     """The fields kept in ``meta.json``, as the Dataset holds them."""
-    values = {name: meta[name] for name in _PLAIN}
+    values = {name: meta[name] for name in _PLAIN if name in meta}
     if values["image_shape"] is not None:
         values["image_shape"] = tuple(values["image_shape"])
     values["base_dir"] = Path(meta["base_dir"]) if meta["base_dir"] is not None else None

@@ -214,6 +214,8 @@ if dataset.annotator_columns:
     session.set_query("consensus", "1" if use else None)
     if use:
         result = compute.with_consensus(dataset, result)
+for note in dataset.notes:  # what the loading set aside (an image too large to decode)
+    st.warning(md(note), icon=":material/image_not_supported:")
 order = dataset.class_order
 if order is not None and order.suspicious:
     st.warning(md(order.message(dataset.source)), icon=":material/swap_horiz:")

@@ -213,6 +213,8 @@ def analyze_command(args) -> int:
                 dataset = load_splits(files, args.label_col, **options)
             else:
                 dataset = nl.load_dataset(files[0], args.label_col, **options)
+            for note in dataset.notes:  # what the loading set aside (an image too large)
+                print(f"noiselens: warning: {note}", file=sys.stderr)
             if dataset.class_order is not None and dataset.class_order.suspicious:
                 print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
                       file=sys.stderr)

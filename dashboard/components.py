@@ -8,7 +8,7 @@ import streamlit as st
 
 import analysis as nl
 from analysis.pipeline import Analysis
-from dashboard import compute, figures, labels, selection, why
+from dashboard import compute, figures, labels, selection, thumbs, why
 from dashboard.text import md, visible
 
 #: Tables of at most this many rows show thumbnails.
@@ -307,10 +307,14 @@ def example_detail(dataset: nl.Dataset, result: Analysis, row: int) -> None:
                 pixels[row], dataset.image_shape, height=260)),
                 key=f"img-{row}", config={"displayModeBar": False})
         elif dataset.image_column:
-            try:
-                st.image(str(dataset.image_path(row)), width="stretch")
-            except Exception as exc:  # a missing or unreadable file: say so, keep going
-                st.warning(f"Cannot show the image: {md(exc)}")
+            problem = thumbs.image_problem(dataset.image_path(row))  # a bomb is not sent
+            if problem is not None:
+                st.warning(f"Cannot show the image: {md(problem)}")
+            else:
+                try:
+                    st.image(str(dataset.image_path(row)), width="stretch")
+                except Exception as exc:  # a missing or unreadable file: say so, keep going
+                    st.warning(f"Cannot show the image: {md(exc)}")
         if dataset.text_column:
             st.text_area("Text", str(dataset.frame[dataset.text_column].iloc[row]),
                          height=200, disabled=True, key=f"text-{row}")

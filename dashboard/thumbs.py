@@ -24,3 +24,19 @@ def png_data_uri(pixels: np.ndarray, shape: tuple[int, int], *, scale: int = 4) 
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_problem(path) -> str | None:
+    """Why the image file at ``path`` cannot be shown (missing, not an image, or declaring
+    more pixels than Pillow's decompression-bomb limit, ``PIL.Image.MAX_IMAGE_PIXELS``), or
+    ``None``. Only the header is read: a 30000 x 30000 PNG of a few KB is refused here, never
+    handed to the browser to decode."""
+    try:
+        with Image.open(path) as im:
+            im.size  # noqa: B018 - the header is parsed by open; nothing is decoded
+    except Image.DecompressionBombError as err:
+        return f"{path}: too large to show ({err})"
+    except (OSError, ValueError) as err:  # UnidentifiedImageError is an OSError
+        return f"{path}: {err}"
+    return None
+

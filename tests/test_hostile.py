@@ -207,6 +207,114 @@ def test_parquet_under_the_limits_is_read(tmp_path, monkeypatch):
     assert len(frame) == 2_000_000
 
 
+def _bomb_png(path: Path) -> Path:
+    """A 74-byte PNG declaring 30000 x 30000 pixels (2.7 GB decoded): only its header and a
+    scrap of data, enough for Pillow to see the size and refuse it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    return path
+
+
+def _image_folder(folder: Path) -> Path:
+    """Classes a and b, 6 small images each, and a bomb as a/huge.png."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = folder / "images"
+    for c in "ab":
+        (root / c).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / c / f"{i}.png")
+    _bomb_png(root / "a" / "huge.png")
+    return root
+
+
+def _bomb_in_folder(folder: Path):
+    return lambda: nl.load_dataset(_image_folder(folder))
+
+
+def _bomb_in_column(folder: Path):
+    root = _image_folder(folder)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    table = pd.DataFrame({"image": paths, "label": [p.split("/")[0] for p in paths]})
+    table.to_csv(root / "data.csv", index=False)
+    return lambda: nl.load_dataset(root / "data.csv", "label")
+
+
+#: Files that load with something set aside: case -> (build, a note the user is told, rows)
+SET_ASIDE_CASES = {
+    # PIL's DecompressionBombError was an uncaught traceback
+    "30000 x 30000 PNG in an image folder": (
+        _bomb_in_folder, "images: image {root}/a/huge.png is too large to decode: Image size "
+        "(900000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb "
+        "DOS attack. It was skipped. It is not part of the data set.", 12),
+    "30000 x 30000 PNG in an image-path column": (
+        _bomb_in_column, "data.csv: image {root}/a/huge.png (row 6) is too large to decode: "
+        "Image size (900000000 pixels) exceeds limit of 178956970 pixels, could be "
+        "decompression bomb DOS attack. It was skipped. Its row is kept with the mean of the "
+        "other images' pixels.", 13),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SET_ASIDE_CASES))
+def test_loads_with_what_was_set_aside_named(case, tmp_path):
+    build, note, rows = SET_ASIDE_CASES[case]
+    dataset = build(tmp_path)()
+    root = (tmp_path / "images").resolve()
+    assert dataset.notes == [note.format(root=root)]
+    assert len(dataset) == rows
+    assert dataset.embeddings_from == "pixels"
+    assert np.isfinite(dataset.embeddings).all()
+
+
+def test_a_bomb_in_an_image_column_gets_the_mean_pixels(tmp_path):
+    from analysis.data import image_pixels
+
+    dataset = _bomb_in_column(tmp_path)()
+    readable = [dataset.image_path(r) for r in range(len(dataset)) if r != 6]
+    np.testing.assert_allclose(dataset.embeddings[6], image_pixels(readable).mean(axis=0),
+                               rtol=1e-6)
+    assert "huge.png" not in "".join(map(str, readable))
+
+
+def test_image_pixels_without_a_skip_list_names_the_bomb(tmp_path):
+    from analysis.data import image_pixels
+
+    with pytest.raises(DataError, match=r"huge.png \(row 0\) is too large to decode: Image "
+                       r"size \(900000000 pixels\) exceeds limit of 178956970 pixels, could be "
+                       r"decompression bomb DOS attack.$"):
+        image_pixels([_bomb_png(tmp_path / "huge.png")])
+
+
+def test_dashboard_does_not_show_a_bomb(tmp_path):
+    from dashboard.thumbs import image_problem
+
+    bomb = _bomb_png(tmp_path / "huge.png")
+    assert image_problem(bomb) == (
+        f"{bomb}: too large to show (Image size (900000000 pixels) exceeds limit of "
+        "178956970 pixels, could be decompression bomb DOS attack.)")
+    assert image_problem(tmp_path / "none.png").startswith(f"{tmp_path / 'none.png'}: ")
+
+
+def test_cli_warns_of_a_skipped_image_and_goes_on(tmp_path, capsys):
+    root = _image_folder(tmp_path)
+    assert main(["analyze", str(root), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"noiselens: warning: images: image {root.resolve()}/a/huge.png is too large" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "out" / "manifest.json").is_file()
+
+
 def test_load_dataset_takes_a_data_frame(tmp_path):
     """`load_dataset(df)` was a raw TypeError; it now reads the frame as `from_frame` does."""
     frame = pd.read_csv(_table(tmp_path))

@@ -536,3 +536,20 @@ def test_probabilities_and_only_a_categorical_column(page, tmp_path, monkeypatch
         assert any("predicted probabilities" in rendered(c.value) for c in at.caption)
     if page == "suspects":
         assert any("nearest neighbours" in m.value for m in at.markdown)
+
+
+def test_an_image_too_large_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    """A 30000 x 30000 PNG in an image folder (#25): the page names it and goes on (it was an
+    uncaught DecompressionBombError)."""
+    from tests.test_hostile import _image_folder
+
+    root = _image_folder(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(root)])
+    at = open_page("overview")
+    assert not at.error, [e.value for e in at.error]
+    warned = [rendered(w.value) for w in at.warning if "huge.png" in rendered(w.value)]
+    assert warned == [f"images: image {root.resolve()}/a/huge.png is too large to decode: "
+                      "Image size (900000000 pixels) exceeds limit of 178956970 pixels, could "
+                      "be decompression bomb DOS attack. It was skipped. It is not part of the "
+                      "data set."]
+    assert metric(at, "Rows") == "12"
