@@ -80,8 +80,8 @@ def _probs_cli(labels: list[str], probs: dict[str, float]):
 
 def _wide_header(folder: Path) -> list[str]:
     # 5,000 columns against a limit lowered to 1,000 (the real one, 200,000, refuses the
-    # issue's 5,000,000-column header after 0.03 s of counting: docs/benchmarks.md); a quoted name holding
-    # the delimiter is one column
+    # issue's 5,000,000-column header after 0.03 s of counting: docs/benchmarks.md); a
+    # quoted name holding the delimiter is one column
     os.environ["NOISELENS_MAX_COLUMNS"] = "1000"
     names = [f"c{i}" for i in range(4998)] + ['"a;b"', "label"]
     path = folder / "wide.csv"
