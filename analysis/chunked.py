@@ -87,18 +87,19 @@ def is_chunked_input(pred_probs) -> bool:
 def open_npy(path) -> np.memmap:
     """Memory-map a ``.npy`` file read-only (no pickle), or raise :class:`ChunkError` naming
     the file and what is wrong with it."""
+    from analysis.data import DataError, npy_header
+
     p = Path(path)
     if not p.is_file():
         raise ChunkError(f"pred_probs file not found: {p}.")
-    with open(p, "rb") as fh:
-        if fh.read(4) == b"PK\x03\x04":
-            raise ChunkError(f"{p.name}: a NumPy .npz archive, not one array; save the array "
-                             "with numpy.save('file.npy', array).")
+    try:  # the header and the size checked first: NumPy's own message for random bytes
+        npy_header(p, "pred_probs")  # spoke of "pickled data"
+    except DataError as err:
+        raise ChunkError(str(err)) from None
     try:
         arr = np.load(p, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
-        raise ChunkError(f"{p.name}: not a readable .npy array ({err}); it may be truncated, "
-                         "damaged or hold Python objects (pickles are never opened).") from None
+    except (ValueError, OSError) as err:  # pragma: no cover - the header checks come first
+        raise ChunkError(f"{p.name}: pred_probs is not a readable .npy array ({err}).") from None
     if not isinstance(arr, np.ndarray):
         raise ChunkError(f"{p.name}: not a single .npy array.")
     if arr.ndim != 2:

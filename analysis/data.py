@@ -449,9 +449,12 @@ def _human_bytes(n: float) -> str:
     return f"{n} bytes"  # pragma: no cover
 
 
-def _read_npy(p: Path, what: str, n: int) -> np.ndarray:
-    """Open a .npy file after checking its header against the file size (nothing is
-    allocated for a header that claims more data than the file holds)."""
+def npy_header(p: Path, what: str = "the file") -> tuple[tuple, np.dtype]:
+    """The shape and dtype of the ``.npy`` file ``p``, read from its header alone and checked
+    against the file's size; :class:`DataError` naming the file otherwise: not a .npy file
+    (random bytes, another format), an ``.npz`` archive, a damaged header, Python objects,
+    or data shorter or longer than the header says. Nothing is loaded, never a pickle (random
+    bytes made NumPy answer "pickled data", issue #25)."""
     from numpy.lib import format as npformat
 
     name = p.name
@@ -481,18 +484,26 @@ def _read_npy(p: Path, what: str, n: int) -> np.ndarray:
         offset = fh.tell()
     if dtype.hasobject:
         raise _fail(name, f"{what} holds Python objects (a pickle); save it as a numeric "
-                          "array with numpy.save. Pickles are never opened.")
-    if len(shape) != 2 or shape[0] != n:
-        raise _fail(name, f"{what} must have shape ({n}, ...): one row per data row; got "
-                          f"{tuple(shape)}.")
-    if dtype.kind not in "fiu":
-        raise _fail(name, f"{what} must be numeric, got dtype {dtype}.")
+                          "array with numpy.save; pickles are never opened.")
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize
     have = size - offset
     if need != have:
         raise _fail(name, f"{what}: the .npy header says shape {tuple(shape)} of {dtype} "
                           f"({_human_bytes(need)}) but the file holds {_human_bytes(have)} "
                           "of data; the file is truncated or damaged.")
+    return tuple(shape), dtype
+
+
+def _read_npy(p: Path, what: str, n: int) -> np.ndarray:
+    """Open a .npy file after checking its header against the file size (nothing is
+    allocated for a header that claims more data than the file holds)."""
+    name = p.name
+    shape, dtype = npy_header(p, what)
+    if len(shape) != 2 or shape[0] != n:
+        raise _fail(name, f"{what} must have shape ({n}, ...): one row per data row; got "
+                          f"{tuple(shape)}.")
+    if dtype.kind not in "fiu":
+        raise _fail(name, f"{what} must be numeric, got dtype {dtype}.")
     return np.load(p, allow_pickle=False)
 
 

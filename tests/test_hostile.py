@@ -90,6 +90,19 @@ def _wide_header(folder: Path) -> list[str]:
     return ["analyze", str(path), "--label-col", "label", "--out", str(folder / "out")]
 
 
+def _random_npy_cli(folder: Path) -> list[str]:
+    (folder / "r.npy").write_bytes(np.random.default_rng(0).bytes(4000))
+    return ["analyze", str(_table(folder)), "--label-col", "label", "--pred-probs",
+            str(folder / "r.npy"), "--out", str(folder / "out")]
+
+
+def _truncated_npy_cli(folder: Path) -> list[str]:
+    np.save(folder / "t.npy", np.full((60, 2), 0.5))
+    (folder / "t.npy").write_bytes((folder / "t.npy").read_bytes()[:-50])
+    return ["analyze", str(_table(folder)), "--label-col", "label", "--pred-probs",
+            str(folder / "t.npy"), "--out", str(folder / "out")]
+
+
 CLI_CASES = {
     # a class with no pred_prob_ column: the columns were taken as features, a model trained
     "class 'd' has no pred_prob_d column": (
@@ -116,6 +129,15 @@ CLI_CASES = {
         "wide.csv: the header line names 5,000 columns (semicolon-separated), more than the "
         "limit of 1,000; nothing was read. Check the delimiter and the first line, or raise "
         "the limit with NOISELENS_MAX_COLUMNS if the columns are meant."),
+    # NumPy's own message spoke of "pickled data" and allow_pickle
+    "random bytes as --pred-probs .npy": (
+        _random_npy_cli,
+        "noiselens: error: r.npy: pred_probs is not a NumPy .npy file (it does not start with "
+        "the .npy signature); save the array with numpy.save, or give a .csv file.\n"),
+    "--pred-probs .npy cut short": (
+        _truncated_npy_cli,
+        "noiselens: error: t.npy: pred_probs: the .npy header says shape (60, 2) of float64 "
+        "(960 bytes) but the file holds 910 bytes of data; the file is truncated or damaged."),
     # sqlite3 said "disk I/O error"
     "--reviews names a folder": (_reviews_is_a_folder, "is a folder: name a file"),
 }
@@ -129,6 +151,7 @@ def test_cli_refuses_with_a_clear_message_before_the_work(case, tmp_path, capsys
     err = capsys.readouterr().err
     assert expected in err
     assert "Traceback" not in err
+    assert "allow_pickle" not in err and "pickled" not in err
     assert "analysing" not in err  # refused before the analysis started
     assert not (tmp_path / "out").exists()
 
