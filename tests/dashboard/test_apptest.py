@@ -553,3 +553,19 @@ def test_an_image_too_large_is_skipped_with_a_warning(tmp_path, monkeypatch):
                       "be decompression bomb DOS attack. It was skipped. It is not part of the "
                       "data set."]
     assert metric(at, "Rows") == "12"
+
+
+def test_a_class_without_its_probability_column_is_refused_on_the_page(tmp_path, monkeypatch):
+    """#25: the pred_prob_* columns were taken as features and a model trained on them."""
+    frame = pd.DataFrame({"x": np.arange(60.0), "label": ["a", "b", "d"] * 20,
+                          "pred_prob_a": 0.5, "pred_prob_b": 0.5})
+    path = tmp_path / "partial.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--data", str(path), "--label-col", "label"])
+    at = open_page("overview")
+    assert [rendered(e.value) for e in at.error] == [
+        "**This data cannot be analysed yet.** partial.csv: 2 pred_prob_<class> column(s) but "
+        "no pred_prob_<class> column for 1 of the 3 classes of column 'label': 'd'. Each "
+        "class needs its probability column, named exactly as the label (spaces and line "
+        "breaks count); fix the labels or the column names, or name the columns with "
+        "pred_prob_columns=."]
