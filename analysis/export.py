@@ -702,10 +702,37 @@ def check_target(folder) -> None:
     target = Path(folder).expanduser().absolute()
     sets = sets_folder(target)
     _describe_target(target, sets)
-    probe = sets if sets.exists() else next(p for p in sets.parents if p.exists())
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ExportError(f"cannot write to {probe} (permission denied): nothing was written; "
-                          "choose a folder you can write to.")
+    # a real probe, not os.access: root passes os.access everywhere, and /proc, a read-only
+    # mount or a path under a file only fail when something is actually created there
+    _probe_writable(target.parent)
+    if sets.is_dir():
+        _probe_writable(sets)
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create ``folder`` (and its missing parents), create and delete a probe file in it, then
+    remove every folder made: nothing is left behind, whether the check passes or fails.
+    Raise :class:`ExportError` naming the folder when any step fails."""
+    made: list[Path] = []
+    try:
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        for p in reversed(missing):
+            p.mkdir()
+            made.append(p)
+        probe = folder / f".noiselens-probe-{uuid.uuid4().hex}"
+        with open(probe, "xb") as fh:
+            fh.write(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExportError(f"cannot create or write {folder} ({reason}): nothing was written; "
+                          "choose a folder you can write to.") from None
+    finally:
+        for p in reversed(made):
+            try:
+                p.rmdir()
+            except OSError:  # pragma: no cover - someone else wrote into it meanwhile
+                pass
 
 
 def _clean_leftovers(target: Path, sets: Path) -> list[str]:

@@ -47,13 +47,47 @@ def _reviews_is_a_folder(folder: Path) -> list[str]:
             "--reviews", str(folder / "reviews"), "--out", str(folder / "out")]
 
 
+def _npy(folder: Path) -> Path:
+    probs = np.random.default_rng(1).dirichlet([1.0, 1.0], size=60)
+    np.save(folder / "p.npy", probs)
+    return folder / "p.npy"
+
+
+def _args(folder: Path, *extra: str) -> list[str]:
+    return ["analyze", str(_table(folder)), "--label-col", "label", *extra]
+
+
 CLI_CASES = {
     # a user column with the name the export adds: its cells would be overwritten
     "user column noiselens_removed with --removed flag": (
         _user_flag_column, "already has a column named 'noiselens_removed'"),
     # sqlite3 said "disk I/O error"
     "--reviews names a folder": (_reviews_is_a_folder, "is a folder: name a file"),
+    # the next four failed only after the whole analysis (#25)
+    "--chunk-rows 0": (
+        lambda f: _args(f, "--pred-probs", str(_npy(f)), "--chunk-rows", "0",
+                        "--out", str(f / "out")),
+        "noiselens: error: --chunk-rows must be at least 1, got 0."),
+    "--chunk-rows without --pred-probs .npy": (
+        lambda f: _args(f, "--chunk-rows", "10", "--out", str(f / "out")),
+        "noiselens: error: --chunk-rows needs --pred-probs FILE.npy"),
+    "--out /proc/x (cannot be created)": (
+        lambda f: _args(f, "--out", "/proc/x"),
+        "noiselens: error: --out /proc/x: cannot create or write /proc"),
+    "--out below a file": (
+        lambda f: (f / "file").write_text("x") and _args(f, "--out", str(f / "file" / "out")),
+        "(Not a directory): nothing was written"),
+    "--dask at an address nobody listens on": (
+        lambda f: _args(f, "--pred-probs", str(_npy(f)), "--dask", "tcp://127.0.0.1:1",
+                        "--out", str(f / "out")),
+        "noiselens: error: --dask tcp://127.0.0.1:1: cannot reach the scheduler"),
 }
+
+
+@pytest.fixture(autouse=True)
+def _short_dask_wait(monkeypatch):
+    # the up-front --dask check waits DASK_CONNECT_TIMEOUT (5 s); 1 s keeps the table quick
+    monkeypatch.setattr("dashboard.cli.DASK_CONNECT_TIMEOUT", 1.0, raising=False)
 
 
 @pytest.mark.parametrize("case", sorted(CLI_CASES))
@@ -99,3 +133,25 @@ def test_load_dataset_takes_a_data_frame(tmp_path):
     reference = nl.from_frame(frame, "label")
     assert direct.fingerprint == reference.fingerprint
     np.testing.assert_array_equal(direct.labels, reference.labels)
+
+
+def test_out_check_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The --out check creates the missing folders and a probe file, then removes them all,
+    whether it passes or fails."""
+    from analysis import export
+
+    target = tmp_path / "a" / "b" / "out"
+    export.check_target(target)
+    assert list(tmp_path.iterdir()) == []
+    real_open = open
+
+    def refuse(path, mode="r", *a, **k):
+        if ".noiselens-probe-" in str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, mode, *a, **k)
+
+    monkeypatch.setattr("builtins.open", refuse)
+    with pytest.raises(export.ExportError, match=r"cannot create or write .*/a/b \(Permission "
+                       r"denied\): nothing was written"):
+        export.check_target(target)
+    assert list(tmp_path.iterdir()) == []
