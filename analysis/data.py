@@ -68,6 +68,10 @@ class Origin:
         The CSV file starts with a UTF-8 byte-order mark.
     schema : pyarrow.Schema or None
         Of a Parquet file.
+    quoting : dict or None
+        Of a CSV file that quotes more cells than need it (``csv.QUOTE_ALL``,
+        ``QUOTE_NONNUMERIC``): which, as :func:`analysis.quoting.detect` found them; None
+        when only the cells that need quotes are quoted.
     """
 
     kind: str
@@ -75,6 +79,7 @@ class Origin:
     lineterminator: str = "\n"
     bom: bool = False
     schema: object = None
+    quoting: dict | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -1043,7 +1048,12 @@ def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
         raise DataError(f"{name}: the file has no rows.")
     frame = table.to_pandas()
     frame.columns = list(header)
-    return frame, origin
+    from dataclasses import replace
+
+    from analysis.quoting import detect
+
+    quoting = detect(p, frame, origin.delimiter, origin.lineterminator, origin.bom)
+    return frame, (replace(origin, quoting=quoting) if quoting else origin)
 
 
 def _read_parquet(p: Path) -> tuple[pd.DataFrame, Origin]:

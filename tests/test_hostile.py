@@ -7,6 +7,7 @@ expected text must appear in the error, and for the CLI the analysis must not ha
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -155,3 +156,62 @@ def test_out_check_leaves_nothing_behind(tmp_path, monkeypatch):
                        r"denied\): nothing was written"):
         export.check_target(target)
     assert list(tmp_path.iterdir()) == []
+
+
+def _quoting_frame() -> pd.DataFrame:
+    n = 40
+    rng = np.random.default_rng(2)
+    return pd.DataFrame({
+        "id": [f"r{i}" for i in range(n)],
+        "x": rng.normal(size=n).round(4),
+        "k": np.arange(n) % 5,
+        "v": [1 if i % 3 else f"s{i}" for i in range(n)],  # numbers and text in one column
+        "text": [f'say, "hi" {i}' if i % 7 == 0 else ("two\nlines" if i == 3 else f"t{i}")
+                 for i in range(n)],
+        "label": [["a", "b", "c"][i % 3] for i in range(n)],
+    })
+
+
+# how the input file is written (pandas' to_csv arguments) -> the cleaned split keeps it
+QUOTING_CASES = {
+    "QUOTE_ALL": {"quoting": csv.QUOTE_ALL},
+    "QUOTE_ALL, CRLF (Python's csv default)": {"quoting": csv.QUOTE_ALL, "lineterminator": "\r\n"},
+    "QUOTE_NONNUMERIC": {"quoting": csv.QUOTE_NONNUMERIC},
+    "QUOTE_NONNUMERIC, semicolons": {"quoting": csv.QUOTE_NONNUMERIC, "sep": ";"},
+    "QUOTE_MINIMAL": {"quoting": csv.QUOTE_MINIMAL},
+}
+
+
+def _quoted_file(folder: Path, case: str, frame: pd.DataFrame, name: str = "q.csv") -> Path:
+    options = dict(QUOTING_CASES[case])
+    path = folder / name
+    frame.to_csv(path, index=False, **options)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(QUOTING_CASES))
+def test_cleaned_split_keeps_the_input_quoting(case, tmp_path, capsys):
+    """#25: a file with every string quoted came back with 421 of 421 lines different."""
+    frame = _quoting_frame()
+    path = _quoted_file(tmp_path, case, frame)
+    np.save(tmp_path / "p.npy", np.full((len(frame), 3), 1 / 3))
+    code = main(["analyze", str(path), "--label-col", "label", "--id-col", "id",
+                 "--pred-probs", str(tmp_path / "p.npy"), "--clean", "none",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "q_cleaned.csv").read_bytes() == path.read_bytes()
+    # one relabel: exactly one line differs, written as the same writer writes it
+    from analysis.export import apply_decisions, write_table
+
+    dataset = nl.load_dataset(path, "label", id_column="id")
+    decision = pd.DataFrame({"id": ["r4"], "action": ["relabel"], "new_label": ["c"]})
+    write_table(apply_decisions(dataset, decision).frame, tmp_path / "one.csv", "csv")
+    relabelled = frame.copy()
+    relabelled.loc[4, "label"] = "c"
+    want = _quoted_file(tmp_path, case, relabelled, "want.csv").read_bytes()
+    got = (tmp_path / "one.csv").read_bytes()
+    assert got == want
+    before = path.read_bytes()
+    assert before != want
+    differ = [a for a, b in zip(got.split(b"\n"), before.split(b"\n"), strict=True) if a != b]
+    assert len(differ) == 1 and b"r4" in differ[0]
