@@ -1274,19 +1274,28 @@ class ClassOrder:
         return self.best - self.assumed >= CLASS_ORDER_MARGIN
 
     def message(self, source: str = "pred_probs") -> str:
-        """A plain-language warning naming both agreements and a few moved classes."""
+        """A plain-language warning naming both agreements and a few moved classes, and the
+        order assumed: the class names sorted (the default), or as given (``--class-names``,
+        ``classes=``) when they are not in sorted order."""
         moved = [c for c in range(len(self.mapping)) if self.mapping[c] != c]
         shown = ", ".join(f"{self.class_names[c]!r} fits column {int(self.mapping[c])}"
                           for c in moved[:3])
+        # names not in the default (sorted) order can only have been given in that order
+        given = list(self.class_names) != _sorted_names(list(self.class_names))
+        order = "class names in the order given" if given else "class names sorted"
+        advice = ("Check that the class names given (--class-names FILE, or classes= in "
+                  "Python) are in the model's column order; the analysis below assumes the "
+                  "order given." if given else
+                  "If the model used another order, give the class names in the model's "
+                  "column order (--class-names FILE, or classes= in Python); the analysis "
+                  "below assumes the sorted order.")
         return (
             f"{source}: the probability columns may not be in the order of the classes. In "
-            f"the assumed order (class names sorted: {', '.join(map(repr, self.class_names[:3]))}"
+            f"the assumed order ({order}: {', '.join(map(repr, self.class_names[:3]))}"
             f"{', …' if len(self.class_names) > 3 else ''}) the most probable column equals "
             f"the given label for {self.assumed:.1%} of the rows; matched column by column "
-            f"it would be {self.best:.1%} ({shown}{', …' if len(moved) > 3 else ''}). If the "
-            "model used another order, give the class names in the model's column order "
-            "(--class-names FILE, or classes= in Python); the analysis below assumes the "
-            "sorted order."
+            f"it would be {self.best:.1%} ({shown}{', …' if len(moved) > 3 else ''}). "
+            + advice
         )
 
 

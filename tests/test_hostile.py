@@ -103,6 +103,37 @@ def test_cli_refuses_with_a_clear_message_before_the_work(case, tmp_path, capsys
     assert not (tmp_path / "out").exists()
 
 
+def _class_names_reversed(folder: Path) -> list[str]:
+    import shapes
+
+    csv_path, npy, _ = shapes.many_classes(folder, 12, 600)
+    names = folder / "names.txt"  # the user's own order: neither sorted nor the model's
+    names.write_text("\n".join(f"c{i}" for i in reversed(range(12))) + "\n")
+    return ["analyze", str(csv_path), "--pred-probs", str(npy), "--class-names", str(names),
+            "--clean", "none", "--out", str(folder / "out")]
+
+
+# the run goes on, and what it says is true: args -> (expected, what must not be said)
+WARNING_CASES = {
+    # the warning said "class names sorted" of names in the user's own order
+    "--class-names in the user's own order": (
+        _class_names_reversed,
+        "In the assumed order (class names in the order given: 'c11', 'c10', 'c9', …)",
+        "sorted"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WARNING_CASES))
+def test_cli_warns_truthfully(case, tmp_path, capsys):
+    build, expected, unsaid = WARNING_CASES[case]
+    code = main(build(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    warning = next(line for line in err.splitlines() if "warning" in line)
+    assert expected in warning
+    assert unsaid not in warning
+
+
 def _random_npy(folder: Path):
     (folder / "r.npy").write_bytes(os.urandom(4000))
     return lambda: nl.load_dataset(_table(folder), "label", pred_probs=folder / "r.npy")
