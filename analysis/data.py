@@ -774,11 +774,14 @@ def _labels_of(table: _Table, column: str, class_names, missing_label,
     small = [i for i in range(k) if 0 < counts[i] < min_class_size]
     if small:
         rows = np.flatnonzero(np.isin(labels, small))
+        fewest = int(counts[small].min())
         raise _fail(
             source,
             f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
             f"row(s) ({describe_rows(rows)}); a class needs at least {min_class_size} rows to "
-            "estimate its noise. Fix or remove those rows, or pass min_class_size=1.",
+            "estimate its noise. Fix or remove those rows, or accept classes this small with "
+            f"--min-class-size {fewest} (min_class_size={fewest} in Python; their noise "
+            "estimate then rests on that few rows).",
         )
     return labels, names
 

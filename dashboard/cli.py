@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     dash.add_argument("--class-names", metavar="FILE", help="text file of the class names, "
                       "one per line, in the order of the probability columns")
+    dash.add_argument("--min-class-size", type=int, metavar="N",
+                      help="fewest rows a class of --data may have (default 2)")
     dash.add_argument("--host", help="address to listen on (default: localhost, this machine "
                       "only; 0.0.0.0 opens the dashboard, its review and its exports to the "
                       "network)")
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--missing-label", metavar="TEXT",
                      help="a label cell holding exactly TEXT counts as missing, like an empty "
                      "cell (by default only empty cells do: 'NA' or 'null' are class names)")
+    run.add_argument("--min-class-size", type=int, metavar="N",
+                     help="fewest rows a class may have (default 2: a class of one row "
+                     "is refused, its noise cannot be estimated)")
     run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K); "
                      "memory-mapped, never read whole")
     run.add_argument("--chunk-rows", type=int, metavar="N",
@@ -228,6 +233,8 @@ def analyze_command(args) -> int:
     if args.rank_by not in RANKINGS:
         return _fail(f"--rank-by {args.rank_by!r} is not one of: {', '.join(RANKINGS)}.")
     problem = _check_core_arguments(args)
+    if getattr(args, "min_class_size", None) is not None and args.min_class_size < 1:
+        problem = f"--min-class-size must be at least 1, got {args.min_class_size}."
     if problem:
         return _fail(problem)
     out = Path(args.out)
@@ -246,6 +253,7 @@ def analyze_command(args) -> int:
             options = {k: v for k, v in (
                 ("id_column", args.id_col), ("text_column", args.text_col),
                 ("missing_label", args.missing_label),
+                ("min_class_size", getattr(args, "min_class_size", None)),
                 ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
                 ("classes", getattr(args, "class_names", None))) if v is not None}
             if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column

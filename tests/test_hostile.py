@@ -58,6 +58,13 @@ def _args(folder: Path, *extra: str) -> list[str]:
     return ["analyze", str(_table(folder)), "--label-col", "label", *extra]
 
 
+def _one_row_class(folder: Path) -> Path:
+    path = _table(folder)
+    with open(path, "a") as fh:
+        fh.write("0.5,c\n")  # class 'c': one row
+    return path
+
+
 CLI_CASES = {
     # a user column with the name the export adds: its cells would be overwritten
     "user column noiselens_removed with --removed flag": (
@@ -82,6 +89,15 @@ CLI_CASES = {
         lambda f: _args(f, "--pred-probs", str(_npy(f)), "--dask", "tcp://127.0.0.1:1",
                         "--out", str(f / "out")),
         "noiselens: error: --dask tcp://127.0.0.1:1: cannot reach the scheduler"),
+    # the hint named min_class_size=1, which the CLI had no flag for
+    "a class of one row": (
+        lambda f: ["analyze", str(_one_row_class(f)), "--label-col", "label",
+                   "--out", str(f / "out")],
+        "has only 1 row(s) (row 60); a class needs at least 2 rows to estimate its noise. Fix "
+        "or remove those rows, or accept classes this small with --min-class-size 1"),
+    "--min-class-size 0": (
+        lambda f: _args(f, "--min-class-size", "0", "--out", str(f / "out")),
+        "noiselens: error: --min-class-size must be at least 1, got 0."),
 }
 
 
@@ -246,3 +262,25 @@ def test_cleaned_split_keeps_the_input_quoting(case, tmp_path, capsys):
     assert before != want
     differ = [a for a, b in zip(got.split(b"\n"), before.split(b"\n"), strict=True) if a != b]
     assert len(differ) == 1 and b"r4" in differ[0]
+
+
+def test_min_class_size_flag_accepts_a_one_row_class(tmp_path, capsys):
+    """The hint's way out works: --min-class-size 1 analyses the one-row class, and the
+    dashboard's launcher passes the flag on to the app."""
+    path = _one_row_class(tmp_path)
+    code = main(["analyze", str(path), "--label-col", "label", "--min-class-size", "1",
+                 "--clean", "none", "--detector", "confident_learning",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    per_class = pd.read_csv(tmp_path / "out" / "per_class.csv")
+    assert per_class["name"].tolist() == ["a", "b", "c"]
+    assert per_class["given"].tolist() == [30, 30, 1]
+    from dashboard.cli import build_parser
+    from dashboard.launch import streamlit_command
+    from dashboard.session import launch_options
+
+    args, extra = build_parser().parse_known_args(
+        ["dashboard", "--data", str(path), "--min-class-size", "1"])
+    cmd = streamlit_command(args, extra)
+    app_argv = cmd[cmd.index("--") + 1:]
+    assert launch_options(app_argv).min_class_size == 1
