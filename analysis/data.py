@@ -775,10 +775,16 @@ def _labels_of(table: _Table, column: str, class_names, missing_label,
     if small:
         rows = np.flatnonzero(np.isin(labels, small))
         fewest = int(counts[small].min())
+        # several classes: say how many, so that the rows listed are not read as one class's
+        few = ", ".join(f"{names[i]!r}: {counts[i]}" for i in small[:3])
+        which = (f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
+                 f"row(s) ({describe_rows(rows)})" if len(small) == 1 else
+                 f"{len(small):,} classes of column '{column}' have fewer than "
+                 f"{min_class_size} rows ({few}{', ...' if len(small) > 3 else ''}; "
+                 f"{describe_rows(rows)})")
         raise _fail(
             source,
-            f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
-            f"row(s) ({describe_rows(rows)}); a class needs at least {min_class_size} rows to "
+            f"{which}; a class needs at least {min_class_size} rows to "
             "estimate its noise. Fix or remove those rows, or accept classes this small with "
             f"--min-class-size {fewest} (min_class_size={fewest} in Python; their noise "
             "estimate then rests on that few rows).",

@@ -58,10 +58,10 @@ def _args(folder: Path, *extra: str) -> list[str]:
     return ["analyze", str(_table(folder)), "--label-col", "label", *extra]
 
 
-def _one_row_class(folder: Path) -> Path:
+def _one_row_class(folder: Path, extra: str = "") -> Path:
     path = _table(folder)
     with open(path, "a") as fh:
-        fh.write("0.5,c\n")  # class 'c': one row
+        fh.write("0.5,c\n" + extra)  # class 'c': one row
     return path
 
 
@@ -95,6 +95,12 @@ CLI_CASES = {
                    "--out", str(f / "out")],
         "has only 1 row(s) (row 60); a class needs at least 2 rows to estimate its noise. Fix "
         "or remove those rows, or accept classes this small with --min-class-size 1"),
+    # the rows of all small classes were listed as if they were one class's
+    "two classes of one row": (
+        lambda f: ["analyze", str(_one_row_class(f, extra="0.7,d\n")), "--label-col", "label",
+                   "--out", str(f / "out")],
+        "2 classes of column 'label' have fewer than 2 rows ('c': 1, 'd': 1; rows 60, 61); a "
+        "class needs at least 2 rows"),
     "--min-class-size 0": (
         lambda f: _args(f, "--min-class-size", "0", "--out", str(f / "out")),
         "noiselens: error: --min-class-size must be at least 1, got 0."),
