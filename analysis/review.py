@@ -23,11 +23,13 @@ is never changed: :class:`ReviewDatabaseError` names it and says how to start af
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,7 +61,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     fingerprint TEXT,   -- the version of the dataset the decision was made on (NULL: unknown)
     given_label TEXT,   -- the row's label then (NULL: unknown)
     row_hash TEXT,      -- hash of the row's other cells then (NULL: unknown)
+    session TEXT,       -- the ReviewStore session (a browser session) that decided
     PRIMARY KEY (dataset, row_id)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    alias TEXT PRIMARY KEY,       -- a dataset_key() that means another dataset's review
+    dataset TEXT NOT NULL         -- e.g. a renamed file: its new path -> its old key
 );
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,12 +80,19 @@ CREATE TABLE IF NOT EXISTS history (
     old_decided_at REAL,
     old_fingerprint TEXT,
     old_given_label TEXT,
-    old_row_hash TEXT
+    old_row_hash TEXT,
+    old_session TEXT,
+    session TEXT,         -- who made this change (NULL: before sessions were recorded)
+    new_decided_at REAL   -- the decided_at this change wrote (NULL: it cleared the row)
 );
 CREATE INDEX IF NOT EXISTS history_by_dataset ON history (dataset, batch);
 """
 
-_DECISION_COLS = "action, new_label, note, decided_at, fingerprint, given_label, row_hash"
+_DECISION_COLS = ("action, new_label, note, decided_at, fingerprint, given_label, row_hash, "
+                  "session")
+#: Columns added since schema 2 first shipped: (table, column, type), added when missing.
+_ADDED_COLUMNS = (("decisions", "session", "TEXT"), ("history", "old_session", "TEXT"),
+                  ("history", "session", "TEXT"), ("history", "new_decided_at", "REAL"))
 
 
 class ReviewDatabaseError(OSError):
@@ -125,10 +139,12 @@ def dataset_key(dataset, name: str | None = None) -> str:
     """The identity under which a dataset's decisions are kept.
 
     ``name:<name>`` when the user gives one; ``file:<resolved path>`` for a file loaded with
-    :func:`analysis.data.load_dataset`; ``upload:<file name>`` for a file uploaded in the
-    dashboard (kept in the workspace under its content hash, so its path changes with its
-    content); ``sample:<name>`` for a bundled sample; else (a DataFrame or arrays, which have
-    no lasting identity) the content fingerprint.
+    :func:`analysis.data.load_dataset`; ``upload:<file name>@<content>`` for a file uploaded
+    in the dashboard (two different uploads of the same name are two datasets: an upload has
+    no path to tell them apart, so its identity is its content); ``sample:<name>`` for a
+    bundled sample; else (a DataFrame or arrays, which have no lasting identity) the content
+    fingerprint. A file renamed or moved keeps its review (:class:`ReviewStore` follows it by
+    content, see ``aliases``).
     """
     if name:
         return f"name:{name}"
@@ -140,7 +156,7 @@ def dataset_key(dataset, name: str | None = None) -> str:
         path = (Path(base) / source).resolve()
         uploads = (cache.workspace() / "uploads").resolve()
         if uploads in path.parents:
-            return f"upload:{source}"
+            return f"upload:{source}@{dataset.fingerprint[:16]}"
         return f"file:{path}"
     return dataset.fingerprint
 
@@ -263,6 +279,10 @@ class ReviewStore:
         When given (by default the dataset's), a relabel to a name outside it is refused.
     identity : str, optional
         A name the user gives the dataset (``name:<identity>`` instead of its path).
+    session : str, optional
+        Who is deciding (the dashboard passes its browser session). :meth:`undo` undoes this
+        session's own last change and never another session's; by default each store is a
+        session of its own (:meth:`with_session` gives a view of the same store for another).
 
     Raises
     ------
@@ -271,7 +291,10 @@ class ReviewStore:
     """
 
     def __init__(self, dataset, path: str | Path | None = None,
-                 class_names: Sequence[str] | None = None, *, identity: str | None = None):
+                 class_names: Sequence[str] | None = None, *, identity: str | None = None,
+                 session: str | None = None):
+        self.session = session or uuid.uuid4().hex
+        self.moved = self.set_aside = 0  # decisions that followed / lost their row on opening
         if isinstance(dataset, str):
             if not dataset:
                 raise ValueError("a review store needs the dataset or its key.")
@@ -317,6 +340,12 @@ class ReviewStore:
             if alias is not None:
                 self.key = alias[0]
 
+    def with_session(self, session: str) -> ReviewStore:
+        """This store seen by another session (same file, dataset and key; its own undo)."""
+        view = copy.copy(self)
+        view.session = session
+        return view
+
     # -- the file ----------------------------------------------------------------------------
     @contextmanager
     def _connect(self):
@@ -351,8 +380,15 @@ class ReviewStore:
             cols = {r[1] for r in con.execute("PRAGMA table_info(decisions)")}
             if "dataset" not in cols:  # schema 1: keyed by the fingerprint alone
                 self._migrate_schema1(con)
-                return
         con.executescript(_SCHEMA)
+        for table, column, kind in _ADDED_COLUMNS:
+            have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _migrate_schema1(self, con) -> None:
         backup = self.path.with_name(self.path.name + ".schema1-backup")
@@ -392,9 +428,45 @@ class ReviewStore:
             raise
         con.execute("COMMIT")
 
+    def _follow_alias(self) -> None:
+        """Use the review this key means: an alias recorded before, else, for a key never
+        seen, the review of the same content under a key that is gone (a renamed or moved
+        file; an upload recorded under its name alone by an older noiselens). A copy beside
+        its original (the original still there) is a dataset of its own."""
+        if self.key.startswith("name:"):
+            return
+        with self._connect() as con:
+            target = con.execute("SELECT dataset FROM aliases WHERE alias = ?",
+                                 (self.key,)).fetchone()
+            if target is not None:
+                self.key = target[0]
+                return
+            if con.execute("SELECT 1 FROM datasets WHERE dataset = ?",
+                           (self.key,)).fetchone() is not None:
+                return
+            others = [r[0] for r in con.execute(
+                "SELECT dataset FROM datasets WHERE fingerprint = ? AND dataset != ? ORDER BY "
+                "seen_at DESC", (self.fingerprint, self.key))]
+            names = {other: [other] + [r[0] for r in con.execute(
+                "SELECT alias FROM aliases WHERE dataset = ?", (other,))] for other in others}
+
+        def gone(key: str) -> bool:
+            return key.startswith("file:") and not Path(key[len("file:"):]).exists()
+
+        for other in others:
+            moved = all(gone(k) for k in names[other])  # no file of that review is left
+            legacy_upload = other.startswith("upload:") and "@" not in other
+            if moved or legacy_upload:
+                with self._transaction() as con:
+                    con.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (self.key, other))
+                self.key = other
+                return
+
     def _open_dataset(self) -> None:
         """Record this version, adopt decisions kept under its fingerprint (older databases,
-        stores opened by fingerprint) and note what their rows look like."""
+        stores opened by fingerprint), note what their rows look like, and, in a file without
+        an id column, make each decision follow its row (:meth:`_follow_rows`)."""
+        self._follow_alias()
         fp = self.fingerprint
         with self._connect() as con:  # most opens have nothing to do: read before writing
             seen = con.execute("SELECT fingerprint FROM datasets WHERE dataset = ?",
@@ -408,6 +480,8 @@ class ReviewStore:
         with self._transaction() as con:
             con.execute("INSERT OR REPLACE INTO datasets VALUES (?, ?, ?)",
                         (self.key, fp, time.time()))
+            if self.dataset.id_column is None and seen != (fp,):
+                self._follow_rows(con)
             if self.key != fp:
                 # a row decided under both: the later decision wins
                 mine = dict(con.execute("SELECT row_id, decided_at FROM decisions WHERE "
@@ -436,6 +510,61 @@ class ReviewStore:
                     "UPDATE decisions SET given_label = ?, row_hash = ? WHERE dataset = ? AND "
                     "row_id = ?", [(lab, h, self.key, i)
                                    for lab, h, i in zip(labels, hashes, ids, strict=True)])
+
+    def _follow_rows(self, con) -> None:
+        """In a file without an id column a row's id is its position, which an inserted or
+        deleted row shifts. On each new version, every decision is checked against the row
+        now at its position (the hash of its cells other than the label): a match stays; a
+        mismatch follows its row to the one position whose cells hash the same (not held by
+        another decision); a mismatch with no single such row is set aside under
+        ``<position>@<version>`` (an id no row has: reported as gone, never applied)."""
+        decided = con.execute(  # any version's, even this one's: a decision moved before
+            "SELECT row_id, row_hash, fingerprint FROM decisions WHERE dataset = ? AND "
+            "row_hash IS NOT NULL", (self.key,)).fetchall()
+        if not decided:
+            return
+        index = self._index()
+        placed = [(r, h, f) for r, h, f in decided if r in index]
+        now = dict(zip([r for r, _, _ in placed],
+                       row_snapshots(self.dataset, [index[r] for r, _, _ in placed])[1],
+                       strict=True))
+        displaced = [(r, h, f) for r, h, f in decided if now.get(r) != h]
+        if not displaced:
+            return
+        moving = {r for r, _, _ in displaced}
+        held = {index[r] for (r,) in con.execute(
+            "SELECT row_id FROM decisions WHERE dataset = ?", (self.key,))
+            if r in index and r not in moving}
+        rows_of: dict[str, list[int]] = {}
+        for row, h in enumerate(row_snapshots(self.dataset, range(len(self.dataset)))[1]):
+            rows_of.setdefault(h, []).append(row)
+        wanted: dict[int, list[str]] = {}
+        for r, h, _ in displaced:
+            free = [row for row in rows_of.get(h, []) if row not in held]
+            if len(free) == 1:
+                wanted.setdefault(free[0], []).append(r)
+        ids = self.dataset.ids
+        target = {rs[0]: str(ids[row]) for row, rs in wanted.items() if len(rs) == 1}
+        for r, _, f in displaced:
+            if r not in target and r in index:  # nowhere to go, and its position is a row
+                target[r] = f"{r.split('@')[0]}@{(f or 'unknown')[:12]}"
+        target = {old: new for old, new in target.items() if old != new}
+        staying = {r for (r,) in con.execute("SELECT row_id FROM decisions WHERE dataset = ?",
+                                             (self.key,))} - set(target)
+        for old, new in target.items():  # set aside twice from one version: number them
+            n = 2
+            while "@" in new and new in staying:
+                new = f"{target[old].split('#')[0]}#{n}"
+                n += 1
+            target[old] = new
+            staying.add(new)
+        for table in ("decisions", "history"):  # two steps: a chain 3 -> 4 -> 5 never collides
+            con.executemany(f"UPDATE {table} SET row_id = ? WHERE dataset = ? AND row_id = ?",
+                            [("\x00" + new, self.key, old) for old, new in target.items()])
+            con.executemany(f"UPDATE {table} SET row_id = ? WHERE dataset = ? AND row_id = ?",
+                            [(new, self.key, "\x00" + new) for new in target.values()])
+        self.set_aside = sum("@" in new for new in target.values())
+        self.moved = len(target) - self.set_aside
 
     def _index(self) -> dict[str, int]:
         if self.dataset is None:
@@ -487,16 +616,18 @@ class ReviewStore:
         now = time.time()
         with self._transaction() as con:
             batch = self._next_batch(con)
-            self._log(con, batch, ids)
+            self._log(con, batch, ids, now)
             con.executemany(
                 "INSERT INTO decisions (dataset, row_id, action, new_label, note, decided_at, "
-                "fingerprint, given_label, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "fingerprint, given_label, row_hash, session) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (dataset, row_id) DO UPDATE SET action = excluded.action, "
                 "new_label = excluded.new_label, note = excluded.note, "
                 "decided_at = excluded.decided_at, fingerprint = excluded.fingerprint, "
-                "given_label = excluded.given_label, row_hash = excluded.row_hash",
-                [(self.key, r, action, lab, note or "", now, self.fingerprint, g, h)
-                 for r, lab, g, h in zip(ids, labels, given, hashes, strict=True)],
+                "given_label = excluded.given_label, row_hash = excluded.row_hash, "
+                "session = excluded.session",
+                [(self.key, r, action, lab, note or "", now, self.fingerprint, g, h,
+                  self.session) for r, lab, g, h in zip(ids, labels, given, hashes, strict=True)],
             )
         return len(ids)
 
@@ -509,12 +640,14 @@ class ReviewStore:
         ids = [str(r) for r in row_ids]
         with self._transaction() as con:
             batch = self._next_batch(con)
-            self._log(con, batch, ids)
+            self._log(con, batch, ids, None)
             cur = con.executemany("DELETE FROM decisions WHERE dataset = ? AND row_id = ?",
                                   [(self.key, r) for r in ids])
             return cur.rowcount
 
-    def _log(self, con, batch: int, ids: list[str]) -> None:
+    def _log(self, con, batch: int, ids: list[str], written: float | None) -> None:
+        """Keep what ``ids`` held before this change (``written``: the decided_at it writes,
+        ``None`` for a clear), so that :meth:`undo` can give it back."""
         old = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
@@ -526,35 +659,55 @@ class ReviewStore:
                 old[row[0]] = row[1:]
         con.executemany(
             "INSERT INTO history (dataset, batch, row_id, old_action, old_label, old_note, "
-            "old_decided_at, old_fingerprint, old_given_label, old_row_hash) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(self.key, batch, r, *old.get(r, (None,) * 7)) for r in dict.fromkeys(ids)],
+            "old_decided_at, old_fingerprint, old_given_label, old_row_hash, old_session, "
+            "session, new_decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.key, batch, r, *old.get(r, (None,) * 8), self.session, written)
+             for r in dict.fromkeys(ids)],
         )
 
-    def undo(self) -> int:
-        """Undo the last change (one decision, one bulk action or one clear).
+    def _undo_batch(self, con) -> int | None:
+        """This session's last change; else the dataset's last change if it was logged before
+        sessions were (an older database), so that its history still undoes."""
+        mine = con.execute("SELECT MAX(batch) FROM history WHERE dataset = ? AND session = ?",
+                           (self.key, self.session)).fetchone()[0]
+        if mine is not None:
+            return mine
+        last = con.execute("SELECT batch, session FROM history WHERE dataset = ? ORDER BY "
+                           "batch DESC LIMIT 1", (self.key,)).fetchone()
+        return last[0] if last is not None and last[1] is None else None
 
-        Returns the number of rows restored (0 when there is nothing to undo).
+    def undo(self) -> int:
+        """Undo this session's last change (one decision, one bulk action or one clear).
+
+        A row that another session decided after that change keeps the other session's
+        decision: an undo never takes back what someone else did. Returns the number of rows
+        restored (0 when there is nothing to undo).
         """
         with self._transaction() as con:
-            batch = con.execute("SELECT MAX(batch) FROM history WHERE dataset = ?",
-                                (self.key,)).fetchone()[0]
+            batch = self._undo_batch(con)
             if batch is None:
                 return 0
             rows = con.execute(
-                "SELECT row_id, old_action, old_label, old_note, old_decided_at, "
-                "old_fingerprint, old_given_label, old_row_hash FROM history WHERE dataset = ? "
-                "AND batch = ?", (self.key, batch)).fetchall()
-            for row_id, action, *rest in rows:
+                "SELECT row_id, session, new_decided_at, old_action, old_label, old_note, "
+                "old_decided_at, old_fingerprint, old_given_label, old_row_hash, old_session "
+                "FROM history WHERE dataset = ? AND batch = ?", (self.key, batch)).fetchall()
+            restored = 0
+            for row_id, session, written, action, *rest in rows:
+                now = con.execute("SELECT session, decided_at FROM decisions WHERE dataset = ? "
+                                  "AND row_id = ?", (self.key, row_id)).fetchone()
+                if session is not None and now != ((session, written) if written is not None
+                                                   else None):
+                    continue  # changed since by another session (or by a later change)
                 if action is None:
                     con.execute("DELETE FROM decisions WHERE dataset = ? AND row_id = ?",
                                 (self.key, row_id))
                 else:
                     con.execute(
                         f"INSERT OR REPLACE INTO decisions (dataset, row_id, {_DECISION_COLS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (self.key, row_id, action, *rest))
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (self.key, row_id, action, *rest))
+                restored += 1
             con.execute("DELETE FROM history WHERE dataset = ? AND batch = ?", (self.key, batch))
-            return len(rows)
+            return restored
 
     # -- reading ---------------------------------------------------------------------------
     def decisions(self, *, include_gone: bool = False, details: bool = False) -> pd.DataFrame:
@@ -603,9 +756,9 @@ class ReviewStore:
         return out
 
     def can_undo(self) -> bool:
+        """Whether :meth:`undo` has a change of this session's to undo."""
         with self._connect() as con:
-            return con.execute("SELECT 1 FROM history WHERE dataset = ? LIMIT 1",
-                               (self.key,)).fetchone() is not None
+            return self._undo_batch(con) is not None
 
 
 # -- carrying decisions over to a new version -----------------------------------------------------
@@ -616,7 +769,9 @@ class Carryover:
     ``applicable`` holds the decisions to apply (ids still in the file, changed rows included);
     ``gone`` the decisions on ids no longer in the file (reported, never applied); ``changed``
     the applied decisions whose row's label or other cells differ from when it was decided,
-    with ``what`` changed, ``label_then`` and ``label_now``.
+    with ``what`` changed, ``label_then`` and ``label_now``. In a file without an id column,
+    ``moved`` decisions followed their row to a new position and ``set_aside`` ones found no
+    single row with their row's cells (they are among ``gone``, under ``<position>@<version>``).
     """
 
     total: int
@@ -624,6 +779,8 @@ class Carryover:
     gone: pd.DataFrame
     changed: pd.DataFrame
     other_versions: int  # decisions made on another version of the file
+    moved: int = 0
+    set_aside: int = 0
 
     @property
     def carried(self) -> int:
@@ -631,7 +788,8 @@ class Carryover:
 
     def counts(self) -> dict[str, int]:
         return {"decisions": self.total, "carried": self.carried, "gone": len(self.gone),
-                "changed": len(self.changed), "made_on_other_versions": self.other_versions}
+                "changed": len(self.changed), "made_on_other_versions": self.other_versions,
+                "moved_with_their_row": self.moved, "set_aside": self.set_aside}
 
     @property
     def needs_a_look(self) -> bool:
@@ -642,17 +800,25 @@ class Carryover:
         def rows(n: int) -> str:
             return f"{n:,} concern{'s' if n == 1 else ''} {'a row' if n == 1 else 'rows'}"
 
+        follow = ""
+        if self.moved or self.set_aside:
+            follow = (f" The file has no id column, so rows are known by position: "
+                      f"{self.moved:,} decision(s) followed their row to its new position and "
+                      f"{self.set_aside:,} found no single row with the same cells (not "
+                      "applied; add an id column to keep decisions on their rows).")
         return (f"{self.carried:,} of {self.total:,} review decision(s) apply to this version "
                 f"of the file ({self.other_versions:,} made on an earlier version); "
                 f"{rows(len(self.gone))} no longer in the file (not applied); "
                 f"{rows(len(self.changed))} changed since the decision (applied, "
-                "listed for a second look).")
+                "listed for a second look)." + follow)
 
     def table(self) -> pd.DataFrame:
         """Gone and changed decisions, one row each: ``id``, ``status``, ``what``,
         ``label_then``, ``label_now``, ``action``, ``new_label``, ``decided_at``."""
-        gone = self.gone.assign(status="gone", what="row id not in the file",
-                                label_now="")
+        what = np.where(self.gone["id"].astype(str).str.contains("@", regex=False),
+                        "no id column: the row is neither at its position nor at one other",
+                        "row id not in the file")
+        gone = self.gone.assign(status="gone", what=what, label_now="")
         changed = self.changed.assign(status="changed")
         cols = ["id", "status", "what", "label_then", "label_now", "action", "new_label",
                 "note", "decided_at"]
@@ -702,4 +868,5 @@ def reconcile(store: ReviewStore, dataset) -> Carryover:
     applicable = live[["id", "action", "new_label", "note", "decided_at"]]
     other = int((every["fingerprint"].fillna("") != dataset.fingerprint).sum())
     return Carryover(total=len(every), applicable=applicable, gone=gone, changed=changed,
-                     other_versions=other)
+                     other_versions=other, moved=getattr(store, "moved", 0),
+                     set_aside=getattr(store, "set_aside", 0))

@@ -190,6 +190,9 @@ def undo_and_say(dataset: nl.Dataset) -> None:
                or (i in before.index and not before.loc[i, ["action", "new_label", "note"]]
                    .fillna("").equals(after.loc[i, ["action", "new_label", "note"]].fillna("")))]
     if not changed:
+        st.session_state["_undo_message"] = (
+            "Nothing to undo: another session has decided those rows since; their decisions "
+            "stay.")
         return
     first = changed[0]
     was = describe_decision(before.loc[first].to_dict()) if first in before.index else "nothing"

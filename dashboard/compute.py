@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -365,13 +366,16 @@ def consensus_for(dataset: nl.Dataset):
 
 def review_store(dataset: nl.Dataset):
     """The review decisions of ``dataset``: one store per dataset (it reads SQLite fresh on
-    every call, so another tab's decisions show at once)."""
+    every call, so another tab's decisions show at once), seen by this browser session, so
+    that Undo takes back this session's own last change and never another's."""
     from analysis.review import ReviewStore
 
     entry = cache().entry(dataset)
     if entry.reviews is None:
         entry.reviews = ReviewStore(dataset, class_names=dataset.class_names)
-    return entry.reviews
+    if "review_session" not in st.session_state:
+        st.session_state["review_session"] = uuid.uuid4().hex
+    return entry.reviews.with_session(st.session_state["review_session"])
 
 
 # -- projections -------------------------------------------------------------------------------

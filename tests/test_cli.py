@@ -253,6 +253,22 @@ def _run(path, out, *extra):
                  "--detector", "confident_learning", "--out", str(out), *extra])
 
 
+def test_a_renamed_reviewed_file_is_cleaned_with_its_review(tmp_path, capsys):
+    """#25: the same bytes under a new name keep their review: --clean auto applies it (it
+    used to fall back to the unreviewed suggestions)."""
+    path, _ = _csv(tmp_path)
+    ReviewStore(nl.load_dataset(path, "animal", id_column="uid")).decide_many(
+        ["u1", "u2"], "remove")
+    renamed = path.with_name("renamed.csv")
+    path.rename(renamed)
+    out = tmp_path / "out"
+    assert _run(renamed, out) == 0
+    assert "applied your review: 2 decision(s)" in capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["method"]["decisions"] == "reviewed"
+    assert manifest["counts"]["removed"] == 2 and manifest["counts"]["relabelled"] == 0
+
+
 def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys):
     """Decide, edit the file (a label cell, a deleted row, a feature cell), re-run: the review
     carries over, gone and changed rows are counted, printed, listed and in the manifest."""
@@ -278,7 +294,8 @@ def test_a_changed_file_keeps_its_review_and_says_what_changed(tmp_path, capsys)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["method"]["decisions"] == "reviewed"
     assert manifest["review"] == {"decisions": 5, "carried": 4, "gone": 1, "changed": 2,
-                                  "made_on_other_versions": 5}
+                                  "made_on_other_versions": 5,
+                                  "moved_with_their_row": 0, "set_aside": 0}
     assert manifest["counts"]["removed"] == 3 and manifest["counts"]["relabelled"] == 1
     listed = pd.read_csv(out / "review_changed_rows.csv")
     assert list(listed["id"]) == ["u2", "u1", "u3"]

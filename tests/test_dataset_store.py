@@ -135,6 +135,46 @@ def test_a_changed_file_is_loaded_afresh(tmp_path):
     assert changed.frame.loc[5, "label"] == frame.loc[5, "label"]
 
 
+def _edit_in_place_keeping_the_stamp(path: Path, frame: pd.DataFrame) -> None:
+    """Change one label to another of the same length, same size, modification time put back."""
+    st = path.stat()
+    frame.loc[5, "label"] = "dog" if frame.loc[5, "label"] != "dog" else "cat"
+    with open(path, "r+b") as fh:  # in place: same inode
+        fh.write(frame.to_csv(index=False).encode())
+    assert path.stat().st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_an_edit_in_place_with_the_same_size_and_mtime_is_loaded_afresh(tmp_path):
+    path = tmp_path / "data.csv"
+    frame = _rows()
+    frame.to_csv(path, index=False)
+    dataset_store.load(path, "label", background=False)
+    _edit_in_place_keeping_the_stamp(path, frame)
+    again = dataset_store.load(path, "label", background=False)
+    assert again.frame.loc[5, "label"] == frame.loc[5, "label"]
+    _same(load_dataset(path, "label"), again)
+
+
+def test_a_hit_is_served_only_while_the_files_hash_the_same(tmp_path, monkeypatch):
+    """Where the stamp cannot see an edit (here: a stamp of path and size alone), the
+    stored SHA-256 of the file does: the stale entry is dropped, the file read afresh."""
+    monkeypatch.setattr(dataset_store, "_stamp", lambda p: [str(p.resolve()), p.stat().st_size])
+    path = tmp_path / "data.csv"
+    frame = _rows()
+    frame.to_csv(path, index=False)
+    first = dataset_store.load(path, "label", background=False)
+    assert len(_entries()) == 1
+    hit = dataset_store.load(path, "label", background=False)  # unchanged: served stored
+    assert hit.frame.loc[5, "label"] == first.frame.loc[5, "label"]
+    _edit_in_place_keeping_the_stamp(path, frame)
+    again = dataset_store.load(path, "label", background=False)
+    assert again.frame.loc[5, "label"] == frame.loc[5, "label"] != first.frame.loc[5, "label"]
+    _same(load_dataset(path, "label"), again)
+    meta = json.loads((_entries()[0] / "meta.json").read_text())
+    assert meta["sources"] == {str(path.resolve()): dataset_store._digest(path)}
+
+
 def test_a_damaged_entry_is_a_miss_and_is_replaced(tmp_path):
     path = tmp_path / "data.csv"
     _rows().to_csv(path, index=False)

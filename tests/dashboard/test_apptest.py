@@ -56,6 +56,15 @@ def open_page(page: str, **params) -> AppTest:
     return at
 
 
+def go(at: AppTest, page: str, **params) -> None:
+    """Move the same browser session to another page (with these query parameters)."""
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def rendered(markdown: str) -> str:
     """The text a reader sees of Markdown that escapes dataset text (backslash escapes
     resolved, invisible word joiners dropped)."""
@@ -260,6 +269,7 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     assert got.loc[ids[first], "action"] == "relabel"
     assert got.loc[ids[first], "new_label"] == digits.class_names[digits.suggested[first]]
     assert got.loc[ids[second], "action"] == "remove"
+    suspects = at
     at = open_page("review_export")
     assert metric(at, "Relabelled") == "1" and metric(at, "Removed") == "1"
     at.button(key="export_go").click().run()
@@ -273,14 +283,18 @@ def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkey
     assert "<svg" in report and len(report) > 10_000  # inline SVG since the #17 report
     # the dashboard's report carries the review's evidence, as the CLI's does
     assert "Reviewed 2 of" in report and "were real errors" in report
-    at.button(key="undo_last").click().run()
+    # this page is another browser session: its Undo cannot take back the first one's step
+    assert at.button(key="undo_last").disabled
+    suspects.button(key="suspect-undo").click().run()
+    assert not suspects.exception
     assert ReviewStore(digits.dataset).get(ids[second]) is None
+    assert ReviewStore(digits.dataset).get(ids[first])["action"] == "relabel"
 
 
 def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, monkeypatch):
     """Single decisions with notes, a bulk step over them, then undo after undo (the Review
-    page's button, then the Suspects page's): each undo gives back action, label and note, and
-    the restored relabel exports."""
+    page's button, then the Suspects page's), all in one browser session (undo is scoped to
+    it): each undo gives back action, label and note, and the restored relabel exports."""
     from analysis.review import ReviewStore
     from dashboard import selection
 
@@ -297,7 +311,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
     at = open_page("suspects", id=ids[first])
     at.text_input(key=f"suspect-note-{ids[first]}").set_value(relabel["note"])
     at.button(key="suspect-accept").click().run()
-    at = open_page("suspects", id=ids[second])
+    go(at, "suspects", id=ids[second])
     at.text_input(key=f"suspect-note-{ids[second]}").set_value(removal["note"])
     at.button(key="suspect-remove").click().run()
     assert not at.exception
@@ -306,7 +320,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
     # one bulk step over both and more: accept the suggestions of a map selection
     rows = [first, second] + [r for r in _map_selection(digits) if r not in (first, second)]
     monkeypatch.setattr(selection, "rows_from_event", lambda event: list(rows))
-    at = open_page("embedding_map")
+    go(at, "embedding_map")
     at.button(key="accept-map").click().run()
     at.button(key="accept-map-yes").click().run()
     assert not at.exception
@@ -316,12 +330,12 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
         "action": "relabel", "new_label": names[digits.suggested[second]],
         "note": "bulk: suggestions in the map selection"}
 
-    at = open_page("review_export")
+    go(at, "review_export")
     at.button(key="undo_last").click().run()
     assert not at.exception
     assert store.get(ids[first]) == relabel and store.get(ids[second]) == removal
     assert len(store.decisions()) == 2
-    at = open_page("suspects", id=ids[first])
+    go(at, "suspects", id=ids[first])
     at.button(key="suspect-undo").click().run()
     assert not at.exception
     assert store.get(ids[first]) == relabel and store.get(ids[second]) is None
