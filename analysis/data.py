@@ -68,6 +68,10 @@ class Origin:
         The CSV file starts with a UTF-8 byte-order mark.
     schema : pyarrow.Schema or None
         Of a Parquet file.
+    quoting : dict or None
+        Of a CSV file that quotes more cells than need it (``csv.QUOTE_ALL``,
+        ``QUOTE_NONNUMERIC``): which, as :func:`analysis.quoting.detect` found them; None
+        when only the cells that need quotes are quoted.
     """
 
     kind: str
@@ -75,6 +79,7 @@ class Origin:
     lineterminator: str = "\n"
     bom: bool = False
     schema: object = None
+    quoting: dict | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -784,11 +789,20 @@ def _labels_of(table: _Table, column: str, class_names, missing_label,
     small = [i for i in range(k) if 0 < counts[i] < min_class_size]
     if small:
         rows = np.flatnonzero(np.isin(labels, small))
+        fewest = int(counts[small].min())
+        # several classes: say how many, so that the rows listed are not read as one class's
+        few = ", ".join(f"{names[i]!r}: {counts[i]}" for i in small[:3])
+        which = (f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
+                 f"row(s) ({describe_rows(rows)})" if len(small) == 1 else
+                 f"{len(small):,} classes of column '{column}' have fewer than "
+                 f"{min_class_size} rows ({few}{', ...' if len(small) > 3 else ''}; "
+                 f"{describe_rows(rows)})")
         raise _fail(
             source,
-            f"class {names[small[0]]!r} of column '{column}' has only {counts[small[0]]} "
-            f"row(s) ({describe_rows(rows)}); a class needs at least {min_class_size} rows to "
-            "estimate its noise. Fix or remove those rows, or pass min_class_size=1.",
+            f"{which}; a class needs at least {min_class_size} rows to "
+            "estimate its noise. Fix or remove those rows, or accept classes this small with "
+            f"--min-class-size {fewest} (min_class_size={fewest} in Python; their noise "
+            "estimate then rests on that few rows).",
         )
     return labels, names
 
@@ -1158,7 +1172,12 @@ def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
         raise DataError(f"{name}: the file has no rows.")
     frame = table.to_pandas()
     frame.columns = list(header)
-    return frame, origin
+    from dataclasses import replace
+
+    from analysis.quoting import detect
+
+    quoting = detect(p, frame, origin.delimiter, origin.lineterminator, origin.bom)
+    return frame, (replace(origin, quoting=quoting) if quoting else origin)
 
 
 def _decoded_bytes(metadata, schema) -> int:
@@ -1443,19 +1462,28 @@ class ClassOrder:
         return self.best - self.assumed >= CLASS_ORDER_MARGIN
 
     def message(self, source: str = "pred_probs") -> str:
-        """A plain-language warning naming both agreements and a few moved classes."""
+        """A plain-language warning naming both agreements and a few moved classes, and the
+        order assumed: the class names sorted (the default), or as given (``--class-names``,
+        ``classes=``) when they are not in sorted order."""
         moved = [c for c in range(len(self.mapping)) if self.mapping[c] != c]
         shown = ", ".join(f"{self.class_names[c]!r} fits column {int(self.mapping[c])}"
                           for c in moved[:3])
+        # names not in the default (sorted) order can only have been given in that order
+        given = list(self.class_names) != _sorted_names(list(self.class_names))
+        order = "class names in the order given" if given else "class names sorted"
+        advice = ("Check that the class names given (--class-names FILE, or classes= in "
+                  "Python) are in the model's column order; the analysis below assumes the "
+                  "order given." if given else
+                  "If the model used another order, give the class names in the model's "
+                  "column order (--class-names FILE, or classes= in Python); the analysis "
+                  "below assumes the sorted order.")
         return (
             f"{source}: the probability columns may not be in the order of the classes. In "
-            f"the assumed order (class names sorted: {', '.join(map(repr, self.class_names[:3]))}"
+            f"the assumed order ({order}: {', '.join(map(repr, self.class_names[:3]))}"
             f"{', …' if len(self.class_names) > 3 else ''}) the most probable column equals "
             f"the given label for {self.assumed:.1%} of the rows; matched column by column "
-            f"it would be {self.best:.1%} ({shown}{', …' if len(moved) > 3 else ''}). If the "
-            "model used another order, give the class names in the model's column order "
-            "(--class-names FILE, or classes= in Python); the analysis below assumes the "
-            "sorted order."
+            f"it would be {self.best:.1%} ({shown}{', …' if len(moved) > 3 else ''}). "
+            + advice
         )
 
 

@@ -362,7 +362,7 @@ def _write_entry(dataset: Dataset, entry: Path) -> dict:
     if dataset.origin is not None:
         o = dataset.origin
         origin = dict(kind=o.kind, delimiter=o.delimiter, lineterminator=o.lineterminator,
-                      bom=o.bom, schema=o.schema is not None)
+                      bom=o.bom, schema=o.schema is not None, quoting=o.quoting)
         if o.schema is not None:
             (entry / "schema.arrow").write_bytes(o.schema.serialize().to_pybytes())
     meta = {name: getattr(dataset, name) for name in _PLAIN}
@@ -406,8 +406,8 @@ def _reads_back_equal(dataset: Dataset, entry: Path, meta: dict) -> bool:
 def _same_origin(a: Origin | None, b: Origin | None) -> bool:
     if a is None or b is None:
         return a is b
-    if (a.kind, a.delimiter, a.lineterminator, a.bom) != (b.kind, b.delimiter,
-                                                           b.lineterminator, b.bom):
+    if (a.kind, a.delimiter, a.lineterminator, a.bom, a.quoting) != (
+            b.kind, b.delimiter, b.lineterminator, b.bom, b.quoting):
         return False
     if a.schema is None or b.schema is None:
         return a.schema is b.schema

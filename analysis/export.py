@@ -151,6 +151,7 @@ def _origin_attr(origin) -> dict:
     schema = origin.schema
     return {"kind": origin.kind, "delimiter": origin.delimiter,
             "lineterminator": origin.lineterminator, "bom": origin.bom,
+            "quoting": origin.quoting,
             "schema": (base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
                        if schema is not None else None)}
 
@@ -168,7 +169,8 @@ def _origin_of(frame: pd.DataFrame):
 
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(attr["schema"])))
     return Origin(attr["kind"], delimiter=attr["delimiter"],
-                  lineterminator=attr["lineterminator"], bom=attr["bom"], schema=schema)
+                  lineterminator=attr["lineterminator"], bom=attr["bom"], schema=schema,
+                  quoting=attr.get("quoting"))
 
 
 def _label_value(frame: pd.DataFrame, column: str, name: str):
@@ -460,39 +462,46 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 
 
-def _csv_cells(values, delimiter: str, quote_empty: bool):
-    """Cells as CSV text: quoted (inner quotes doubled) only when a cell holds the delimiter,
-    a quote or a line break -- a lone carriage return too, which Python's csv writer leaves
-    bare when the line ending is ``\\n`` (the file would then split the row)."""
+def _csv_cells(values, quote: np.ndarray):
+    """Cells as CSV text, quoted (inner quotes doubled) where ``quote`` says."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pa.array(values, type=pa.large_string(), from_pandas=True)
     arr = pc.fill_null(arr, "")
-    needs = pc.match_substring_regex(arr, f"[{delimiter}\"\r\n]")
-    if quote_empty:
-        needs = pc.or_(needs, pc.equal(arr, ""))
-    quote, none = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(arr, '"', '""'), quote, none)
-    return pc.if_else(needs, quoted, arr)
+    quote_mark, none = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote_mark, pc.replace_substring(arr, '"', '""'),
+                                         quote_mark, none)
+    return pc.if_else(pa.array(quote, pa.bool_()), quoted, arr)
 
 
 def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
-    """The text cells as read, quoted only where a cell needs it, with the source's
-    delimiter, line ending and byte-order mark. Vectorised (Arrow), no Python loop per cell."""
+    """The text cells as read, quoted as the source quotes them (:mod:`analysis.quoting`:
+    only where a cell needs it -- a delimiter, a quote, a line break, a lone carriage return
+    too, which Python's csv writer leaves bare -- unless the source quotes more), with the
+    source's delimiter, line ending and byte-order mark. Vectorised (Arrow), no Python loop
+    per cell."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from analysis.quoting import quoted_cells, quoted_header
+
     delim, end = origin.delimiter, origin.lineterminator
+    quoting = origin.quoting
     single = frame.shape[1] == 1  # a lone empty cell must be quoted, or the row is lost
-    header = delim.join(pc.cast(_csv_cells(pa.array([str(c) for c in frame.columns]), delim,
-                                           single), pa.string()).to_pylist())
+    names = [str(c) for c in frame.columns]
+    header = delim.join(pc.cast(_csv_cells(
+        pa.array(names), quoted_header(quoting, names, delim, single)), pa.string()).to_pylist())
+    where = {n: i for i, n in enumerate(quoting["columns"])} if quoting else {}
+    positions = frame.index.to_numpy()  # the source row of each cleaned row
     columns = []
     for name in frame.columns:
         col = frame[name]
         if not pd.api.types.is_string_dtype(col.dtype):  # the flag column
             col = col.astype(str)
-        columns.append(_csv_cells(col.array, delim, single))
+        arr = pc.fill_null(pa.array(col.array, type=pa.large_string(), from_pandas=True), "")
+        quote = quoted_cells(quoting, where.get(str(name)), arr, positions, delim, single)
+        columns.append(_csv_cells(arr, quote))
     with open(path, "wb") as fh:
         if origin.bom:
             fh.write(b"\xef\xbb\xbf")
@@ -702,10 +711,37 @@ def check_target(folder) -> None:
     target = Path(folder).expanduser().absolute()
     sets = sets_folder(target)
     _describe_target(target, sets)
-    probe = sets if sets.exists() else next(p for p in sets.parents if p.exists())
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ExportError(f"cannot write to {probe} (permission denied): nothing was written; "
-                          "choose a folder you can write to.")
+    # a real probe, not os.access: root passes os.access everywhere, and /proc, a read-only
+    # mount or a path under a file only fail when something is actually created there
+    _probe_writable(target.parent)
+    if sets.is_dir():
+        _probe_writable(sets)
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create ``folder`` (and its missing parents), create and delete a probe file in it, then
+    remove every folder made: nothing is left behind, whether the check passes or fails.
+    Raise :class:`ExportError` naming the folder when any step fails."""
+    made: list[Path] = []
+    try:
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        for p in reversed(missing):
+            p.mkdir()
+            made.append(p)
+        probe = folder / f".noiselens-probe-{uuid.uuid4().hex}"
+        with open(probe, "xb") as fh:
+            fh.write(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExportError(f"cannot create or write {folder} ({reason}): nothing was written; "
+                          "choose a folder you can write to.") from None
+    finally:
+        for p in reversed(made):
+            try:
+                p.rmdir()
+            except OSError:  # pragma: no cover - someone else wrote into it meanwhile
+                pass
 
 
 def _clean_leftovers(target: Path, sets: Path) -> list[str]:

@@ -87,7 +87,7 @@ def choose_source() -> compute.Source:
         st.session_state.pop("_upload_ref", None)
         path = Path(args.data)
         flags = {"pred_probs": args.pred_probs, "embeddings": args.embeddings,
-                 "class_names": args.class_names}
+                 "class_names": args.class_names, "min_class_size": args.min_class_size}
         if path.is_dir():  # an image folder: the label is the sub-folder, the id the path
             return compute.Source("file", str(path), **flags)
         if not path.is_file():

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     dash.add_argument("--class-names", metavar="FILE", help="text file of the class names, "
                       "one per line, in the order of the probability columns")
+    dash.add_argument("--min-class-size", type=int, metavar="N",
+                      help="fewest rows a class of --data may have (default 2)")
     dash.add_argument("--host", help="address to listen on (default: localhost, this machine "
                       "only; 0.0.0.0 opens the dashboard, its review and its exports to the "
                       "network)")
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--missing-label", metavar="TEXT",
                      help="a label cell holding exactly TEXT counts as missing, like an empty "
                      "cell (by default only empty cells do: 'NA' or 'null' are class names)")
+    run.add_argument("--min-class-size", type=int, metavar="N",
+                     help="fewest rows a class may have (default 2: a class of one row "
+                     "is refused, its noise cannot be estimated)")
     run.add_argument("--pred-probs", help=".npy file of out-of-fold probabilities (N x K); "
                      "memory-mapped, never read whole")
     run.add_argument("--chunk-rows", type=int, metavar="N",
@@ -132,6 +137,40 @@ def _open_pred_probs(args):
     return args.pred_probs
 
 
+#: seconds the up-front check of ``--dask`` waits for the scheduler: long enough for a
+#: scheduler on another machine of the cluster to answer, short enough that a wrong address
+#: is refused at once rather than after dask's own 30 s (the later connection keeps dask's)
+DASK_CONNECT_TIMEOUT = 5.0
+
+
+def _check_core_arguments(args) -> str | None:
+    """``--chunk-rows`` and ``--dask`` checked before the data is read: the message, or None."""
+    chunk_rows = getattr(args, "chunk_rows", None)
+    dask = getattr(args, "dask", None)
+    if chunk_rows is not None and chunk_rows < 1:
+        return f"--chunk-rows must be at least 1, got {chunk_rows}."
+    if (dask or chunk_rows is not None) and not (
+            args.pred_probs and str(args.pred_probs).lower().endswith(".npy")):
+        flag = "--dask" if dask else "--chunk-rows"
+        return f"{flag} needs --pred-probs FILE.npy (the probabilities read in row chunks)."
+    return None
+
+
+def _check_dask(address: str) -> str | None:
+    """Connect to the scheduler at ``address`` for at most ``DASK_CONNECT_TIMEOUT`` seconds
+    and disconnect: the message when it cannot be reached, or None."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        return "--dask needs dask.distributed: pip install 'noiselens[scale]'."
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        return f"--dask {address}: cannot reach the scheduler ({exc})."
+    client.close()
+    return None
+
+
 def _chunked_core(result, args, progress):
     """``--dask`` / ``--chunk-rows``: the core of ``result`` computed in row chunks (on the
     dask cluster at ``--dask``), identical results."""
@@ -193,11 +232,20 @@ def analyze_command(args) -> int:
         return _fail(f"--filter-by {args.filter_by!r} is not one of: {', '.join(FILTERS)}.")
     if args.rank_by not in RANKINGS:
         return _fail(f"--rank-by {args.rank_by!r} is not one of: {', '.join(RANKINGS)}.")
+    problem = _check_core_arguments(args)
+    if getattr(args, "min_class_size", None) is not None and args.min_class_size < 1:
+        problem = f"--min-class-size must be at least 1, got {args.min_class_size}."
+    if problem:
+        return _fail(problem)
     out = Path(args.out)
     try:
-        check_target(out)  # before a long analysis
+        check_target(out)  # before a long analysis: the folder created, written, removed
     except ExportError as exc:
         return _fail(f"--out {args.out}: {exc}")
+    if getattr(args, "dask", None):  # an unreachable scheduler refused before the data is read
+        problem = _check_dask(args.dask)
+        if problem:
+            return _fail(problem)
     try:
         if args.sample:
             dataset = nl.from_sample(args.sample)
@@ -205,6 +253,7 @@ def analyze_command(args) -> int:
             options = {k: v for k, v in (
                 ("id_column", args.id_col), ("text_column", args.text_col),
                 ("missing_label", args.missing_label),
+                ("min_class_size", getattr(args, "min_class_size", None)),
                 ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
                 ("classes", getattr(args, "class_names", None))) if v is not None}
             if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column

@@ -62,6 +62,7 @@ class Source:
     pred_probs: str | None = None  # path of an .npy file
     embeddings: str | None = None  # path of an .npy file
     class_names: str | None = None  # path of a text file: class names in column order
+    min_class_size: int | None = None  # --min-class-size (None: load_dataset's default)
     version: tuple = ()
 
     @property
@@ -90,7 +91,7 @@ def _load(source: Source) -> nl.Dataset:
     options = {k: v for k, v in (
         ("id_column", source.id_column), ("text_column", source.text_column),
         ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
-        ("classes", source.class_names),
+        ("classes", source.class_names), ("min_class_size", source.min_class_size),
     ) if v}
     # a large file opened before comes back from its stored form (analysis/dataset_store.py)
     return dataset_store.load(source.name, source.label_column, **options)

@@ -83,6 +83,8 @@ def streamlit_command(args, extra: list[str]) -> list[str]:
     for name in ("pred_probs", "embeddings", "class_names"):
         if getattr(args, name, None):
             app_args += [f"--{name.replace('_', '-')}", str(Path(getattr(args, name)).resolve())]
+    if getattr(args, "min_class_size", None) is not None:
+        app_args += ["--min-class-size", str(args.min_class_size)]
     if getattr(args, "export_dir", None):
         app_args += ["--export-dir", str(Path(args.export_dir).expanduser().resolve())]
     if app_args:

@@ -40,9 +40,29 @@ def _preload() -> None:
             pass
 
 
+def no_external_ip_lookup() -> None:
+    """Make Streamlit's external-IP lookup answer None without asking anyone.
+
+    Listening on every interface (``--host 0.0.0.0``), Streamlit's start-up banner asks
+    ``checkip.amazonaws.com`` for the machine's public address ("External URL",
+    ``streamlit.web.bootstrap._print_url``), and so does its origin check when a browser
+    comes from an address it does not know (``server_util.is_url_from_allowed_origins``): a
+    request off the machine, at run time. No Streamlit option turns it off
+    (``browser.serverAddress`` skips the banner's lookup, not the origin check's), so the
+    function is replaced: None is what Streamlit itself answers when the request fails, and
+    then the banner shows no External URL and an unknown origin is refused. The local
+    network address (``get_internal_ip``: a UDP socket "connected" to 8.8.8.8, which sends no
+    packet) is kept: the origin check needs it for a browser on the local network.
+    """
+    from streamlit import net_util
+
+    net_util.get_external_ip = lambda: None
+
+
 def main() -> None:
     """Import the pages' modules, then run Streamlit's command line (``sys.argv``)."""
     _preload()
+    no_external_ip_lookup()
     from streamlit.web.cli import main as streamlit_main
 
     streamlit_main(prog_name="streamlit")

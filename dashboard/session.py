@@ -48,6 +48,7 @@ def _parse_options(argv: tuple[str, ...]) -> argparse.Namespace:
     parser.add_argument("--pred-probs")
     parser.add_argument("--embeddings")
     parser.add_argument("--class-names")
+    parser.add_argument("--min-class-size", type=int)
     parser.add_argument("--export-dir")
     args, _ = parser.parse_known_args(list(argv))
     return args
