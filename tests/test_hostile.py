@@ -23,8 +23,12 @@ from dashboard.cli import main
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))
-    for name in ("NOISELENS_MAX_ROWS", "NOISELENS_MAX_DECODED", "NOISELENS_MAX_COLUMNS"):
-        monkeypatch.delenv(name, raising=False)  # a case may lower one; undone after it
+    limits = ("NOISELENS_MAX_ROWS", "NOISELENS_MAX_DECODED", "NOISELENS_MAX_COLUMNS")
+    for name in limits:
+        monkeypatch.delenv(name, raising=False)
+    yield
+    for name in limits:  # a case may lower one (os.environ, beyond monkeypatch): undone here
+        os.environ.pop(name, None)
 
 
 def _parquet_bomb(folder: Path, rows: int = 2_000_000) -> Path:
