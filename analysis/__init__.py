@@ -3,7 +3,7 @@
 The public API is re-exported here; see ``docs/architecture.md``, Public API.
 """
 
-from analysis.annotators import (
+from analysis.annotators.agreement import (
     AgreementSummary,
     Consensus,
     agreement_summary,
@@ -17,32 +17,39 @@ from analysis.annotators import (
     pairwise_kappa,
     weighted_vote,
 )
-from analysis.cache import fingerprint, workspace
-from analysis.confident import (
+from analysis.core.cache import fingerprint, workspace
+from analysis.core.confident import (
     NoiseEstimate,
     calibrate_confident_joint,
     confident_joint,
     confident_thresholds,
     estimate_noise,
 )
-from analysis.data import DataError, Dataset, from_arrays, from_frame, from_sample, load_dataset
-from analysis.embedding import prepare_features, project
-from analysis.issues import (
+from analysis.core.issues import (
     FILTERS,
     RANKINGS,
     find_label_issues,
     label_quality_scores,
     num_label_issues,
 )
-from analysis.neighbours import (
+from analysis.data.dataset import (
+    DataError,
+    Dataset,
+    from_arrays,
+    from_frame,
+    from_sample,
+    load_dataset,
+)
+from analysis.model.embedding import prepare_features, project
+from analysis.model.neighbours import (
     default_duplicate_threshold,
     near_duplicates,
     nearest_neighbours,
     neighbour_agreement,
     outlier_score,
 )
+from analysis.model.probabilities import out_of_fold_probabilities
 from analysis.pipeline import Analysis, analyze
-from analysis.probabilities import out_of_fold_probabilities
 
 __all__ = [
     "Analysis",

@@ -15,13 +15,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from analysis import cache
-from analysis._helpers import check_choice
-from analysis.classes import confused_pairs, label_health, per_class_table
-from analysis.confident import Evidence, NoiseEstimate, noise_estimate_from
-from analysis.data import DataError, Dataset
-from analysis.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagged, scores_from
-from analysis.probabilities import Progress, out_of_fold_probabilities
+from analysis.core import cache
+from analysis.core._helpers import check_choice
+from analysis.core.classes import confused_pairs, label_health, per_class_table
+from analysis.core.confident import Evidence, NoiseEstimate, noise_estimate_from
+from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagged, scores_from
+from analysis.data.dataset import DataError, Dataset
+from analysis.model.probabilities import Progress, out_of_fold_probabilities
 
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
 PROBABILITIES_VERSION = 1
@@ -75,7 +75,7 @@ def relative_confidence_flags(ev: Evidence, count: int) -> np.ndarray:
     ndarray of shape (N,), bool
         Ties at the boundary broken as ``np.argsort`` breaks them.
     """
-    from analysis.issues import smallest
+    from analysis.core.issues import smallest
 
     relative = ev.self_confidence.astype(np.float64) / ev.thresholds[ev.labels]
     relative[ev.label_wins] = np.inf
@@ -118,7 +118,7 @@ def dataset_probabilities(
     """The dataset's out-of-fold predicted probabilities and where they come from.
 
     The dataset's own ``pred_probs`` win. Otherwise they are computed with
-    :func:`analysis.probabilities.out_of_fold_probabilities` and, for a named ``model``,
+    :func:`analysis.model.probabilities.out_of_fold_probabilities` and, for a named ``model``,
     cached on disk keyed by the dataset fingerprint and the parameters (a second call reads
     the file).
 
@@ -223,7 +223,7 @@ class Analysis:
     def ranked(self) -> np.ndarray:
         """Indices of the flagged rows, most likely wrong first: the order of
         ``find_label_issues(..., rank_by=...)``, ties included (see
-        :func:`analysis.issues.rank_flagged`)."""
+        :func:`analysis.core.issues.rank_flagged`)."""
         return rank_flagged(self.scores, self.is_issue)
 
     @cached_property
@@ -269,7 +269,7 @@ class Analysis:
         )
 
     def pairs(self, threshold: float = 0.10, min_count: int = 1) -> pd.DataFrame:
-        """Confused class pairs with their verdict (see :func:`analysis.classes.confused_pairs`)."""
+        """Confused class pairs with their verdict (see :func:`analysis.core.classes.confused_pairs`)."""
         return confused_pairs(self.estimate, self.class_names, threshold=threshold,
                               min_count=min_count)
 
@@ -277,9 +277,9 @@ class Analysis:
                               progress: Progress | None = None) -> Analysis:
         """This analysis, its confident-learning evidence computed in row chunks from
         ``source`` (a ``.npy`` path, a zarr or ``dask.array.Array`` of the same probabilities:
-        :mod:`analysis.chunked`, identical results). Call it before anything is read; the
+        :mod:`analysis.core.chunked`, identical results). Call it before anything is read; the
         CLI's ``--dask`` / ``--chunk-rows`` use it."""
-        from analysis.confident import evidence
+        from analysis.core.confident import evidence
 
         if "_evidence" in self.__dict__:
             raise ValueError("with_chunked_evidence must come before the evidence is used.")
@@ -324,7 +324,7 @@ class Analysis:
         ``score``, ``p_given``, ``p_suggested``, ``is_issue``, ``rank`` (1 = most likely wrong;
         0 for rows not flagged), ``estimated_true`` (-1 if none). With ``signals=True``
         also ``is_<type>_issue`` and ``<type>_score`` for every type of
-        :data:`analysis.signals.ISSUE_TYPES` (computes :attr:`signals` on first use).
+        :data:`analysis.signals.compute.ISSUE_TYPES` (computes :attr:`signals` on first use).
         """
         return self._signal_table if signals else self._table
 
@@ -354,13 +354,13 @@ class Analysis:
         """The flagged rows of :meth:`table`, most likely wrong first."""
         return self.table().iloc[self.ranked].reset_index(drop=True)
 
-    # -- every signal side by side (analysis/signals.py) -------------------------------
+    # -- every signal side by side (analysis/signals/compute.py) -------------------------------
     @cached_property
     def signals(self):
-        """Every per-row signal (:class:`analysis.signals.Signals`): the label issue of this
+        """Every per-row signal (:class:`analysis.signals.compute.Signals`): the label issue of this
         analysis, near-duplicates, outliers and neighbour disagreement, in the space of
-        :func:`analysis.signals.signal_space`; the neighbour search is cached on disk."""
-        from analysis.signals import compute_signals, signal_space
+        :func:`analysis.signals.compute.signal_space`; the neighbour search is cached on disk."""
+        from analysis.signals.compute import compute_signals, signal_space
 
         X, space, note = signal_space(self.dataset, self.pred_probs)
         return compute_signals(self.labels, self.scores, self.is_issue, X,
@@ -369,10 +369,10 @@ class Analysis:
 
     @cached_property
     def checks(self) -> dict:
-        """Dataset-level checks (:func:`analysis.signals.dataset_checks`), plus the split
-        check (:func:`analysis.splits.split_check`) when the dataset has a split column."""
-        from analysis.signals import dataset_checks
-        from analysis.splits import split_check
+        """Dataset-level checks (:func:`analysis.signals.compute.dataset_checks`), plus the split
+        check (:func:`analysis.data.splits.split_check`) when the dataset has a split column."""
+        from analysis.data.splits import split_check
+        from analysis.signals.compute import dataset_checks
 
         out = dataset_checks(self.labels, self.class_names, self.signals)
         out["detector"] = self.filter_by
@@ -385,7 +385,7 @@ class Analysis:
 
     @cached_property
     def _signal_table(self) -> pd.DataFrame:
-        from analysis.signals import ISSUE_TYPES
+        from analysis.signals.compute import ISSUE_TYPES
 
         sig = self.signals.table
         cols = [c for t in ISSUE_TYPES for c in (f"is_{t}_issue", f"{t}_score")]
@@ -550,14 +550,14 @@ def analyze(
     Parameters
     ----------
     dataset : Dataset
-        From :func:`analysis.data.load_dataset`, :func:`~analysis.data.from_frame`,
-        :func:`~analysis.data.from_arrays` or :func:`~analysis.data.from_sample`.
+        From :func:`analysis.data.dataset.load_dataset`, :func:`~analysis.data.dataset.from_frame`,
+        :func:`~analysis.data.dataset.from_arrays` or :func:`~analysis.data.dataset.from_sample`.
     filter_by : str, default="prune_by_noise_rate"
-        One of :data:`analysis.issues.FILTERS`.
+        One of :data:`analysis.core.issues.FILTERS`.
     rank_by : str, default="self_confidence"
-        One of :data:`analysis.issues.RANKINGS`.
+        One of :data:`analysis.core.issues.RANKINGS`.
     model, cv, random_state, progress
-        As in :func:`analysis.probabilities.out_of_fold_probabilities`; unused when the
+        As in :func:`analysis.model.probabilities.out_of_fold_probabilities`; unused when the
         dataset carries ``pred_probs``.
     use_cache : bool, default=True
         Read / write the out-of-fold probabilities in the workspace cache.

@@ -1,9 +1,9 @@
-"""Near-duplicates and outliers: noiselens (``analysis.signals``) against cleanlab's Datalab.
+"""Near-duplicates and outliers: noiselens (``analysis.signals.compute``) against cleanlab's Datalab.
 
     python benchmarks/datalab_compare.py                  # digits, then 100,000 generated rows
     python benchmarks/datalab_compare.py --rows 20000     # a smaller timing set
 
-On the same matrix (the standardised features, as ``analysis.embedding.prepare_features``
+On the same matrix (the standardised features, as ``analysis.model.embedding.prepare_features``
 makes them) both tools look for near-duplicates and outliers. Planted into the data:
 
 * duplicates: copies of random rows with a tiny jitter (1e-4 of a feature's spread), so a
@@ -28,8 +28,8 @@ import numpy as np
 from sklearn.datasets import load_digits, make_blobs
 from threadpoolctl import threadpool_limits
 
-from analysis.embedding import prepare_features
-from analysis.signals import compute_signals
+from analysis.model.embedding import prepare_features
+from analysis.signals.compute import compute_signals
 
 
 def plant(X: np.ndarray, y: np.ndarray, dups: int, outliers: int, seed: int):

@@ -6,7 +6,7 @@
     python benchmarks/detection_quality.py --cleanlab-noise  # CL alone vs the combined detector
     python benchmarks/detection_quality.py --cleanlab-noise --first-seed 3  # fresh seeds 3-4
 
-Noise of known truth (``analysis.noise``, seeded) is injected into real feature sets shipped
+Noise of known truth (``analysis.data.noise``, seeded) is injected into real feature sets shipped
 inside scikit-learn (digits, wine, breast cancer, iris; nothing is downloaded):
 
 * ``uniform``: a share of the rows, each relabelled to another class chosen uniformly;
@@ -54,8 +54,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import analysis
-from analysis import noise
-from analysis.probabilities import choose_model
+from analysis.data import noise
+from analysis.model.probabilities import choose_model
 
 DATASETS = {
     "digits": load_digits,

@@ -52,7 +52,7 @@ def _timed(step: str, fn):
 def _data(name: str, rows: int):
     import numpy as np
 
-    from analysis.embedding import prepare_features
+    from analysis.model.embedding import prepare_features
 
     if name == "digits":
         from sklearn.datasets import load_digits
@@ -80,9 +80,9 @@ def _data(name: str, rows: int):
 def worker(scenario: str, rows: int) -> None:
     import numpy as np
 
-    from analysis import cache
-    from analysis.embedding import project
-    from analysis.neighbours import (
+    from analysis.core import cache
+    from analysis.model.embedding import project
+    from analysis.model.neighbours import (
         near_duplicates,
         nearest_neighbours,
         neighbour_agreement,

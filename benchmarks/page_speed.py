@@ -159,7 +159,7 @@ def first_page(argv: list[str]) -> float:
     took = time.perf_counter() - start
     if at.exception:
         raise SystemExit(f"overview: {at.exception[0].value}")
-    from analysis import dataset_store
+    from analysis.data import store as dataset_store
 
     dataset_store.wait()  # a server lives on: let the stored form of the dataset be written
     return took
@@ -205,7 +205,7 @@ def lasso_and_retrain(path: Path) -> None:
                if c in ("label", "true_label") or c.startswith(("emb_", "f"))]
     frame = pd.read_parquet(path, columns=columns)
     if "true_label" in frame:  # the Evaluate page's button, on its stratified sample
-        from analysis.evaluate import retrain_check
+        from analysis.review.evaluate import retrain_check
 
         names = {n: i for i, n in enumerate(sorted(frame["label"].unique()))}
         labels = frame["label"].map(names).to_numpy()

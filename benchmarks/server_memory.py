@@ -49,7 +49,7 @@ def generated(folder: Path, seed: int, n: int = 100_000, k: int = 20) -> Path:
 def main() -> None:
     import streamlit as st
 
-    from analysis.issues import FILTERS
+    from analysis.core.issues import FILTERS
     from dashboard import compute
 
     os.environ.setdefault("NOISELENS_HOME", tempfile.mkdtemp(prefix="noiselens-mem-"))

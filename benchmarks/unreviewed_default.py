@@ -21,7 +21,7 @@ Rows a rule does not relabel keep their label and get a flag column instead.
 
 Data of known truth, nothing downloaded: the bundled samples (``analysis.from_sample``, their
 injected noise and its truth), and scikit-learn's digits, wine and breast cancer with noise
-from ``analysis.noise`` (uniform, pair flips) and from cleanlab's generator (sparse noise
+from ``analysis.data.noise`` (uniform, pair flips) and from cleanlab's generator (sparse noise
 matrix, half its off-diagonal rates zero), at several rates and seeds. Every case runs the
 default detector (``analyze(detector="auto")``: the combined detector, with its first pass
 kept for ``both``), BLAS on one thread.
@@ -45,7 +45,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 import analysis
-from analysis import noise
+from analysis.data import noise
 
 SKLEARN = {"digits": load_digits, "wine": load_wine, "breast_cancer": load_breast_cancer}
 SAMPLES = ("digits", "wine", "breast_cancer", "digits_vendors")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from analysis import samples
-from analysis.data import DataError, read_columns
-from analysis.review import ReviewDatabaseError
+from analysis.data import samples
+from analysis.data.dataset import DataError, read_columns
+from analysis.review.store import ReviewDatabaseError
 from dashboard import compute, findings_view, labels, session, why
 from dashboard.text import md
 

@@ -127,11 +127,11 @@ def _fail(message: str) -> int:
 
 def _open_pred_probs(args):
     """``--pred-probs``: a .npy file memory-mapped (never read whole), else the path as given
-    (a CSV is read by analysis.data)."""
+    (a CSV is read by analysis.data.dataset)."""
     if not args.pred_probs:
         return None
     if str(args.pred_probs).lower().endswith(".npy"):
-        from analysis.chunked import open_npy
+        from analysis.core.chunked import open_npy
 
         return open_npy(args.pred_probs)
     return args.pred_probs
@@ -185,7 +185,7 @@ def _chunked_core(result, args, progress):
         from dask.distributed import Client
     except ImportError:
         raise ValueError("--dask needs dask.distributed: pip install 'noiselens[scale]'.") from None
-    from analysis.chunked import dask_from_npy
+    from analysis.core.chunked import dask_from_npy
 
     try:  # dask's distributed.comm.timeouts.connect (30 s by default) bounds the wait
         client = Client(args.dask)
@@ -206,8 +206,9 @@ def analyze_command(args) -> int:
     from pathlib import Path
 
     import analysis as nl
-    from analysis.data import DataError
-    from analysis.export import (
+    from analysis.core.issues import FILTERS, RANKINGS
+    from analysis.data.dataset import DataError
+    from analysis.export.split import (
         UNREVIEWED_MIN_CONFIDENCE,
         ExportError,
         check_flag_column,
@@ -216,9 +217,8 @@ def analyze_command(args) -> int:
         result_files,
         unreviewed_decisions,
     )
-    from analysis.issues import FILTERS, RANKINGS
-    from analysis.review import ReviewStore, reconcile
-    from analysis.spreadsheet import guard_formulas
+    from analysis.export.spreadsheet import guard_formulas
+    from analysis.review.store import ReviewStore, reconcile
 
     files = [args.data] if isinstance(args.data, str) else list(args.data or [])
     if bool(files) == (args.sample is not None):
@@ -257,7 +257,7 @@ def analyze_command(args) -> int:
                 ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
                 ("classes", getattr(args, "class_names", None))) if v is not None}
             if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column
-                from analysis.splits import load_splits
+                from analysis.data.splits import load_splits
 
                 dataset = load_splits(files, args.label_col, **options)
             else:
@@ -269,7 +269,7 @@ def analyze_command(args) -> int:
                       file=sys.stderr)
         names = [str(c) for c in dataset.class_names]
         if getattr(args, "slice_col", None):  # a wrong --slice-col fails before the analysis
-            from analysis.findings import slice_values
+            from analysis.review.findings import slice_values
 
             slice_values(dataset, args.slice_col)
         # the review: read (and a damaged database named) before the long analysis
@@ -277,7 +277,7 @@ def analyze_command(args) -> int:
                             identity=getattr(args, "dataset_name", None))
         carry = reconcile(store, dataset)
 
-        from analysis.limits import check_analysis
+        from analysis.core.limits import check_analysis
 
         # memory estimated before the work starts: refused with the numbers if it won't fit
         check_analysis(len(dataset), dataset.num_classes,
@@ -337,7 +337,7 @@ def analyze_command(args) -> int:
 
     extra = result_files(dataset, result, mode=mode,
                          review=carry.counts() if mode == "reviewed" else None)
-    from analysis import findings, history
+    from analysis.review import findings, history
 
     try:  # noise by slice, intervals, the review's evidence, the history (#17)
         slices = None

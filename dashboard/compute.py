@@ -3,7 +3,7 @@
 One bounded cache for the whole process (docs/architecture.md, "Caches"): at most
 :data:`MAX_DATASETS` datasets are held, each with its analysis variants (at most
 :data:`MAX_VARIANTS`), feature matrix, projections, neighbour rows, thumbnails (at most
-:data:`MAX_THUMBNAILS`), id index and one :class:`~analysis.review.ReviewStore`. Opening another
+:data:`MAX_THUMBNAILS`), id index and one :class:`~analysis.review.store.ReviewStore`. Opening another
 dataset evicts the one used longest ago, with all it holds; the on-disk cache of ``analysis``
 keeps the expensive parts (out-of-fold probabilities, projections) so coming back is fast.
 
@@ -31,7 +31,7 @@ import numpy as np
 import streamlit as st
 
 import analysis as nl
-from analysis import dataset_store
+from analysis.data import store as dataset_store
 from analysis.pipeline import Analysis
 
 T = TypeVar("T")
@@ -93,7 +93,7 @@ def _load(source: Source) -> nl.Dataset:
         ("pred_probs", source.pred_probs), ("embeddings", source.embeddings),
         ("classes", source.class_names), ("min_class_size", source.min_class_size),
     ) if v}
-    # a large file opened before comes back from its stored form (analysis/dataset_store.py)
+    # a large file opened before comes back from its stored form (analysis/data/store.py)
     return dataset_store.load(source.name, source.label_column, **options)
 
 
@@ -257,14 +257,14 @@ def per_dataset(dataset: nl.Dataset, key, make: Callable[[], T]) -> T:
 def _space(dataset: nl.Dataset) -> tuple[np.ndarray, str]:
     """The matrix rows are drawn and compared in, and its name in words: one definition for
     the map, the neighbours, the retrain check and the signals
-    (:func:`analysis.signals.signal_space`: embeddings, else features, else text, else — or
+    (:func:`analysis.signals.compute.signal_space`: embeddings, else features, else text, else — or
     when those cannot become numbers, e.g. only categorical columns — the probabilities)."""
     return _space_of(cache().entry(dataset), dataset)
 
 
 def _space_of(entry: _Entry, dataset: nl.Dataset) -> tuple[np.ndarray, str]:
     """:func:`_space` with the dataset's cache entry given (usable off the script thread)."""
-    from analysis.signals import signal_space
+    from analysis.signals.compute import signal_space
 
     if entry.features is None:
         probs = dataset.pred_probs
@@ -321,14 +321,14 @@ def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
 
 def row_of_id(dataset: nl.Dataset, value) -> int | None:
     """Row position of the example whose id prints as ``value``, or ``None``
-    (:meth:`analysis.data.Dataset.row_of`)."""
+    (:meth:`analysis.data.dataset.Dataset.row_of`)."""
     return dataset.row_of(value)
 
 
 def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of one row and their distances (exact, Euclidean, in the
-    space of :func:`features_for`): :func:`analysis.neighbours.neighbours_of_rows`."""
-    from analysis.neighbours import neighbours_of_rows
+    space of :func:`features_for`): :func:`analysis.model.neighbours.neighbours_of_rows`."""
+    from analysis.model.neighbours import neighbours_of_rows
 
     entry = cache().entry(dataset)
     k = min(k, len(dataset) - 1)
@@ -345,7 +345,7 @@ def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarr
 
 def ratings_for(dataset: nl.Dataset) -> np.ndarray:
     """The annotator columns encoded with the dataset's classes: (N, A), -1 = not rated."""
-    from analysis.annotators import encode_ratings
+    from analysis.annotators.agreement import encode_ratings
 
     entry = cache().entry(dataset)
     if entry.ratings is None:
@@ -356,7 +356,7 @@ def ratings_for(dataset: nl.Dataset) -> np.ndarray:
 
 def consensus_for(dataset: nl.Dataset):
     """The annotators' quality-weighted vote, cached per dataset."""
-    from analysis.annotators import weighted_vote
+    from analysis.annotators.agreement import weighted_vote
 
     entry = cache().entry(dataset)
     if entry.consensus is None:
@@ -368,7 +368,7 @@ def review_store(dataset: nl.Dataset):
     """The review decisions of ``dataset``: one store per dataset (it reads SQLite fresh on
     every call, so another tab's decisions show at once), seen by this browser session, so
     that Undo takes back this session's own last change and never another's."""
-    from analysis.review import ReviewStore
+    from analysis.review.store import ReviewStore
 
     entry = cache().entry(dataset)
     if entry.reviews is None:
@@ -516,10 +516,10 @@ def progress(fraction, message):
 
 
 if task["kind"] == "neighbours":
-    from analysis.neighbours import nearest_neighbours
+    from analysis.model.neighbours import nearest_neighbours
     nearest_neighbours(X, k=task["k"], cache_key=tuple(task["key"]), progress=progress)
 else:
-    from analysis.embedding import project
+    from analysis.model.embedding import project
     project(X, task["method"], cache_key=task["key"], progress=progress)
 """
 
@@ -537,7 +537,7 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
 
     One search per data set: the jobs of other views of it (another filter, the consensus)
     wait for the running one instead of starting a second child (1.9 GB at 1M rows)."""
-    from analysis.cache import workspace
+    from analysis.core.cache import workspace
 
     key = (str(workspace()), result.dataset.fingerprint)
     with _CHILD_LOCK:
@@ -557,7 +557,7 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
 
 
 def _search_in_child(result: Analysis, progress) -> bool:
-    from analysis.signals import DEFAULT_K, signal_space
+    from analysis.signals.compute import DEFAULT_K, signal_space
 
     X, space, _ = signal_space(result.dataset, result.pred_probs)
     task = {"kind": "neighbours", "k": min(DEFAULT_K, X.shape[0] - 1),
@@ -575,7 +575,7 @@ def _in_child(X: np.ndarray, task: dict, progress, what: str) -> bool:
     import tempfile
     import time
 
-    from analysis.cache import workspace
+    from analysis.core.cache import workspace
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(

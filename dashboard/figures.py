@@ -154,7 +154,7 @@ def class_distribution(per_class: pd.DataFrame, *, title: str | None = None,
 # -- noise matrix ------------------------------------------------------------------------
 def dense(matrix) -> np.ndarray:
     """A (K, K) matrix as a dense float array (from 1,000 classes the estimate is
-    scipy.sparse, analysis/sparse.py; K x K, never N x N, so it fits)."""
+    scipy.sparse, analysis/core/sparse.py; K x K, never N x N, so it fits)."""
     if hasattr(matrix, "toarray"):
         return np.asarray(matrix.toarray(), dtype=float)
     return np.asarray(matrix, dtype=float)
@@ -541,7 +541,7 @@ def kappa_figure(kappa: np.ndarray, annotator_names: Sequence[str], *,
 def annotator_quality_figure(annotators: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Horizontal bars: each annotator's estimated accuracy (weighted consensus), lowest first.
 
-    ``annotators`` is :attr:`analysis.annotators.AgreementSummary.annotators` (columns
+    ``annotators`` is :attr:`analysis.annotators.agreement.AgreementSummary.annotators` (columns
     ``annotator``, ``weighted_accuracy``, ``ratings``, ``accuracy``).
     """
     table = annotators.sort_values("weighted_accuracy", kind="stable")
@@ -565,7 +565,7 @@ RANK_COLOURS = {"self_confidence": ACCENT, "normalized_margin": "#1c7ed6",
 def pr_curves_figure(curves: dict, *, title: str | None = None) -> go.Figure:
     """Precision vs recall of flagging the k lowest-scored rows, one line per score.
 
-    ``curves`` maps a score name to :func:`analysis.evaluate.precision_recall` output.
+    ``curves`` maps a score name to :func:`analysis.review.evaluate.precision_recall` output.
     """
     fig = go.Figure()
     for name, curve in curves.items():

@@ -1,7 +1,7 @@
 """Findings in the app (#17): the slice selector, the Overview's intervals / errors remaining /
 trend block, and the pieces of the "Noise by slice" page.
 
-The computation is :mod:`analysis.findings` and :mod:`analysis.history`; this module caches
+The computation is :mod:`analysis.review.findings` and :mod:`analysis.review.history`; this module caches
 it per analysis (the process cache of ``dashboard.compute`` keeps each ``Analysis`` object, so
 it is the key) and draws it. The figure functions are plain (no streamlit) and tested alone.
 """
@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import findings, history
+from analysis.review import findings, history
 from dashboard import compute, session
 from dashboard.text import md, plot
 
@@ -182,7 +182,7 @@ def noisiest_slice_line(table: pd.DataFrame, column: str) -> str:
 def report_inputs(dataset, result) -> dict:
     """What the report needs beyond the analysis, as the Overview shows it: the chosen slice
     column's noise, the review's evidence and the history (for ``build_report(**...)``)."""
-    from analysis import history
+    from analysis.review import history
 
     column = current_slice_column()
     decisions = _decisions(dataset)

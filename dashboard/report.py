@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 import analysis as nl
-from analysis import findings
-from analysis.classes import describe_pair
-from analysis.evaluate import audit_design, audit_line
-from analysis.export import class_sizes, detector_name
+from analysis.core.classes import describe_pair
+from analysis.export.split import class_sizes, detector_name
 from analysis.pipeline import Analysis
+from analysis.review import findings
+from analysis.review.evaluate import audit_design, audit_line
 from dashboard import thumbs, why
 from dashboard.text import html_text
 
@@ -166,7 +166,7 @@ def _heat(result: Analysis) -> str:
     keep = np.arange(k)
     note = ""
     if k > MAX_HEAT_CLASSES:
-        if hasattr(cj, "tocoo"):  # many classes: sparse (analysis/sparse.py)
+        if hasattr(cj, "tocoo"):  # many classes: sparse (analysis/core/sparse.py)
             coo = cj.tocoo()
             keep = _heat_classes(coo.row, coo.col, coo.data, k)
         else:
@@ -337,19 +337,19 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
     ----------
     dataset, result
         The dataset and its :class:`~analysis.pipeline.Analysis`.
-    cleaned : analysis.export.Cleaned, optional
-        What the cleaning changed (from :func:`analysis.export.apply_decisions`).
+    cleaned : analysis.export.split.Cleaned, optional
+        What the cleaning changed (from :func:`analysis.export.split.apply_decisions`).
     top : int
         How many of the most suspect rows to show.
-    slices : analysis.findings.Slices, optional
+    slices : analysis.review.findings.Slices, optional
         Noise by slice (e.g. by vendor): a section "Where the wrong labels come from".
-    remaining : analysis.findings.Remaining, optional
+    remaining : analysis.review.findings.Remaining, optional
         The review's evidence: precision of the flags, wrong labels likely left.
-    history : analysis.history.History, optional
+    history : analysis.review.history.History, optional
         Earlier analyses of the dataset: the trend and what changed.
-    intervals : analysis.findings.ClassIntervals, optional
+    intervals : analysis.review.findings.ClassIntervals, optional
         Computed when not given.
-    unreviewed : analysis.export.Unreviewed, optional
+    unreviewed : analysis.export.split.Unreviewed, optional
         The cleaning applied the detector's suggestions without review: the report says
         which changes no person reviewed.
     """

@@ -15,9 +15,9 @@ from __future__ import annotations
 #: What the pages import (dashboard/app.py and dashboard/app_pages/*.py).
 PRELOAD = (
     "analysis",
-    "analysis.evaluate",
-    "analysis.findings",
-    "analysis.export",
+    "analysis.review.evaluate",
+    "analysis.review.findings",
+    "analysis.export.split",
     "dashboard.compute",
     "dashboard.components",
     "dashboard.figures",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from analysis import cache
+from analysis.core import cache
 
 #: Uploads kept in the workspace at most (oldest removed first).
 MAX_UPLOADS = int(os.environ.get("NOISELENS_MAX_UPLOADS", "20"))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.pipeline import CHOSEN
-from analysis.signals import (
+from analysis.signals.compute import (
     ISSUE_NAMES,
     ISSUE_TYPES,
     class_percentiles,

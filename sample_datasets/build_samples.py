@@ -1,4 +1,4 @@
-"""Regenerate the bundled samples from scikit-learn's bundled data and ``analysis.noise``.
+"""Regenerate the bundled samples from scikit-learn's bundled data and ``analysis.data.noise``.
 
 Usage (from the project's environment)::
 
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
-from analysis.noise import (
+from analysis.data.noise import (
     NoisyLabels,
     combine,
     flip_count,
@@ -145,7 +145,7 @@ def _card(title: str, intro: str, source: str, noise: str, table: str, load: str
             "## Use",
             "",
             "```python",
-            "from analysis.samples import load",
+            "from analysis.data.samples import load",
             "",
             f'sample = load("{load}")',
             "sample.frame  # pandas DataFrame; sample.card is this text",
@@ -204,7 +204,7 @@ def build_digits() -> Built:
     noise = (
         "1. Systematic confusions, as an annotator who mixes up similar digits would make: "
         f"{pair_text} of each true class "
-        f"(`analysis.noise.pair_flips`, `random_state={DIGITS_SEED}`).\n"
+        f"(`analysis.data.noise.pair_flips`, `random_state={DIGITS_SEED}`).\n"
         f"2. Uniform noise on {DIGITS_UNIFORM_RATE:.0%} of the remaining rows "
         f"({uniform_rows} rows), each relabelled to another digit chosen uniformly "
         f"(`uniform_noise` with `exclude=` the rows of step 1, "

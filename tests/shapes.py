@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import samples
+from analysis.data import samples
 
 
 def _probabilities(truth: np.ndarray, k: int, seed: int, strength: float = 3.0) -> np.ndarray:

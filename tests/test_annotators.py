@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from analysis import samples
-from analysis.annotators import (
+from analysis.annotators.agreement import (
     MAX_ACCURACY,
     AgreementSummary,
     Consensus,
@@ -33,6 +32,7 @@ from analysis.annotators import (
     rating_counts,
     weighted_vote,
 )
+from analysis.data import samples
 
 # --------------------------------------------------------------------------- references
 # Slow loops over rows, written straight from the definitions (no shared code with the module).

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cache
+from analysis.core import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_fingerprint_is_hex_sha256_and_deterministic():
 def test_fingerprint_is_stable_across_processes():
     code = (
         "import numpy as np, pandas as pd\n"
-        "from analysis.cache import fingerprint\n"
+        "from analysis.core.cache import fingerprint\n"
         "print(fingerprint(np.arange(12, dtype=np.float32).reshape(3, 4), "
         "pd.DataFrame({'s': ['a', 'b', None], 'n': [1, 2, 3]}), 'text', {'b': 1, 'a': 2.5}))\n"
     )

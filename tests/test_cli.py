@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis.export import apply_decisions, suggested_decisions
-from analysis.review import ReviewStore
+from analysis.export.split import apply_decisions, suggested_decisions
+from analysis.review.store import ReviewStore
 from dashboard.cli import main
 
 

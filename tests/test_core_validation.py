@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import analysis
-from analysis._validation import check_inputs
+from analysis.core._validation import check_inputs
 
 PUBLIC = {
     "confident_joint": analysis.confident_joint,

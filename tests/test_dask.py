@@ -9,9 +9,9 @@ import pytest
 from core_cases import edge_cases, noisy_dataset
 
 import analysis as nl
-from analysis import _kernels, chunked
-from analysis.confident import Evidence, noise_estimate_from
-from analysis.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
+from analysis.core import _kernels, chunked
+from analysis.core.confident import Evidence, noise_estimate_from
+from analysis.core.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("dask.distributed")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.data import DataError, from_arrays, from_frame, from_sample, load_dataset
+from analysis.data.dataset import DataError, from_arrays, from_frame, from_sample, load_dataset
 
 
 def frame(n=12):
@@ -152,7 +152,7 @@ def test_arrays_and_sample():
 
 
 def test_read_columns_matches_read_table_without_reading_parquet_rows(tmp_path, monkeypatch):
-    from analysis.data import read_columns, read_table
+    from analysis.data.dataset import read_columns, read_table
 
     frame = pd.DataFrame({"b": [1.0, 2.0, 3.0], "label": ["x", "y", "x"], "a": [3, 2, 1]})
     files = {"range.parquet": frame, "named.parquet": frame.set_index("a"),

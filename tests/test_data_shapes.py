@@ -12,8 +12,8 @@ import pytest
 import shapes
 
 import analysis as nl
-from analysis.data import DataError, check_class_order, load_dataset, read_class_names
-from analysis.evaluate import MIN_AUDITED_UNFLAGGED, audit_design
+from analysis.data.dataset import DataError, check_class_order, load_dataset, read_class_names
+from analysis.review.evaluate import MIN_AUDITED_UNFLAGGED, audit_design
 from dashboard import selection
 
 

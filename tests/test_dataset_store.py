@@ -1,4 +1,4 @@
-"""The stored form of a loaded dataset (analysis/dataset_store.py, issue #18).
+"""The stored form of a loaded dataset (analysis/data/store.py, issue #18).
 
 A dataset opened from its stored form must be the dataset ``load_dataset`` builds from the
 file: every field, the fingerprint (recomputed here, not trusted), and the cleaned split the
@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import dataset_store
-from analysis.data import Dataset, load_dataset
-from analysis.export import apply_decisions, write_table
+from analysis.data import store as dataset_store
+from analysis.data.dataset import Dataset, load_dataset
+from analysis.export.split import apply_decisions, write_table
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,8 @@ from sklearn.datasets import make_blobs
 
 import analysis as nl
 from analysis import pipeline
-from analysis.evaluate import detection_table
-from analysis.probabilities import out_of_fold_probabilities
+from analysis.model.probabilities import out_of_fold_probabilities
+from analysis.review.evaluate import detection_table
 
 
 @pytest.fixture(autouse=True)
@@ -226,10 +226,10 @@ def test_the_refit_judges_with_the_probabilities_of_the_model_fitted_again():
     """#25: a refit that kept the first pass's probabilities passed this module: the
     combined detector's probabilities are those of a model fitted out-of-fold on the cleaned
     labels, and its flags come from them."""
-    from analysis.confident import Evidence
-    from analysis.issues import issues_mask_from
+    from analysis.core.confident import Evidence
+    from analysis.core.issues import issues_mask_from
+    from analysis.model.probabilities import out_of_fold_probabilities
     from analysis.pipeline import REFIT_CV, model_inputs, relative_confidence_flags
-    from analysis.probabilities import out_of_fold_probabilities
 
     ds = nl.from_sample("wine")
     first = nl.analyze(ds, detector="confident_learning", model="logistic", use_cache=False)

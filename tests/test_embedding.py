@@ -15,8 +15,9 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
-from analysis import cache, embedding
-from analysis.embedding import fit_sample, prepare_features, project
+from analysis.core import cache
+from analysis.model import embedding
+from analysis.model.embedding import fit_sample, prepare_features, project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,7 +208,7 @@ def test_cache_hit_in_a_new_process(digits, monkeypatch, home):
     np.save(home.parent / "X.npy", X)
     code = (
         "import numpy as np\n"
-        "from analysis.embedding import project\n"
+        "from analysis.model.embedding import project\n"
         f"project(np.load({str(home.parent / 'X.npy')!r}), 'pca', cache_key='digits-fp')\n"
     )
     env = {**os.environ, "NOISELENS_HOME": str(home)}
@@ -318,7 +319,7 @@ def test_sampling_path_fits_the_sample_and_transforms_the_rest(monkeypatch):
 
 
 def test_umap_is_not_imported_at_module_level():
-    code = "import sys, analysis.embedding, analysis.neighbours; print('umap' in sys.modules)"
+    code = "import sys, analysis.model.embedding, analysis.model.neighbours; print('umap' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()

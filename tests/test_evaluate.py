@@ -8,14 +8,14 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 import analysis as nl
-from analysis.evaluate import (
+from analysis.export.split import apply_decisions
+from analysis.review.evaluate import (
     average_precision,
     detection_table,
     precision_recall,
     ranking_curves,
     retrain_check,
 )
-from analysis.export import apply_decisions
 
 
 @pytest.fixture(autouse=True)
@@ -208,8 +208,8 @@ def _audit_loop(labels, truth, flagged):
 def test_one_audit_sentence_on_overview_evaluate_and_report(tmp_path):
     import html
 
-    from analysis.data import WRONG_CLASS_UNKNOWN
-    from analysis.evaluate import AUDIT_BIAS_NOTE, audit_design, audit_line
+    from analysis.data.dataset import WRONG_CLASS_UNKNOWN
+    from analysis.review.evaluate import AUDIT_BIAS_NOTE, audit_design, audit_line
     from dashboard.report import build_report
 
     ds = nl.from_sample("digits")
@@ -249,8 +249,8 @@ def test_one_audit_sentence_on_overview_evaluate_and_report(tmp_path):
 
 
 def test_a_question_mark_true_label_means_wrong_class_unknown(tmp_path):
-    from analysis.data import WRONG_CLASS_UNKNOWN
-    from analysis.evaluate import audit_design
+    from analysis.data.dataset import WRONG_CLASS_UNKNOWN
+    from analysis.review.evaluate import audit_design
 
     rng = np.random.default_rng(0)
     n = 60

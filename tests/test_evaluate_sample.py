@@ -1,4 +1,4 @@
-"""The retrain check's stratified sample (analysis.evaluate.stratified_sample, max_rows)."""
+"""The retrain check's stratified sample (analysis.review.evaluate.stratified_sample, max_rows)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from analysis.evaluate import retrain_check, stratified_sample
+from analysis.review.evaluate import retrain_check, stratified_sample
 
 
 def slow_shares(strata, size):

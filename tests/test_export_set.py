@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis import export
-from analysis.export import ExportError, check_target, export_split, sets_folder
+from analysis.export import split as export
+from analysis.export.split import ExportError, check_target, export_split, sets_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ _SCRIPT = textwrap.dedent("""
     import numpy as np
     import pandas as pd
     import analysis as nl
-    from analysis import export
+    from analysis.export import split as export
 
     data, out, kill_at, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     ds = nl.load_dataset(data, "label", id_column="uid")

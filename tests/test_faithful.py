@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.data import DataError, from_frame, load_dataset
-from analysis.export import apply_decisions, write_table
+from analysis.data.dataset import DataError, from_frame, load_dataset
+from analysis.export.split import apply_decisions, write_table
 
 TRICKY = ["", "00027", "09941", "TRUE", "false", "NA", "None", "null", "1.800", "=1+1",
           "+1", "-0", '"', '""', ",", ";", "\t", "\n", "\r\n", "\r", "a,b", 'say "hi"',

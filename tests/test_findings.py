@@ -1,4 +1,4 @@
-"""analysis.findings: intervals and slices against slow loops written from the definitions, the
+"""analysis.review.findings: intervals and slices against slow loops written from the definitions, the
 vendor sample's sloppy vendor named first, and errors remaining by simulation with known truth."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from findings_cases import review_world
 from scipy.special import expit, logit
 
 import analysis as nl
-from analysis import findings
+from analysis.review import findings
 
 
 @pytest.fixture(scope="module")

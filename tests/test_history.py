@@ -1,4 +1,4 @@
-"""analysis.history: records appended once per version and method, read back, trend and
+"""analysis.review.history: records appended once per version and method, read back, trend and
 changes computed from them; a torn line is skipped, not fatal."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 import analysis as nl
-from analysis import history
+from analysis.review import history
 
 
 def _dataset(flip: int):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis.data import DataError, read_table
+from analysis.data.dataset import DataError, read_table
 from dashboard.cli import main
 
 
@@ -325,7 +325,7 @@ def test_decoded_size_from_the_metadata(tmp_path):
     metadata (a repeated value's dictionary pages alone would say 0.3 MiB for 30 MiB)."""
     import pyarrow.parquet as pq
 
-    from analysis.data import _decoded_bytes
+    from analysis.data.dataset import _decoded_bytes
 
     meta = pq.ParquetFile(_parquet_bomb(tmp_path))
     pages = sum(meta.metadata.row_group(i).total_byte_size
@@ -411,7 +411,7 @@ def test_loads_with_what_was_set_aside_named(case, tmp_path):
 
 
 def test_a_bomb_in_an_image_column_gets_the_mean_pixels(tmp_path):
-    from analysis.data import image_pixels
+    from analysis.data.dataset import image_pixels
 
     dataset = _bomb_in_column(tmp_path)()
     readable = [dataset.image_path(r) for r in range(len(dataset)) if r != 6]
@@ -421,7 +421,7 @@ def test_a_bomb_in_an_image_column_gets_the_mean_pixels(tmp_path):
 
 
 def test_image_pixels_without_a_skip_list_names_the_bomb(tmp_path):
-    from analysis.data import image_pixels
+    from analysis.data.dataset import image_pixels
 
     with pytest.raises(DataError, match=r"huge.png \(row 0\) is too large to decode: Image "
                        r"size \(900000000 pixels\) exceeds limit of 178956970 pixels, could be "
@@ -458,7 +458,7 @@ def test_cli_warns_of_a_skipped_image_and_goes_on(tmp_path, capsys):
 def test_header_columns_are_counted_from_the_bytes(tmp_path, header, delimiter, expected):
     import csv
 
-    from analysis.data import _header_columns
+    from analysis.data.dataset import _header_columns
 
     path = tmp_path / "h.csv"
     path.write_bytes(header)
@@ -480,7 +480,7 @@ def test_load_dataset_takes_a_data_frame(tmp_path):
 def test_out_check_leaves_nothing_behind(tmp_path, monkeypatch):
     """The --out check creates the missing folders and a probe file, then removes them all,
     whether it passes or fails."""
-    from analysis import export
+    from analysis.export import split as export
 
     target = tmp_path / "a" / "b" / "out"
     export.check_target(target)
@@ -542,7 +542,7 @@ def test_cleaned_split_keeps_the_input_quoting(case, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "q_cleaned.csv").read_bytes() == path.read_bytes()
     # one relabel: exactly one line differs, written as the same writer writes it
-    from analysis.export import apply_decisions, write_table
+    from analysis.export.split import apply_decisions, write_table
 
     dataset = nl.load_dataset(path, "label", id_column="id")
     decision = pd.DataFrame({"id": ["r4"], "action": ["relabel"], "new_label": ["c"]})

@@ -43,7 +43,7 @@ def test_no_private_names_across_modules(path):
         if module.split(".")[-1].startswith("_"):
             continue  # an internal module exists to be shared
         folder = REPO.joinpath(*module.split("."))
-        # from a package, an internal *module* (analysis._kernels) may be imported
+        # from a package, an internal *module* (analysis.core._kernels) may be imported
         private = [n for n in names if n.startswith("_")
                    and not (folder / f"{n}.py").is_file()]
         assert not private, f"{path.relative_to(REPO)}:{line} imports {private} from {module}"

@@ -9,8 +9,8 @@ import pytest
 from core_cases import noisy_dataset
 
 import analysis as nl
-from analysis import limits, sparse
-from analysis.probabilities import _duration, choose_model
+from analysis.core import limits, sparse
+from analysis.model.probabilities import _duration, choose_model
 
 
 def test_sizes_and_the_environment_override(monkeypatch):

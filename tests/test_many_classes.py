@@ -11,10 +11,10 @@ import pytest
 from core_cases import edge_cases, noisy_dataset, random_cases
 
 import analysis as nl
-from analysis import chunked, sparse
-from analysis.confident import Evidence, noise_estimate_from
-from analysis.export import long_matrix
-from analysis.issues import FILTERS, issues_mask_from
+from analysis.core import chunked, sparse
+from analysis.core.confident import Evidence, noise_estimate_from
+from analysis.core.issues import FILTERS, issues_mask_from
+from analysis.export.split import long_matrix
 
 CASES = {c.id: c for c in random_cases()[:10] + edge_cases()}
 
@@ -123,7 +123,7 @@ def test_long_format_lists_the_non_zero_entries():
 
 
 def test_result_files_of_many_classes_are_long(tmp_path, monkeypatch):
-    from analysis.export import WIDE_MATRIX_CLASSES, result_files
+    from analysis.export.split import WIDE_MATRIX_CLASSES, result_files
 
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
     k = WIDE_MATRIX_CLASSES + 20

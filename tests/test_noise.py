@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from analysis import noise
-from analysis.noise import (
+from analysis.data import noise
+from analysis.data.noise import (
     NoisyLabels,
     adversarial_flips,
     combine,

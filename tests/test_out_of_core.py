@@ -13,9 +13,9 @@ import reference_cl as ref
 from core_cases import edge_cases, noisy_dataset, random_cases
 
 import analysis as nl
-from analysis import _kernels, chunked
-from analysis.confident import Evidence, confident_thresholds, noise_estimate_from
-from analysis.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
+from analysis.core import _kernels, chunked
+from analysis.core.confident import Evidence, confident_thresholds, noise_estimate_from
+from analysis.core.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
 
 zarr = pytest.importorskip("zarr")
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis.classes import confused_pairs, label_health, per_class_table
+from analysis.core.classes import confused_pairs, label_health, per_class_table
 from analysis.pipeline import model_inputs
 
 

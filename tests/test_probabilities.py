@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from analysis.probabilities import (
+from analysis.model.probabilities import (
     AUTO_CANDIDATES,
     calibrate_temperature,
     choose_model,

@@ -14,7 +14,7 @@ import pytest
 from findings_cases import report_case
 
 import analysis as nl
-from analysis import findings, history
+from analysis.review import findings, history
 from dashboard.report import MAX_CLASSES_SHOWN, MAX_HEAT_CLASSES, build_report
 
 
@@ -106,7 +106,7 @@ def test_cli_names_a_wrong_slice_column_before_the_analysis(tmp_path, monkeypatc
 def test_summary_json_holds_the_intervals():
     import json
 
-    from analysis.export import apply_decisions, result_files, suggested_decisions
+    from analysis.export.split import apply_decisions, result_files, suggested_decisions
 
     ds, result = report_case(5)
     files = result_files(ds, result, mode="suggestions")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis.export import FLAG_COLUMN, apply_decisions, export_split, suggested_decisions
-from analysis.review import ReviewStore
+from analysis.export.split import FLAG_COLUMN, apply_decisions, export_split, suggested_decisions
+from analysis.review.store import ReviewStore
 
 
 @pytest.fixture(autouse=True)
@@ -218,7 +218,7 @@ def test_interrupted_export_leaves_no_half_file(tmp_path, monkeypatch):
 
 
 def test_class_sizes_and_labels_after_by_definition(tmp_path):
-    from analysis.export import class_sizes, default_stem
+    from analysis.export.split import class_sizes, default_stem
 
     ds = _dataset(tmp_path)
     decisions = pd.DataFrame({"id": ["r1", "r3", "r4"], "action": ["relabel", "relabel",
@@ -235,7 +235,7 @@ def test_class_sizes_and_labels_after_by_definition(tmp_path):
 
 
 def test_truth_check_counts_rows_with_known_truth_only(tmp_path):
-    from analysis.evaluate import truth_check
+    from analysis.review.evaluate import truth_check
 
     result = nl.analyze(nl.from_sample("wine"), model="logistic")
     truth = result.dataset.true_labels

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import analysis as nl
-from analysis import review
-from analysis.export import apply_decisions
-from analysis.review import ReviewDatabaseError, ReviewStore, dataset_key, reconcile
+from analysis.export.split import apply_decisions
+from analysis.review import store as review
+from analysis.review.store import ReviewDatabaseError, ReviewStore, dataset_key, reconcile
 
 
 @pytest.fixture(autouse=True)

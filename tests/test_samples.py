@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 
-from analysis import samples
-from analysis.noise import flip_count
-from analysis.samples import load, names
+from analysis.data import samples
+from analysis.data.noise import flip_count
+from analysis.data.samples import load, names
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_datasets"
 SHAPES = {

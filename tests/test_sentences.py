@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import analysis as nl
-from analysis import findings
+from analysis.review import findings
 from dashboard.findings_view import noisiest_slice_line
 from dashboard.report import build_report
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import analysis as nl
-from analysis.signals import (
+from analysis.signals.compute import (
     ISSUE_TYPES,
     class_percentiles,
     class_summary,
@@ -210,7 +210,7 @@ def test_analysis_signals_table_issues_csv_and_manifest(tmp_path):
     assert table["is_near_duplicate_issue"].sum() == 20
     assert result.table().shape[1] < table.shape[1]  # the default table is unchanged
     assert result.checks["conflicting_pairs"] == 5
-    from analysis.export import export_split, result_files
+    from analysis.export.split import export_split, result_files
 
     extra = result_files(ds, result, mode="suggestions")
     out = export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label", "note"]),
@@ -230,7 +230,7 @@ def test_clean_and_refit_is_confident_learning_on_refitted_probabilities(monkeyp
     many rows as confident learning flags on its probabilities, the lowest in relative
     self-confidence (tests/test_detector.py); every fit is cached on disk."""
     from analysis import pipeline
-    from analysis.probabilities import out_of_fold_probabilities
+    from analysis.model.probabilities import out_of_fold_probabilities
 
     X, y = make_blobs(240, 4, centers=3, cluster_std=2.5, random_state=7)
     noisy = y.copy()
@@ -280,7 +280,7 @@ def test_many_classes_search_the_probabilities_leading_components():
     (an index over every class column exhausted memory), and the note says so."""
     from types import SimpleNamespace
 
-    from analysis.signals import MAX_PROBABILITY_DIMS, signal_space
+    from analysis.signals.compute import MAX_PROBABILITY_DIMS, signal_space
 
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.full(200, 0.1), 300)
@@ -297,7 +297,7 @@ def test_outlier_flag_follows_the_rule_and_spares_merely_unusual_rows():
     """The flag is exactly 'mean neighbour distance >= OUTLIER_RATIO x the median and a robust
     z-score of its log above OUTLIER_Z' (a slow loop over a full distance matrix); a row a few
     times as far as a typical row is unusual (low score), not an outlier."""
-    from analysis.signals import OUTLIER_RATIO, OUTLIER_Z
+    from analysis.signals.compute import OUTLIER_RATIO, OUTLIER_Z
 
     X, labels, _, _, outliers = planted(2)
     X, labels = X[::2], labels[::2]  # 308 rows, the 6 far rows at the end
@@ -325,7 +325,8 @@ def test_outlier_flag_follows_the_rule_and_spares_merely_unusual_rows():
 def test_the_signal_space_of_features_is_kept_on_disk(monkeypatch):
     """A second signal_space of the same content reads the standardised features back
     (prepare_features is not called again); another content computes its own."""
-    from analysis import embedding, signals
+    from analysis.model import embedding
+    from analysis.signals import compute as signals
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])

@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import analysis as nl
-from analysis.splits import concat_splits, leakage, split_check, split_column
+from analysis.data.splits import concat_splits, leakage, split_check, split_column
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def test_planted_leaks_found_and_match_a_loop():
     leaks = leakage(sig.duplicates, splits)
     got = {(int(a), int(b)) for a, b in zip(leaks["row_a"], leaks["row_b"], strict=True)}
     # the loop: every pair within the threshold, in different splits
-    from analysis.embedding import prepare_features
+    from analysis.model.embedding import prepare_features
 
     F = prepare_features(ds.features).astype(np.float64)
     expected = set()
@@ -65,7 +65,7 @@ def test_manifest_and_issues_csv_keep_the_split(tmp_path):
     frame = split_frame()
     ds = nl.from_frame(frame, "label")
     result = nl.analyze(ds, detector="confident_learning")
-    from analysis.export import export_split, result_files
+    from analysis.export.split import export_split, result_files
 
     out = export_split(ds, result, pd.DataFrame(columns=["id", "action", "new_label", "note"]),
                        tmp_path / "out", extra_files=result_files(ds, result, mode="none"),
@@ -150,7 +150,7 @@ def test_cli_joins_files_as_splits_and_lists_the_leaks(tmp_path, capsys):
 def test_csv_splits_with_carriage_returns_in_text_keep_every_row(tmp_path):
     # the joined splits pass through a temporary CSV: a quoted "\r" in a cell must not split
     # the row there
-    from analysis.splits import load_splits
+    from analysis.data.splits import load_splits
 
     (tmp_path / "train.csv").write_bytes(
         b'id,text,label,f\nt0,"one\rtwo",a,1\nt1,plain,b,2\nt2,"x\r",a,3\nt3,y,b,4\n')

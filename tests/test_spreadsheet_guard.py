@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.spreadsheet import FORMULA_STARTS, guard_formulas
+from analysis.export.spreadsheet import FORMULA_STARTS, guard_formulas
 from dashboard.cli import main
 
 CLASSES = ['=HYPERLINK("http://127.0.0.1:9","x")', "+1", "-cat", "@SUM(A1)", "\tdog"]

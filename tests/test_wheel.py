@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import samples
+from analysis.data import samples
 
 REPO = Path(__file__).resolve().parent.parent
 SKIP_VAR = "NOISELENS_SKIP_WHEEL_TEST"
@@ -117,7 +117,7 @@ def test_installed_wheel_analyzes_the_default_sample(wheel, tmp_path):
     (site / "zz_test_environment.pth").write_text("\n".join(paths) + "\n")
 
     where = _run(
-        [python, "-c", "import analysis, dashboard, analysis.samples as s; "
+        [python, "-c", "import analysis, dashboard, analysis.data.samples as s; "
          "print(analysis.__file__); print(dashboard.__file__); print(s.SAMPLES_DIR)"],
         cwd=elsewhere, env=env,
     ).splitlines()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.annotators import agreement_summary
+from analysis.annotators.agreement import agreement_summary
 from dashboard import components, compute, figures, session
 from dashboard.text import md
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import evaluate
+from analysis.review import evaluate
 from dashboard import compute, figures, labels, session
 
 #: The retrain check runs on a stratified sample of at most this many rows.
@@ -94,7 +94,7 @@ source = st.radio("Cleaned labels from", ["suggestions", "decisions"], horizonta
                   format_func={"suggestions": "the detector's suggestions (flagged rows "
                                "relabelled)", "decisions": "my review decisions"}.get)
 if st.button("Run the retrain check", type="primary", key="retrain_go"):
-    from analysis.export import apply_decisions, suggested_decisions
+    from analysis.export.split import apply_decisions, suggested_decisions
 
     decisions = (suggested_decisions(result) if source == "suggestions"
                  else compute.review_store(dataset).decisions())

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from analysis.classes import describe_pair
-from analysis.evaluate import audit_design, audit_line
+from analysis.core.classes import describe_pair
+from analysis.review.evaluate import audit_design, audit_line
 from dashboard import compute, figures, findings_view, labels, session, why
 from dashboard.text import md
 

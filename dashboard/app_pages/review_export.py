@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from analysis.export import (
+from analysis.export.split import (
     UNREVIEWED_MIN_CONFIDENCE,
     apply_decisions,
     class_sizes,
@@ -14,7 +14,7 @@ from analysis.export import (
     export_split,
     unreviewed_decisions,
 )
-from analysis.review import ReviewDatabaseError, reconcile
+from analysis.review.store import ReviewDatabaseError, reconcile
 from dashboard import components, compute, findings_view, session
 from dashboard.report import build_report
 from dashboard.text import md

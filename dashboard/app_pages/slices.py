@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from analysis import findings
+from analysis.review import findings
 from dashboard import compute, findings_view, session
 from dashboard.text import md
 

@@ -249,7 +249,7 @@ def test_bad_file_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
 
 
 def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkeypatch):
-    from analysis.review import ReviewStore
+    from analysis.review.store import ReviewStore
 
     monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
 
@@ -295,7 +295,7 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
     """Single decisions with notes, a bulk step over them, then undo after undo (the Review
     page's button, then the Suspects page's), all in one browser session (undo is scoped to
     it): each undo gives back action, label and note, and the restored relabel exports."""
-    from analysis.review import ReviewStore
+    from analysis.review.store import ReviewStore
     from dashboard import selection
 
     monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
@@ -355,8 +355,8 @@ def test_undo_in_the_app_restores_the_whole_decision(digits, home, tmp_path, mon
 
 @pytest.mark.parametrize("sample", ["digits", "wine", "breast_cancer", "digits_annotators"])
 def test_evaluate_page_on_every_sample(sample, home):
-    from analysis import evaluate
-    from analysis.export import apply_decisions, suggested_decisions
+    from analysis.export.split import apply_decisions, suggested_decisions
+    from analysis.review import evaluate
 
     at = open_page("evaluate", sample=sample)
     assert not at.error, [e.value for e in at.error]
@@ -377,7 +377,7 @@ def test_evaluate_page_on_every_sample(sample, home):
 
 
 def test_annotators_page_numbers_and_consensus_switch(home):
-    from analysis.annotators import agreement_summary, encode_ratings, weighted_vote
+    from analysis.annotators.agreement import agreement_summary, encode_ratings, weighted_vote
 
     at = open_page("annotators", sample="digits_annotators")
     assert not at.error
@@ -408,7 +408,7 @@ def test_annotators_page_without_annotators_explains_itself():
 
 
 def test_csv_with_annotator_columns_from_file_to_export(tmp_path, monkeypatch, team_csv):
-    from analysis.review import ReviewStore
+    from analysis.review.store import ReviewStore
 
     path, frame = team_csv
     n = len(frame)

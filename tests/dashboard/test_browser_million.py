@@ -83,7 +83,7 @@ def test_every_page_opens_on_a_million_rows(browser, million_file, home, shots):
     with running_dashboard(home, "--data", str(million_file), "--label-col", "label") as url:
         _every_page(browser, url, shots)
         stored = _wait_for_stored_form(home)
-    # a restart: the dataset comes back from its stored form (analysis/dataset_store.py)
+    # a restart: the dataset comes back from its stored form (analysis/data/store.py)
     opened_before = stored.stat().st_mtime_ns
     with running_dashboard(home, "--data", str(million_file), "--label-col", "label") as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=url)

@@ -1,6 +1,6 @@
 """Why flagged in a real browser: the Overview's issue summary, the Suspects' issue-type
 filter (its count equals the package's) and the "Why flagged" panel (its sentences equal
-:func:`analysis.signals.why_sentences` for the row in the URL)."""
+:func:`analysis.signals.compute.why_sentences` for the row in the URL)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_overview_issue_summary(page, shots, digits):  # noqa: F811 - fixtures
 
 
 def test_suspects_issue_filter_and_why_panel(page, shots, digits):  # noqa: F811
-    from analysis.signals import why_sentences
+    from analysis.signals.compute import why_sentences
     from dashboard import why
 
     open_page(page, "/suspects", "Suspects")

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import analysis as nl
-from analysis import findings
+from analysis.review import findings
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 

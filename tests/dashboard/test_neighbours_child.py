@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import analysis as nl
-import analysis.neighbours as neighbours
+import analysis.model.neighbours as neighbours
 from dashboard import compute
 
 

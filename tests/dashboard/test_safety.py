@@ -187,7 +187,7 @@ def test_a_changed_file_is_not_served_from_its_stored_form(tmp_path, monkeypatch
     the same rows; once the file is edited (same size), the edited rows."""
     import streamlit as st
 
-    from analysis import dataset_store
+    from analysis.data import store as dataset_store
     from dashboard import compute
 
     monkeypatch.setenv("NOISELENS_HOME", str(tmp_path / "ws"))

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 import analysis as nl
-from analysis.signals import ISSUE_TYPES
+from analysis.signals.compute import ISSUE_TYPES
 from dashboard import why
 
 
@@ -79,7 +79,7 @@ def test_overview_issue_summary_and_the_combined_detector(monkeypatch, app_env):
     from streamlit.testing.v1 import AppTest
 
     from analysis import pipeline
-    from analysis.signals import ISSUE_NAMES, class_summary
+    from analysis.signals.compute import ISSUE_NAMES, class_summary
 
     app_env(os.environ["NOISELENS_HOME"])
     app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -124,7 +124,7 @@ def test_large_datasets_compute_the_signals_in_the_background(monkeypatch, app_e
 
     from streamlit.testing.v1 import AppTest
 
-    from analysis.signals import ISSUE_NAMES
+    from analysis.signals.compute import ISSUE_NAMES
 
     app_env(os.environ["NOISELENS_HOME"])
     monkeypatch.setattr(why, "SYNC_MAX_ROWS", 100)  # digits' 1,797 rows count as large

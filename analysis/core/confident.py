@@ -21,8 +21,8 @@ from functools import cached_property
 import numba as nb
 import numpy as np
 
-from analysis import _kernels
-from analysis._validation import check_inputs
+from analysis.core import _kernels
+from analysis.core._validation import check_inputs
 
 #: Tolerance of the threshold comparison and of the "label still wins" test.
 EPS = 1e-6
@@ -43,7 +43,7 @@ class Evidence:
             labels, pred_probs, require_two_classes=require_two_classes
         )
         self.n, self.k = self.pred_probs.shape
-        from analysis import limits
+        from analysis.core import limits
 
         limits.check_core(self.n, self.k, sparse=self.sparse, threads=nb.get_num_threads())
 
@@ -70,12 +70,12 @@ class Evidence:
         """Rows the ``prune_by_noise_rate`` filter selects: from each given class k (not
         ``skip``) and other class j, the ``counts[j, k]`` rows of class k with the smallest
         ``p_k - p_j`` (a tied boundary decided by ``np.argsort``, as in the reference)."""
-        from analysis.issues import smallest
+        from analysis.core.issues import smallest
 
         probs = self.pred_probs
         mask = np.zeros(self.n, dtype=bool)
         if self.sparse:  # per (class, other class) pair heaps: no (K, K) state
-            from analysis import chunked, sparse
+            from analysis.core import chunked, sparse
 
             pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
             heaps = chunked.Heaps(want, probs.dtype)
@@ -121,15 +121,15 @@ class Evidence:
     @property
     def sparse(self) -> bool:
         """Many classes: the confident joint and the estimate are ``scipy.sparse`` matrices
-        (:mod:`analysis.sparse`, identical numbers)."""
-        from analysis import sparse
+        (:mod:`analysis.core.sparse`, identical numbers)."""
+        from analysis.core import sparse
 
         return self.k >= sparse.SPARSE_MIN_CLASSES
 
     @cached_property
     def _guess_counts(self) -> tuple[np.ndarray, np.ndarray]:
         if self.sparse:
-            from analysis import sparse
+            from analysis.core import sparse
 
             guess = _kernels.guess_rows(self.pred_probs, self.thresholds - EPS)
             return guess, sparse.counts_from_guess(guess, self.labels, self.k)
@@ -181,7 +181,7 @@ class Evidence:
         # reference, which decides the summation order, hence the rounding ties, of the
         # calibration
         if self.sparse:
-            from analysis import sparse
+            from analysis.core import sparse
 
             return sparse.raw_joint(self._guess_counts[1])
         cj = self._guess_counts[1].copy().T
@@ -191,7 +191,7 @@ class Evidence:
     @cached_property
     def confident_joint(self) -> np.ndarray:
         if self.sparse:
-            from analysis import sparse
+            from analysis.core import sparse
 
             return sparse.calibrate(self.raw_confident_joint, self.label_counts)
         return calibrate_confident_joint(self.raw_confident_joint, self.label_counts)
@@ -206,8 +206,8 @@ def evidence(labels, pred_probs, *, chunk_rows: int | None = None,
              require_two_classes: bool = True, progress=None) -> Evidence:
     """:class:`Evidence` for an in-memory array; for a path (``.npy``, zarr), a zarr or dask
     array, or with ``chunk_rows`` set, the same evidence computed in row chunks
-    (:class:`analysis.chunked.ChunkedEvidence`, identical results)."""
-    from analysis import chunked
+    (:class:`analysis.core.chunked.ChunkedEvidence`, identical results)."""
+    from analysis.core import chunked
 
     if chunk_rows is not None or chunked.is_chunked_input(pred_probs):
         return chunked.chunked_evidence(labels, pred_probs, chunk_rows=chunk_rows,
@@ -414,7 +414,7 @@ def noise_estimate_from(ev: Evidence, *, converge: bool = False) -> NoiseEstimat
     cj = ev.confident_joint
     counts = ev.label_counts
     if ev.sparse:
-        from analysis import limits, sparse
+        from analysis.core import limits, sparse
 
         if converge:  # fills every entry: dense, if it fits
             limits.check_dense_matrices(ev.k, 8, "estimate_noise(converge=True)")
@@ -481,7 +481,7 @@ def estimate_noise(
     chunk_rows : int, optional
         Rows per chunk. ``pred_probs`` may also be the path of a ``.npy`` file (memory-mapped),
         a zarr array or its path, or a ``dask.array.Array`` chunked by rows: it is then read in
-        row chunks, never whole, with identical results (``analysis.chunked``).
+        row chunks, never whole, with identical results (``analysis.core.chunked``).
     progress : callable(fraction, message), optional
         Progress of the chunked route, per pass and chunk.
 

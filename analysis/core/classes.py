@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis import sparse
-from analysis.confident import NoiseEstimate
+from analysis.core import sparse
+from analysis.core.confident import NoiseEstimate
 
 #: P(given = i | true = j) above which a confusion is called systematic.
 SYSTEMATIC_THRESHOLD = 0.10

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis._helpers import check_choice
-from analysis.confident import Evidence, evidence, round_preserving_row_totals
+from analysis.core._helpers import check_choice
+from analysis.core.confident import Evidence, evidence, round_preserving_row_totals
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -126,7 +126,7 @@ def _prune_counts(ev: Evidence, min_examples: int, frac_noise: float, num_to_rem
     ``num_to_remove[k]`` rows from class k.
     """
     if ev.sparse:
-        from analysis import limits, sparse
+        from analysis.core import limits, sparse
 
         if frac_noise == 1.0 and num_to_remove is None:
             return sparse.prune_counts(ev.confident_joint, min_examples)
@@ -296,7 +296,7 @@ def find_label_issues(
         Rows per chunk. ``pred_probs`` may also be the path of a ``.npy`` file (memory-mapped),
         a zarr array or its path, or a ``dask.array.Array`` chunked by rows (run on the active
         ``dask.distributed`` client): read in row chunks, never whole, with results identical
-        to the in-memory call (``analysis.chunked`` states the passes and the memory bound).
+        to the in-memory call (``analysis.core.chunked`` states the passes and the memory bound).
     progress : callable(fraction, message), optional
         Progress of the chunked route, per pass and chunk.
 

@@ -74,8 +74,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from analysis._helpers import Progress
-from analysis._validation import check_labels, describe_rows
+from analysis.core._helpers import Progress
+from analysis.core._validation import check_labels, describe_rows
 
 #: Candidates ``model="auto"`` tries, by kind of input. Each name is also a valid ``model``.
 AUTO_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -713,7 +713,7 @@ def choose_model(
     """
     features, y, k, folds, notes, seed = _prepare(X, labels, cv, random_state, text, num_classes)
     names = _candidate_names(features.kind, candidates)
-    from analysis import limits
+    from analysis.core import limits
 
     # memory estimated before the work starts (#13): refused with the numbers
     limits.check_training(y.size, k, limits.training_arrays(candidates=names),

@@ -3,7 +3,7 @@
 Loading a 1,000,000-row Parquet file of probabilities and embeddings takes ~3 s: reading and
 converting the columns, encoding the labels, stacking and checking the 100 probability
 columns, hashing the content. None of it changes while the file does not. :func:`load`
-keeps what :func:`analysis.data.load_dataset` built, in
+keeps what :func:`analysis.data.dataset.load_dataset` built, in
 ``workspace()/cache/datasets/<key>/``, and opens it again in a fraction of a second (0.1-0.5 s
 for that file):
 
@@ -13,7 +13,7 @@ for that file):
 * ``<field>.npy``: labels, ids, probabilities, embeddings and true labels, read with
   ``allow_pickle=False``;
 * ``schema.arrow``: a Parquet source's schema (the export writes the file back with it);
-* ``meta.json``: every other field of the :class:`~analysis.data.Dataset`, and its fingerprint.
+* ``meta.json``: every other field of the :class:`~analysis.data.dataset.Dataset`, and its fingerprint.
 
 The key is a hash of the file's resolved path, size, modification and change times and
 inode, of the same for every option that names a file (``pred_probs=``, ``embeddings=``,
@@ -50,8 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.cache import fingerprint, workspace
-from analysis.data import Dataset, Origin, load_dataset
+from analysis.core.cache import fingerprint, workspace
+from analysis.data.dataset import Dataset, Origin, load_dataset
 
 #: Version of the stored form; part of every key.
 FORMAT = "dataset-store-1"
@@ -110,8 +110,8 @@ def _code_version() -> str:
     of the loader is a new key, never an old dataset)."""
     import pyarrow
 
-    from analysis import cache as cache_module
-    from analysis import data as data_module
+    from analysis.core import cache as cache_module
+    from analysis.data import dataset as data_module
 
     sources = [Path(m.__file__).read_bytes() for m in (data_module, cache_module)]
     return fingerprint(*sources, np.__version__, pd.__version__, pyarrow.__version__)
@@ -145,12 +145,12 @@ def key_of(path: str | Path, label_column: str | None, options: dict) -> str | N
 
 def load(path: str | Path, label_column: str | None = None, *, background: bool = True,
          **options) -> Dataset:
-    """:func:`analysis.data.load_dataset`, through the stored form of an earlier load.
+    """:func:`analysis.data.dataset.load_dataset`, through the stored form of an earlier load.
 
     Parameters
     ----------
     path, label_column, **options
-        As :func:`~analysis.data.load_dataset`, whose errors are raised unchanged.
+        As :func:`~analysis.data.dataset.load_dataset`, whose errors are raised unchanged.
     background : bool, default True
         Write the stored form in a background thread (the caller goes on with the dataset at
         once); ``False`` writes it before returning.

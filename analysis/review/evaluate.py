@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.confident import Evidence
-from analysis.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
+from analysis.core.confident import Evidence
+from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
 from analysis.pipeline import Analysis
 
 
 def audited(truth) -> np.ndarray:
     """(N,) bool: rows whose audit is known: a true class, or "wrong, class unknown"
-    (:data:`analysis.data.WRONG_CLASS_UNKNOWN`)."""
-    from analysis.data import WRONG_CLASS_UNKNOWN
+    (:data:`analysis.data.dataset.WRONG_CLASS_UNKNOWN`)."""
+    from analysis.data.dataset import WRONG_CLASS_UNKNOWN
 
     truth = np.asarray(truth)
     return (truth >= 0) | (truth == WRONG_CLASS_UNKNOWN)
@@ -281,7 +281,7 @@ def retrain_check(
     Parameters
     ----------
     X : array-like of shape (N, F)
-        Numeric features (e.g. :func:`analysis.embedding.prepare_features`).
+        Numeric features (e.g. :func:`analysis.model.embedding.prepare_features`).
     labels : array-like of shape (N,)
         Given labels.
     cleaned_labels : array-like of shape (N,)

@@ -361,7 +361,7 @@ def verdicts(result, decisions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     ----------
     result : analysis.pipeline.Analysis
     decisions : DataFrame
-        With columns ``id`` and ``action`` (as :meth:`analysis.review.ReviewStore.decisions`).
+        With columns ``id`` and ``action`` (as :meth:`analysis.review.store.ReviewStore.decisions`).
 
     Returns
     -------

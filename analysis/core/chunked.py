@@ -5,7 +5,7 @@
 ``.npy`` file (memory-mapped, never read whole), a zarr array (or the path of one), or a
 ``dask.array.Array``; an in-memory array with ``chunk_rows`` set takes the same route. The
 outputs are identical to the in-memory call: every row-wise quantity comes from the same
-compiled kernels (:mod:`analysis._kernels`) run on each chunk, and what needs all rows is
+compiled kernels (:mod:`analysis.core._kernels`) run on each chunk, and what needs all rows is
 merged exactly:
 
 1. **facts** (one pass): input checks, self-confidence, arg-max, largest other probability
@@ -16,7 +16,7 @@ merged exactly:
    confident joint counts them (integer sums: exact in any order).
 3. **candidates** (``prune_by_noise_rate`` only, one pass): per (given class k, other class j)
    pair, a bounded max-heap keeps the ``C[j, k]`` rows of smallest ``p_k - p_j``
-   (:func:`analysis._kernels.margin_heaps`). Locally one set of heaps is fed every chunk in
+   (:func:`analysis.core._kernels.margin_heaps`). Locally one set of heaps is fed every chunk in
    row order, so it ends as the in-memory kernel's; on Dask each chunk fills its own heaps and
    the merge keeps the ``C[j, k]`` smallest of the chunks' candidates. A tie at the boundary
    is detected exactly as in memory and then decided by the same sort over that class's
@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis import _kernels
-from analysis._helpers import Progress, no_progress
-from analysis._validation import (
+from analysis.core import _kernels
+from analysis.core._helpers import Progress, no_progress
+from analysis.core._validation import (
     PROB_TOLERANCE,
     as_float,
     check_labels,
@@ -56,7 +56,7 @@ from analysis._validation import (
     describe_rows,
     problem_message,
 )
-from analysis.confident import EPS, Evidence
+from analysis.core.confident import EPS, Evidence
 
 #: Bytes of ``pred_probs`` read per chunk when ``chunk_rows`` is not given.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
@@ -87,7 +87,7 @@ def is_chunked_input(pred_probs) -> bool:
 def open_npy(path) -> np.memmap:
     """Memory-map a ``.npy`` file read-only (no pickle), or raise :class:`ChunkError` naming
     the file and what is wrong with it."""
-    from analysis.data import DataError, npy_header
+    from analysis.data.dataset import DataError, npy_header
 
     p = Path(path)
     if not p.is_file():
@@ -321,7 +321,7 @@ def _xlogx_block(block):
 
 
 class Heaps:
-    """The state of :func:`analysis._kernels.margin_heaps`: per pair, a bounded max-heap of
+    """The state of :func:`analysis.core._kernels.margin_heaps`: per pair, a bounded max-heap of
     ``cap[p]`` values and rows (``cap`` = the rows wanted, or fewer for one chunk)."""
 
     def __init__(self, cap: np.ndarray, dtype):
@@ -374,8 +374,8 @@ def _margins_block(block, labels, start, tied):
 
 def _resolve_ties(found: list, wanted: list[int]) -> np.ndarray:
     """Rows chosen for each tied pair: its class's margins in row order, decided by the sort
-    exactly as in memory (:func:`analysis.issues.smallest`)."""
-    from analysis.issues import smallest
+    exactly as in memory (:func:`analysis.core.issues.smallest`)."""
+    from analysis.core.issues import smallest
 
     chosen = []
     for t, c in enumerate(wanted):
@@ -389,7 +389,7 @@ def _resolve_ties(found: list, wanted: list[int]) -> np.ndarray:
 
 
 class ChunkedEvidence(Evidence):
-    """:class:`analysis.confident.Evidence` computed from row chunks of a
+    """:class:`analysis.core.confident.Evidence` computed from row chunks of a
     :class:`RowSource`: the same attributes, the ``(N, K)`` array never held (see the module
     docstring for the passes and the memory bound)."""
 
@@ -401,7 +401,7 @@ class ChunkedEvidence(Evidence):
             self.labels, source.shape, source.dtype, require_two_classes=require_two_classes
         )
         self.n, self.k = source.shape
-        from analysis import limits
+        from analysis.core import limits
 
         chunk = (source.bounds[0][1] - source.bounds[0][0]) if source.bounds else 0
         limits.check_core(self.n, self.k, sparse=self.sparse,
@@ -450,7 +450,7 @@ class ChunkedEvidence(Evidence):
             self._map("confident joint", _guess_block, lambda a, b: (), (thresholds,))
         )
         if self.sparse:
-            from analysis import sparse
+            from analysis.core import sparse
 
             return guess, sparse.counts_from_guess(guess, self.labels, self.k)
         valid = guess >= 0
@@ -463,7 +463,7 @@ class ChunkedEvidence(Evidence):
         return np.concatenate(self._map("entropy", _xlogx_block, lambda a, b: ()))
 
     def noise_rate_mask(self, counts: np.ndarray, skip: np.ndarray) -> np.ndarray:
-        from analysis import sparse
+        from analysis.core import sparse
 
         mask = np.zeros(self.n, dtype=bool)
         pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)

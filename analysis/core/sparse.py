@@ -3,22 +3,22 @@
 With K classes the dense (K, K) matrices cost ``8 K^2`` bytes each (800 MB at K = 10,000)
 and the compiled counting kernel one more per thread; a confident joint has at most
 ``N + K`` non-zero entries. From :data:`SPARSE_MIN_CLASSES` classes on,
-:class:`analysis.confident.Evidence` counts, calibrates and prunes in ``scipy.sparse`` CSR
-form, and :class:`analysis.confident.NoiseEstimate` holds CSR matrices (``confident_joint``,
+:class:`analysis.core.confident.Evidence` counts, calibrates and prunes in ``scipy.sparse`` CSR
+form, and :class:`analysis.core.confident.NoiseEstimate` holds CSR matrices (``confident_joint``,
 ``joint``, ``noise_matrix``, ``inverse_noise_matrix``).
 
 The numbers are those of the dense computation, bit for bit: every element-wise operation
 is the same, and every float sum follows the order numpy's dense sum takes — the pairwise
 summation tree over the Fortran-ordered (K, K) array for the calibration total and the
-columns of the inverse noise matrix (:func:`analysis._kernels.sparse_pairwise_sum`, which
+columns of the inverse noise matrix (:func:`analysis.core._kernels.sparse_pairwise_sum`, which
 skips the parts of the tree that hold only zeros: they add exactly 0), and the row-by-row
 accumulation for column sums of a C-ordered array (``np.bincount`` with weights in row
-order). Each row is rounded by :func:`analysis.confident.round_preserving_sum` on a dense
+order). Each row is rounded by :func:`analysis.core.confident.round_preserving_sum` on a dense
 copy of that one row.
 
 Options whose dense definition fills zero entries (``converge=True``,
 ``num_to_remove_per_class``) densify the matrix when it fits in memory
-(:mod:`analysis.limits`), else are refused with the numbers.
+(:mod:`analysis.core.limits`), else are refused with the numbers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from analysis import _kernels
+from analysis.core import _kernels
 
 #: From this many classes on, the confident joint and the noise estimate are sparse.
 SPARSE_MIN_CLASSES = 1000
@@ -65,9 +65,9 @@ def _f_order_positions(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(cj: sp.csr_array, label_counts: np.ndarray) -> sp.csr_array:
-    """:func:`analysis.confident.calibrate_confident_joint` of a sparse confident joint: the
+    """:func:`analysis.core.confident.calibrate_confident_joint` of a sparse confident joint: the
     same integers."""
-    from analysis.confident import round_preserving_sum
+    from analysis.core.confident import round_preserving_sum
 
     k = cj.shape[0]
     label_counts = np.asarray(label_counts)
@@ -104,10 +104,10 @@ def calibrate(cj: sp.csr_array, label_counts: np.ndarray) -> sp.csr_array:
 
 
 def _round_row(cols: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray | None:
-    """:func:`analysis.confident.round_preserving_sum` of a length-``k`` row that is zero
+    """:func:`analysis.core.confident.round_preserving_sum` of a length-``k`` row that is zero
     except ``vals`` at ``cols``, on the non-zero entries only; ``None`` when which entries
     move depends on how the sort orders tied remainders (the caller uses the dense row)."""
-    from analysis.confident import EPS
+    from analysis.core.confident import EPS
 
     ints = vals.round()
     target = np.round(_kernels.sparse_pairwise_sum(cols, vals, k))
@@ -148,7 +148,7 @@ def _column_sums_f_order(m) -> np.ndarray:
 
 
 def _clip_rates(m, column_sums) -> sp.csr_array:
-    """:func:`analysis.confident._clip_noise_rates` with the column sums of the given order."""
+    """:func:`analysis.core.confident._clip_noise_rates` with the column sums of the given order."""
     m = sp.csr_array(m, dtype=float)
     m.sort_indices()
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
@@ -161,9 +161,9 @@ def _clip_rates(m, column_sums) -> sp.csr_array:
 
 
 def noise_parts(cj: sp.csr_array, label_counts: np.ndarray, n: int):
-    """joint, noise, inverse, prior and noise rate of :func:`analysis.confident
+    """joint, noise, inverse, prior and noise rate of :func:`analysis.core.confident
     .noise_estimate_from`, from a sparse calibrated confident joint."""
-    from analysis.confident import EPS, prior_by_count
+    from analysis.core.confident import EPS, prior_by_count
 
     k = cj.shape[0]
     cj = sp.csr_array(cj)
@@ -189,7 +189,7 @@ def noise_parts(cj: sp.csr_array, label_counts: np.ndarray, n: int):
 
 
 def prune_counts(cj: sp.csr_array, min_examples: int) -> sp.csr_array:
-    """:func:`analysis.issues._prune_counts` with ``frac_noise=1`` and no
+    """:func:`analysis.core.issues._prune_counts` with ``frac_noise=1`` and no
     ``num_to_remove_per_class``, sparse: ``counts[j, k]`` rows to prune per (true j, given
     k)."""
     counts = sp.csc_array(cj.T)  # [true j, given k]; columns = given classes

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._helpers import as_text
-from analysis._validation import check_inputs, describe_rows
-from analysis.cache import fingerprint as content_hash
+from analysis.core._helpers import as_text
+from analysis.core._validation import check_inputs, describe_rows
+from analysis.core.cache import fingerprint as content_hash
 
 LABEL_NAMES = ("label", "labels", "given_label", "target", "class", "y")
 ID_NAMES = ("id", "row_id", "uid", "example_id")
@@ -70,7 +70,7 @@ class Origin:
         Of a Parquet file.
     quoting : dict or None
         Of a CSV file that quotes more cells than need it (``csv.QUOTE_ALL``,
-        ``QUOTE_NONNUMERIC``): which, as :func:`analysis.quoting.detect` found them; None
+        ``QUOTE_NONNUMERIC``): which, as :func:`analysis.data.quoting.detect` found them; None
         when only the cells that need quotes are quoted.
     """
 
@@ -618,7 +618,7 @@ def from_frame(
     feature_columns : sequence of str, optional
         Model features. Default: every numeric or boolean column that is not a label, id,
         probability, annotator, true-label or split column (``split``, ``fold``, ... see
-        :func:`analysis.splits.split_like_columns`), plus string columns with at most 20
+        :func:`analysis.data.splits.split_like_columns`), plus string columns with at most 20
         distinct values (categorical). Nested columns (lists, records) are never features.
     text_column, image_column : str, optional
         Default: a string column of long texts / of image file names.
@@ -950,8 +950,8 @@ def _content_roles(table: _Table, roles: _Roles, feature_columns, text_column, i
     ``roles`` and returns the parsed feature frame of a text (CSV) frame."""
     frame, source, columns = table.frame, table.source, table.columns
     reserved = roles.reserved() | {c for c in columns if _is_nested(frame[c])}
-    if feature_columns is None:  # a split column (analysis/splits.py) is never a feature
-        from analysis.splits import split_like_columns
+    if feature_columns is None:  # a split column (analysis/data/splits.py) is never a feature
+        from analysis.data.splits import split_like_columns
 
         reserved |= set(split_like_columns(frame)) - {roles.label, roles.id}
     parsed = _parsed_features(table, reserved, feature_columns)
@@ -1113,9 +1113,9 @@ def _header_columns(p: Path, delimiter: str, block: int = 1 << 20) -> int:
 
 
 def _check_header_width(p: Path, origin: Origin) -> None:
-    """Refuse a header naming more columns than :data:`analysis.limits.MAX_TABLE_COLUMNS`
+    """Refuse a header naming more columns than :data:`analysis.core.limits.MAX_TABLE_COLUMNS`
     before it is parsed (a 5,000,000-column header ran pyarrow for 65 s and 2.4 GB)."""
-    from analysis.limits import table_limit
+    from analysis.core.limits import table_limit
 
     limit = table_limit("columns")
     count = _header_columns(p, origin.delimiter)
@@ -1174,7 +1174,7 @@ def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
     frame.columns = list(header)
     from dataclasses import replace
 
-    from analysis.quoting import detect
+    from analysis.data.quoting import detect
 
     quoting = detect(p, frame, origin.delimiter, origin.lineterminator, origin.bom)
     return frame, (replace(origin, quoting=quoting) if quoting else origin)
@@ -1201,11 +1201,11 @@ def _decoded_bytes(metadata, schema) -> int:
 
 def _check_parquet_size(p: Path) -> None:
     """Refuse, from the metadata, a file whose rows or decoded size pass the limits of
-    :mod:`analysis.limits` (a compression bomb), before anything is read."""
+    :mod:`analysis.core.limits` (a compression bomb), before anything is read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from analysis.limits import human, table_limit
+    from analysis.core.limits import human, table_limit
 
     try:
         meta = pq.ParquetFile(p)
@@ -1411,8 +1411,8 @@ def from_arrays(
 
 
 def from_sample(name: str) -> Dataset:
-    """A bundled sample (see :mod:`analysis.samples`) as a :class:`Dataset`."""
-    from analysis import samples
+    """A bundled sample (see :mod:`analysis.data.samples`) as a :class:`Dataset`."""
+    from analysis.data import samples
 
     s = samples.load(name)
     return from_frame(

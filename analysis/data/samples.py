@@ -1,6 +1,6 @@
 """Bundled sample datasets with known injected label noise (and its truth), offline.
 
->>> from analysis.samples import load, names
+>>> from analysis.data.samples import load, names
 >>> names()
 ['digits', 'digits_annotators', 'wine', 'breast_cancer', 'digits_vendors']
 >>> sample = load("digits")
@@ -27,12 +27,12 @@ import pandas as pd
 #: The folder a wheel installs the sample files to, inside the ``analysis`` package.
 PACKAGED_DIR_NAME = "sample_data"
 #: The repository's folder of sample files (a source checkout or an editable install).
-REPOSITORY_DIR = Path(__file__).resolve().parent.parent / "sample_datasets"
+REPOSITORY_DIR = Path(__file__).resolve().parents[2] / "sample_datasets"
 
 
 def _samples_dir() -> Path:
     """The installed package's copy of the samples if there is one, else the repository's."""
-    packaged = resources.files(__package__) / PACKAGED_DIR_NAME
+    packaged = resources.files("analysis") / PACKAGED_DIR_NAME
     if packaged.is_dir():
         # an installed wheel is a folder on disk: the files are plain files there
         return Path(str(packaged))

@@ -1,6 +1,6 @@
 """Workspace history: every analysis of a dataset, so that a trend can be shown.
 
-One JSON-lines file per dataset identity (:func:`analysis.review.dataset_key`, the same
+One JSON-lines file per dataset identity (:func:`analysis.review.store.dataset_key`, the same
 identity reviews use) in ``<workspace>/history/``. A record holds the time, the fingerprint,
 rows, label health, estimated wrong labels (with its interval when given), flagged rows, the
 methods and the per-class noise rates. A record is appended only when the fingerprint or the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import cache
+from analysis.core import cache
 
 
 def history_path(key: str) -> Path:
@@ -149,8 +149,8 @@ def record(key: str, rec: dict) -> bool:
 
 def record_analysis(dataset, result, *, key: str | None = None, wrong_interval=None) -> History:
     """Record an analysis under the dataset's identity (``key``, default
-    :func:`analysis.review.dataset_key`) and return the history including it."""
-    from analysis.review import dataset_key
+    :func:`analysis.review.store.dataset_key`) and return the history including it."""
+    from analysis.review.store import dataset_key
 
     key = key or dataset_key(dataset)
     record(key, make_record(dataset, result, wrong_interval=wrong_interval))

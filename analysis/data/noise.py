@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis._validation import check_labels, describe_rows
+from analysis.core._validation import check_labels, describe_rows
 
 #: Tolerance on the column sums of a noise matrix and on probability rows.
 MATRIX_TOLERANCE = 1e-6

@@ -1,7 +1,7 @@
 """Neighbourhood evidence: k nearest neighbours, label agreement, near-duplicates, outliers.
 
 A second, model-free signal of a wrong label: a row whose neighbours (in the space of
-:func:`analysis.embedding.prepare_features`, the space the map is drawn from) mostly carry
+:func:`analysis.model.embedding.prepare_features`, the space the map is drawn from) mostly carry
 another label, and pairs of (near-)identical rows with different labels, where one label is
 almost always wrong.
 
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from analysis import cache
-from analysis._helpers import Progress, no_progress
-from analysis.embedding import check_matrix
+from analysis.core import cache
+from analysis.core._helpers import Progress, no_progress
+from analysis.model.embedding import check_matrix
 
 #: Metrics supported by both the exact and the approximate search.
 METRICS = ("euclidean", "manhattan", "cosine")
@@ -61,7 +61,7 @@ def nearest_neighbours(
     Parameters
     ----------
     X : array-like of shape (N, D)
-        Finite numeric matrix (usually :func:`analysis.embedding.prepare_features`), N >= 2.
+        Finite numeric matrix (usually :func:`analysis.model.embedding.prepare_features`), N >= 2.
     k : int
         Neighbours per row, ``1 <= k <= N - 1``.
     metric : {"euclidean", "manhattan", "cosine"}
@@ -75,7 +75,7 @@ def nearest_neighbours(
         Seed of the approximate search (single-threaded when set, so results do not depend on
         the number of cores).
     cache_key : optional
-        As in :func:`analysis.embedding.project`: when given, the result is stored under
+        As in :func:`analysis.model.embedding.project`: when given, the result is stored under
         ``workspace()/cache/neighbours`` keyed by it, the content of ``X`` and the parameters.
     progress : callable(fraction, message), optional
         Called at the start, before the search and when done.

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._helpers import to_csv
-from analysis.data import Dataset
+from analysis.core._helpers import to_csv
+from analysis.data.dataset import Dataset
+from analysis.export.spreadsheet import guard_formulas
 from analysis.pipeline import Analysis
-from analysis.review import ACTIONS
-from analysis.spreadsheet import guard_formulas
+from analysis.review.store import ACTIONS
 
 FORMATS = ("csv", "parquet")
 REMOVED_MODES = ("drop", "flag")
@@ -141,13 +141,13 @@ def unreviewed_decisions(result: Analysis, *, max_score: float = 1.0, action: st
                                  float(min_confidence))
 
 
-#: ``DataFrame.attrs`` key of the source format (:class:`analysis.data.Origin`): the cleaned
+#: ``DataFrame.attrs`` key of the source format (:class:`analysis.data.dataset.Origin`): the cleaned
 #: frame carries it so that :func:`write_table` writes it back the way it was read.
 ORIGIN_ATTR = "noiselens_origin"
 
 
 def _origin_attr(origin) -> dict:
-    """An :class:`~analysis.data.Origin` as JSON-safe values (``to_parquet`` stores attrs)."""
+    """An :class:`~analysis.data.dataset.Origin` as JSON-safe values (``to_parquet`` stores attrs)."""
     schema = origin.schema
     return {"kind": origin.kind, "delimiter": origin.delimiter,
             "lineterminator": origin.lineterminator, "bom": origin.bom,
@@ -157,8 +157,8 @@ def _origin_attr(origin) -> dict:
 
 
 def _origin_of(frame: pd.DataFrame):
-    """The :class:`~analysis.data.Origin` a cleaned frame carries, or None."""
-    from analysis.data import Origin
+    """The :class:`~analysis.data.dataset.Origin` a cleaned frame carries, or None."""
+    from analysis.data.dataset import Origin
 
     attr = frame.attrs.get(ORIGIN_ATTR)
     if not isinstance(attr, dict):
@@ -441,7 +441,7 @@ def write_text(path: Path, text: str) -> None:
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write a table atomically as CSV or Parquet.
 
-    A cleaned split (``frame.attrs`` holds its :class:`~analysis.data.Origin`) is written the
+    A cleaned split (``frame.attrs`` holds its :class:`~analysis.data.dataset.Origin`) is written the
     way its source was read: from a CSV, every cell's text as it was (quoted only where
     needed), with the source's delimiter, line ending and byte-order mark; from a Parquet
     file, with the source's schema (column types, nested columns included).
@@ -476,7 +476,7 @@ def _csv_cells(values, quote: np.ndarray):
 
 
 def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
-    """The text cells as read, quoted as the source quotes them (:mod:`analysis.quoting`:
+    """The text cells as read, quoted as the source quotes them (:mod:`analysis.data.quoting`:
     only where a cell needs it -- a delimiter, a quote, a line break, a lone carriage return
     too, which Python's csv writer leaves bare -- unless the source quotes more), with the
     source's delimiter, line ending and byte-order mark. Vectorised (Arrow), no Python loop
@@ -484,7 +484,7 @@ def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from analysis.quoting import quoted_cells, quoted_header
+    from analysis.data.quoting import quoted_cells, quoted_header
 
     delim, end = origin.delimiter, origin.lineterminator
     quoting = origin.quoting
@@ -551,7 +551,7 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
 
     ``files`` maps each kind (``cleaned``, ``changes``, ``report``...) to its file name, or to
     ``{"name", "rows", "bytes", "sha256"}`` (what :func:`export_split` writes). ``review`` is
-    :meth:`analysis.review.Carryover.counts` when the decisions came from the review store.
+    :meth:`analysis.review.store.Carryover.counts` when the decisions came from the review store.
     """
     sizes = class_sizes(dataset, cleaned)
     label_col = dataset.label_column
@@ -619,7 +619,7 @@ class ExportError(OSError):
 # directly: such a folder is taken over, anything else in a folder is never touched)
 _OWN_NAMES = {"label_issues.csv", "per_class.csv", "noise_matrix.csv", "confident_joint.csv",
               "summary.json", "report.html", "manifest.json", "review_changed_rows.csv"}
-_OWN_NAMES.add("issues.csv")  # every issue type per row (analysis/signals.py)
+_OWN_NAMES.add("issues.csv")  # every issue type per row (analysis/signals/compute.py)
 _OWN_SUFFIXES = ("_cleaned.csv", "_cleaned.parquet", "_changes.csv", ".part")
 
 # test hook: called as _after_step(k, what) after each step of an export (k = 1, 2, ...)
@@ -826,7 +826,7 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     refused.
 
     ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``); ``review``
-    (:meth:`analysis.review.Carryover.counts`) goes into the manifest as its ``review`` section,
+    (:meth:`analysis.review.store.Carryover.counts`) goes into the manifest as its ``review`` section,
     ``unreviewed`` (:func:`unreviewed_decisions`) as its ``unreviewed`` section.
 
     Raises
@@ -986,7 +986,7 @@ def _remove_previous_sets(sets: Path, final: Path) -> None:
 
 
 def _intervals(result: Analysis) -> dict:
-    from analysis.findings import class_intervals
+    from analysis.review.findings import class_intervals
 
     return class_intervals(result).as_dict()
 
@@ -1069,9 +1069,9 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
 
 def _issues_csv(dataset: Dataset, result: Analysis) -> pd.DataFrame:
     """``issues.csv``: one row per input row, ``id``, then ``is_<type>_issue`` and
-    ``<type>_score`` for every issue type (:meth:`analysis.signals.Signals.frame`), the
+    ``<type>_score`` for every issue type (:meth:`analysis.signals.compute.Signals.frame`), the
     near-duplicates' ids, and the split column's value when there is one."""
-    from analysis.splits import split_column, split_values
+    from analysis.data.splits import split_column, split_values
 
     col = split_column(dataset)
     splits = split_values(dataset, col) if col is not None else None

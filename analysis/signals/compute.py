@@ -8,7 +8,7 @@ where **low is worse** (the schema of cleanlab's Datalab):
     The label-issue detector of the :class:`~analysis.pipeline.Analysis` (confident learning
     with its ``filter_by``; its ``rank_by`` score).
 ``near_duplicate``
-    Rows at most a threshold apart (:func:`analysis.neighbours.default_duplicate_threshold`)
+    Rows at most a threshold apart (:func:`analysis.model.neighbours.default_duplicate_threshold`)
     in the feature / embedding space; the other rows' positions are kept, and a pair whose
     labels differ is *conflicting* (almost always one of the two labels is wrong). Score:
     ``d / (d + m)`` with ``d`` the distance to the nearest other row and ``m`` the median of
@@ -24,7 +24,7 @@ where **low is worse** (the schema of cleanlab's Datalab):
     The share of the ``k`` nearest neighbours carrying the row's own label is the score;
     flagged when under one half (most neighbours carry another label).
 
-The space is that of :func:`analysis.embedding.prepare_features` (embeddings, else the
+The space is that of :func:`analysis.model.embedding.prepare_features` (embeddings, else the
 standardised numeric features, else TF-IDF of the text). A dataset with only probabilities
 uses the probabilities as the space (:attr:`Signals.space` says so); there near-duplicates
 are not looked for (two rows the model sees alike are not copies of each other).
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import cache
-from analysis._helpers import Progress, no_progress
-from analysis.neighbours import (
+from analysis.core import cache
+from analysis.core._helpers import Progress, no_progress
+from analysis.model.neighbours import (
     default_duplicate_threshold,
     near_duplicates,
     nearest_neighbours,
@@ -75,7 +75,7 @@ IMBALANCE_FRACTION = 0.1
 #: A class is "mostly flagged" when at least this share of its rows are label issues.
 MOSTLY_FLAGGED = 0.5
 SIGNALS_VERSION = 1
-#: Bump when :func:`analysis.embedding.prepare_features` changes: the signal space of features
+#: Bump when :func:`analysis.model.embedding.prepare_features` changes: the signal space of features
 #: and text is cached on disk under it (:func:`signal_space`).
 SPACE_VERSION = 1
 
@@ -93,7 +93,7 @@ class Signals:
         many neighbours carry it), ``neighbour_mean_distance``, ``nearest_distance``,
         ``near_duplicate_conflicting`` (bool) and ``any_issue``.
     duplicates : DataFrame
-        The near-duplicate pairs (:func:`analysis.neighbours.near_duplicates`).
+        The near-duplicate pairs (:func:`analysis.model.neighbours.near_duplicates`).
     indices, distances : ndarray of shape (N, k)
         The neighbour graph (empty with fewer than 2 rows).
     space : str
@@ -168,7 +168,7 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
     """The matrix the neighbours are searched in, its name and a note.
 
     Embeddings, else the numeric features (standardised; NaN imputed, constant columns
-    dropped), else the text (TF-IDF), as :func:`analysis.embedding.prepare_features`; when
+    dropped), else the text (TF-IDF), as :func:`analysis.model.embedding.prepare_features`; when
     there are none of them, or they cannot become a matrix (e.g. every feature column is
     constant), the predicted probabilities, and the note says why.
 
@@ -178,7 +178,7 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
     space : {"embeddings", "features", "text", "probabilities"}
     note : str
     """
-    from analysis.embedding import prepare_features
+    from analysis.model.embedding import prepare_features
 
     reason = "the dataset has no features, embeddings or text"
     if dataset.embeddings is not None:
@@ -250,7 +250,7 @@ def compute_signals(
     k : int
         Neighbours per row (lowered to N - 1 on tiny data).
     cache_key : optional
-        Passed to :func:`analysis.neighbours.nearest_neighbours` (the on-disk cache).
+        Passed to :func:`analysis.model.neighbours.nearest_neighbours` (the on-disk cache).
     progress : callable(fraction, message), optional
 
     Returns
@@ -376,7 +376,7 @@ def _most_common_other(neighbour_labels: np.ndarray, labels: np.ndarray):
     """Per row, the most common neighbour label other than its own (ties: lowest class) and
     its count; -1 and 0 when every neighbour agrees. O(N * k^2) with k small, no N x K
     (a compiled loop: 0.05 s at 1M x 10, where the numpy form took 1-2 s)."""
-    from analysis._kernels import most_common_other
+    from analysis.core._kernels import most_common_other
 
     return most_common_other(np.ascontiguousarray(neighbour_labels, dtype=np.int64),
                              np.ascontiguousarray(labels, dtype=np.int64))

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import cache
+from analysis.core import cache
 
 ACTIONS = ("relabel", "remove", "keep")
 SCHEMA_VERSION = 2
@@ -139,7 +139,7 @@ def dataset_key(dataset, name: str | None = None) -> str:
     """The identity under which a dataset's decisions are kept.
 
     ``name:<name>`` when the user gives one; ``file:<resolved path>`` for a file loaded with
-    :func:`analysis.data.load_dataset`; ``upload:<file name>@<content>`` for a file uploaded
+    :func:`analysis.data.dataset.load_dataset`; ``upload:<file name>@<content>`` for a file uploaded
     in the dashboard (two different uploads of the same name are two datasets: an upload has
     no path to tell them apart, so its identity is its content); ``sample:<name>`` for a
     bundled sample; else (a DataFrame or arrays, which have no lasting identity) the content

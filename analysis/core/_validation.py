@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import _kernels
+from analysis.core import _kernels
 
 #: Rounding tolerated in real files: row sums within this of 1, values this far outside [0, 1].
 PROB_TOLERANCE = 1e-3
@@ -38,7 +38,7 @@ def check_labels(labels, *, name: str = "labels") -> np.ndarray:
         return arr.astype(np.int64)
     raise ValueError(
         f"{name} must be integer class indices 0..K-1, got dtype {arr.dtype} "
-        f"(first value {arr[0]!r}); encode class names first, e.g. with analysis.data.Dataset."
+        f"(first value {arr[0]!r}); encode class names first, e.g. with analysis.data.dataset.Dataset."
     )
 
 

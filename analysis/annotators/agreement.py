@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis._helpers import as_text
-from analysis._validation import check_inputs, describe_rows
+from analysis.core._helpers import as_text
+from analysis.core._validation import check_inputs, describe_rows
 
 #: The value of a missing rating.
 MISSING = -1
@@ -70,7 +70,7 @@ def _to_numeric(ratings, name: str) -> tuple[np.ndarray, list | None]:
     """``ratings`` as a numeric ndarray (NaN where missing) and its column names, if any."""
     hint = (
         f"{name} must hold integer class indices (-1 or empty where not rated); encode class "
-        "names first with analysis.annotators.encode_ratings(frame, columns)"
+        "names first with analysis.annotators.agreement.encode_ratings(frame, columns)"
     )
     if isinstance(ratings, pd.DataFrame):
         try:
@@ -175,7 +175,7 @@ def _as_vector(values, name: str) -> np.ndarray:
         except (TypeError, ValueError):
             raise ValueError(
                 f"{name} must hold integer class indices (-1 or empty where not rated); encode "
-                "class names first with analysis.annotators.encode_ratings."
+                "class names first with analysis.annotators.agreement.encode_ratings."
             ) from None
     return np.asarray(values)
 

@@ -4,7 +4,7 @@ test), and those whose labels differ.
 A dataset carries its split in a column (``split``, ``subset``, ``partition``, ``fold`` or
 ``set``, or one named by the caller), or comes as several files joined with
 :func:`concat_splits`. The pairs come from the near-duplicate search of
-:mod:`analysis.signals` (the same threshold), so a pair is seen when one row is among the
+:mod:`analysis.signals.compute` (the same threshold), so a pair is seen when one row is among the
 other's ``k`` nearest neighbours: in a group of more than ``k + 1`` identical rows some
 cross-split pairs may be missing, but every leaking row of such a group shows in one pair.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis._helpers import to_csv
+from analysis.core._helpers import to_csv
 
 #: Column names taken for the split (case-insensitive), in this order.
 SPLIT_NAMES = ("split", "subset", "partition", "fold", "set")
@@ -65,7 +65,7 @@ def leakage(pairs: pd.DataFrame, splits) -> pd.DataFrame:
     Parameters
     ----------
     pairs : DataFrame
-        From :func:`analysis.neighbours.near_duplicates` (``row_a``, ``row_b``, ``distance``,
+        From :func:`analysis.model.neighbours.near_duplicates` (``row_a``, ``row_b``, ``distance``,
         ``label_a``, ``label_b``, ``conflicting``).
     splits : array-like of shape (N,)
         The split of every row.
@@ -149,7 +149,7 @@ def concat_splits(frames: Mapping[str, pd.DataFrame], column: str = "split") -> 
 def split_like_columns(frame: pd.DataFrame) -> list[str]:
     """Columns named as a split (:data:`SPLIT_NAMES`, case-insensitive) with at most
     :data:`MAX_SPLITS` distinct values: where a row is used (train / test), not what it is,
-    so never a model feature unless named as one (:func:`analysis.data.from_frame`)."""
+    so never a model feature unless named as one (:func:`analysis.data.dataset.from_frame`)."""
     return [str(c) for c in frame.columns if str(c).lower() in SPLIT_NAMES
             and frame[c].nunique(dropna=False) <= MAX_SPLITS]
 
@@ -158,9 +158,9 @@ def load_splits(paths: Sequence, label_column: str | None = None, *, column: str
                 **options):
     """Several files (train, validation, test, ...) as one dataset with a split column.
 
-    Each file is read as :func:`analysis.data.read_table` reads it, the files are joined by
+    Each file is read as :func:`analysis.data.dataset.read_table` reads it, the files are joined by
     :func:`concat_splits` (split = the file's name without its suffix) and the join is loaded
-    by :func:`analysis.data.load_dataset` (same inference, same messages; row numbers in a
+    by :func:`analysis.data.dataset.load_dataset` (same inference, same messages; row numbers in a
     message count rows of the join, in the order of ``paths``). The result's ``source`` is
     ``"train.csv + test.csv"``; its folder is the first file's (the review decisions are kept
     under that name). The cleaned split is one CSV file (Parquet when every input is) with the
@@ -171,7 +171,7 @@ def load_splits(paths: Sequence, label_column: str | None = None, *, column: str
     paths : sequence of path
         Two or more CSV / TSV / Parquet files with the same columns.
     label_column, **options
-        As :func:`analysis.data.load_dataset`.
+        As :func:`analysis.data.dataset.load_dataset`.
     column : str, default="split"
         Name of the split column added.
 
@@ -183,12 +183,12 @@ def load_splits(paths: Sequence, label_column: str | None = None, *, column: str
     ------
     DataError
         Fewer than two files, two files with the same name, columns that differ, a folder, or
-        anything :func:`analysis.data.load_dataset` rejects in the join.
+        anything :func:`analysis.data.dataset.load_dataset` rejects in the join.
     """
     import tempfile
     from dataclasses import replace
 
-    from analysis.data import DataError, load_dataset, read_table
+    from analysis.data.dataset import DataError, load_dataset, read_table
 
     files = [Path(p) for p in paths]
     if len(files) < 2:

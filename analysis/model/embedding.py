@@ -4,7 +4,7 @@ The projected matrix is :func:`prepare_features`: the dataset's embeddings when 
 its numeric features standardised, else TF-IDF of its text reduced to <= 50 dimensions.
 :func:`project` maps it to 2-D. PCA is instant. UMAP costs ~20 s of numba compilation on the
 first call of a process (umap-learn is imported only then, never at module import) plus the fit;
-so with a ``cache_key`` results are kept on disk (:mod:`analysis.cache`) and a second call, also
+so with a ``cache_key`` results are kept on disk (:mod:`analysis.core.cache`) and a second call, also
 in a new process, only reads a file. Past ``max_fit_rows`` rows UMAP is fitted on a sample that
 keeps every suspect and the remaining rows are placed with ``transform``.
 """
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import cache
-from analysis._helpers import Progress, no_progress
-from analysis._validation import describe_rows
+from analysis.core import cache
+from analysis.core._helpers import Progress, no_progress
+from analysis.core._validation import describe_rows
 
 #: Projection methods understood by :func:`project`.
 METHODS = ("umap", "pca", "tsne")
@@ -130,7 +130,7 @@ def prepare_features(
         Nothing given, or an input that cannot become a finite numeric matrix; the message
         names the rows or columns.
     """
-    # analysis.signals caches this function's output on disk: bump its SPACE_VERSION when
+    # analysis.signals.compute caches this function's output on disk: bump its SPACE_VERSION when
     # the output for the same input changes
     if embeddings is not None:
         return check_matrix(embeddings, name="embeddings")
@@ -338,7 +338,7 @@ def project(
         Called at the start (0.0), before fitting, before placing the rows outside the fit
         sample (UMAP above ``max_fit_rows``) and when done (1.0).
     cache_key : optional
-        Anything :func:`analysis.cache.fingerprint` accepts, typically the dataset fingerprint.
+        Anything :func:`analysis.core.cache.fingerprint` accepts, typically the dataset fingerprint.
         When given, the result is stored under ``workspace()/cache/projection`` keyed by it, the
         method, seed, row count, ``max_fit_rows``, the UMAP parameters and the content of ``X``
         (so a stale hit is impossible); a later call with the same key only reads the file. The

@@ -1,6 +1,6 @@
 """How a CSV file quotes its cells, so that the cleaned split quotes them the same way.
 
-A CSV file is read as text, every cell as written (analysis.data), but the reader drops the
+A CSV file is read as text, every cell as written (analysis.data.dataset), but the reader drops the
 quotes: a file written with every string quoted (``csv.QUOTE_NONNUMERIC``) or every cell
 quoted (``csv.QUOTE_ALL``) would come back quoted only where a cell needs it. :func:`detect`
 finds which cells were quoted, in one vectorised pass over the file's bytes, and sums it up

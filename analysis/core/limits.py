@@ -24,7 +24,7 @@ DENSE_MATRICES = 10
 #: repeated value decoded past 16 GB (issue #25, a compression bomb).
 MAX_TABLE_ROWS = 100_000_000
 #: Decoded (in-memory) size a Parquet file may reach (``NOISELENS_MAX_DECODED`` raises it):
-#: 4x the 2 GiB file-size limit (``analysis.data.MAX_FILE_BYTES``), about what a CSV at that
+#: 4x the 2 GiB file-size limit (``analysis.data.dataset.MAX_FILE_BYTES``), about what a CSV at that
 #: limit takes once read as text. Estimated from the metadata (rows x the width of each
 #: column's values, plus the uncompressed pages), never by reading the data.
 MAX_DECODED_BYTES = 8 * 1024**3
@@ -144,8 +144,8 @@ def check_dense_matrices(k: int, per_entry: int, what: str) -> None:
 def training_arrays(kind: str = "tabular", candidates=None) -> int:
     """How many (N, K) float64 arrays the automatic out-of-fold training holds at once: the
     raw and the calibrated probabilities of every setting of every candidate
-    (:data:`analysis.probabilities.CANDIDATE_SETTINGS`), the mixture and the result."""
-    from analysis.probabilities import AUTO_CANDIDATES, CANDIDATE_SETTINGS
+    (:data:`analysis.model.probabilities.CANDIDATE_SETTINGS`), the mixture and the result."""
+    from analysis.model.probabilities import AUTO_CANDIDATES, CANDIDATE_SETTINGS
 
     names = AUTO_CANDIDATES[kind] if candidates is None else candidates
     return 2 * sum(len(CANDIDATE_SETTINGS[name]) for name in names) + 2
@@ -173,7 +173,7 @@ def check_analysis(n: int, k: int, *, has_probs: bool, kind: str = "tabular",
     """Refuse a whole analysis (the CLI's) that would not fit: out-of-fold probabilities when
     they must be computed (``kind`` of features: ``"tabular"`` or ``"text"``), then the
     core."""
-    from analysis.sparse import SPARSE_MIN_CLASSES
+    from analysis.core.sparse import SPARSE_MIN_CLASSES
 
     sparse = k >= SPARSE_MIN_CLASSES
     parts = {} if has_probs else probabilities_bytes(n, k, training_arrays(kind))
