@@ -269,7 +269,8 @@ class Analysis:
         )
 
     def pairs(self, threshold: float = 0.10, min_count: int = 1) -> pd.DataFrame:
-        """Confused class pairs with their verdict (see :func:`analysis.core.classes.confused_pairs`)."""
+        """Confused class pairs with their verdict (see
+        :func:`analysis.core.classes.confused_pairs`)."""
         return confused_pairs(self.estimate, self.class_names, threshold=threshold,
                               min_count=min_count)
 

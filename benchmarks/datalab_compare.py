@@ -1,4 +1,5 @@
-"""Near-duplicates and outliers: noiselens (``analysis.signals.compute``) against cleanlab's Datalab.
+"""Near-duplicates and outliers: noiselens (``analysis.signals.compute``) against cleanlab's
+Datalab.
 
     python benchmarks/datalab_compare.py                  # digits, then 100,000 generated rows
     python benchmarks/datalab_compare.py --rows 20000     # a smaller timing set

@@ -3,9 +3,10 @@
 One bounded cache for the whole process (docs/architecture.md, "Caches"): at most
 :data:`MAX_DATASETS` datasets are held, each with its analysis variants (at most
 :data:`MAX_VARIANTS`), feature matrix, projections, neighbour rows, thumbnails (at most
-:data:`MAX_THUMBNAILS`), id index and one :class:`~analysis.review.store.ReviewStore`. Opening another
-dataset evicts the one used longest ago, with all it holds; the on-disk cache of ``analysis``
-keeps the expensive parts (out-of-fold probabilities, projections) so coming back is fast.
+:data:`MAX_THUMBNAILS`), id index and one :class:`~analysis.review.store.ReviewStore`. Opening
+another dataset evicts the one used longest ago, with all it holds; the on-disk cache of
+``analysis`` keeps the expensive parts (out-of-fold probabilities, projections) so coming back
+is fast.
 
 Keys are content fingerprints, never file names, so a changed file is a new dataset; and the
 file's size and modification time are part of the key of :func:`load`, so a file changed on

@@ -1,9 +1,10 @@
 """Findings in the app (#17): the slice selector, the Overview's intervals / errors remaining /
 trend block, and the pieces of the "Noise by slice" page.
 
-The computation is :mod:`analysis.review.findings` and :mod:`analysis.review.history`; this module caches
-it per analysis (the process cache of ``dashboard.compute`` keeps each ``Analysis`` object, so
-it is the key) and draws it. The figure functions are plain (no streamlit) and tested alone.
+The computation is :mod:`analysis.review.findings` and :mod:`analysis.review.history`; this module
+caches it per analysis (the process cache of ``dashboard.compute`` keeps each ``Analysis``
+object, so it is the key) and draws it. The figure functions are plain (no streamlit) and tested
+alone.
 """
 
 from __future__ import annotations

@@ -319,7 +319,8 @@ def test_sampling_path_fits_the_sample_and_transforms_the_rest(monkeypatch):
 
 
 def test_umap_is_not_imported_at_module_level():
-    code = "import sys, analysis.model.embedding, analysis.model.neighbours; print('umap' in sys.modules)"
+    code = ("import sys, analysis.model.embedding, analysis.model.neighbours; "
+            "print('umap' in sys.modules)")
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()

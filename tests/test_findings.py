@@ -1,5 +1,6 @@
-"""analysis.review.findings: intervals and slices against slow loops written from the definitions, the
-vendor sample's sloppy vendor named first, and errors remaining by simulation with known truth."""
+"""analysis.review.findings: intervals and slices against slow loops written from the
+definitions, the vendor sample's sloppy vendor named first, and errors remaining by simulation
+with known truth."""
 
 from __future__ import annotations
 

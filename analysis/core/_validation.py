@@ -38,7 +38,8 @@ def check_labels(labels, *, name: str = "labels") -> np.ndarray:
         return arr.astype(np.int64)
     raise ValueError(
         f"{name} must be integer class indices 0..K-1, got dtype {arr.dtype} "
-        f"(first value {arr[0]!r}); encode class names first, e.g. with analysis.data.dataset.Dataset."
+        f"(first value {arr[0]!r}); encode class names first, e.g. with "
+        "analysis.data.dataset.Dataset."
     )
 
 

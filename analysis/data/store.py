@@ -13,7 +13,8 @@ for that file):
 * ``<field>.npy``: labels, ids, probabilities, embeddings and true labels, read with
   ``allow_pickle=False``;
 * ``schema.arrow``: a Parquet source's schema (the export writes the file back with it);
-* ``meta.json``: every other field of the :class:`~analysis.data.dataset.Dataset`, and its fingerprint.
+* ``meta.json``: every other field of the :class:`~analysis.data.dataset.Dataset`, and its
+  fingerprint.
 
 The key is a hash of the file's resolved path, size, modification and change times and
 inode, of the same for every option that names a file (``pred_probs=``, ``embeddings=``,

@@ -147,7 +147,8 @@ ORIGIN_ATTR = "noiselens_origin"
 
 
 def _origin_attr(origin) -> dict:
-    """An :class:`~analysis.data.dataset.Origin` as JSON-safe values (``to_parquet`` stores attrs)."""
+    """An :class:`~analysis.data.dataset.Origin` as JSON-safe values (``to_parquet`` stores
+    attrs)."""
     schema = origin.schema
     return {"kind": origin.kind, "delimiter": origin.delimiter,
             "lineterminator": origin.lineterminator, "bom": origin.bom,
@@ -441,8 +442,8 @@ def write_text(path: Path, text: str) -> None:
 def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write a table atomically as CSV or Parquet.
 
-    A cleaned split (``frame.attrs`` holds its :class:`~analysis.data.dataset.Origin`) is written the
-    way its source was read: from a CSV, every cell's text as it was (quoted only where
+    A cleaned split (``frame.attrs`` holds its :class:`~analysis.data.dataset.Origin`) is written
+    the way its source was read: from a CSV, every cell's text as it was (quoted only where
     needed), with the source's delimiter, line ending and byte-order mark; from a Parquet
     file, with the source's schema (column types, nested columns included).
     """
@@ -826,7 +827,8 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     refused.
 
     ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``); ``review``
-    (:meth:`analysis.review.store.Carryover.counts`) goes into the manifest as its ``review`` section,
+    (:meth:`analysis.review.store.Carryover.counts`) goes into the manifest as its ``review``
+    section,
     ``unreviewed`` (:func:`unreviewed_decisions`) as its ``unreviewed`` section.
 
     Raises

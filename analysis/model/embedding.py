@@ -4,8 +4,8 @@ The projected matrix is :func:`prepare_features`: the dataset's embeddings when 
 its numeric features standardised, else TF-IDF of its text reduced to <= 50 dimensions.
 :func:`project` maps it to 2-D. PCA is instant. UMAP costs ~20 s of numba compilation on the
 first call of a process (umap-learn is imported only then, never at module import) plus the fit;
-so with a ``cache_key`` results are kept on disk (:mod:`analysis.core.cache`) and a second call, also
-in a new process, only reads a file. Past ``max_fit_rows`` rows UMAP is fitted on a sample that
+so with a ``cache_key`` results are kept on disk (:mod:`analysis.core.cache`) and a second call,
+also in a new process, only reads a file. Past ``max_fit_rows`` rows UMAP is fitted on a sample that
 keeps every suspect and the remaining rows are placed with ``transform``.
 """
 
