@@ -20,11 +20,11 @@ from analysis.annotators.agreement import (
 from analysis.core.cache import fingerprint, workspace
 from analysis.core.confident import (
     NoiseEstimate,
-    calibrate_confident_joint,
     confident_joint,
     confident_thresholds,
     estimate_noise,
 )
+from analysis.core.evidence import calibrate_confident_joint
 from analysis.core.issues import (
     FILTERS,
     RANKINGS,

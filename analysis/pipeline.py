@@ -15,13 +15,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from analysis.core import cache
+from analysis.core import cache, limits, sparse
 from analysis.core._helpers import check_choice
 from analysis.core.classes import confused_pairs, label_health, per_class_table
-from analysis.core.confident import Evidence, NoiseEstimate, noise_estimate_from
+from analysis.core.confident import NoiseEstimate, noise_estimate_from
+from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagged, scores_from
 from analysis.data.dataset import DataError, Dataset
-from analysis.model.probabilities import Progress, out_of_fold_probabilities
+from analysis.model.probabilities import Progress, out_of_fold_probabilities, training_arrays
 
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
 PROBABILITIES_VERSION = 1
@@ -75,7 +76,7 @@ def relative_confidence_flags(ev: Evidence, count: int) -> np.ndarray:
     ndarray of shape (N,), bool
         Ties at the boundary broken as ``np.argsort`` breaks them.
     """
-    from analysis.core.issues import smallest
+    from analysis.core.selection import smallest
 
     relative = ev.self_confidence.astype(np.float64) / ev.thresholds[ev.labels]
     relative[ev.label_wins] = np.inf
@@ -532,6 +533,21 @@ def choose_detector(dataset: Dataset, detector: str = AUTO_DETECTOR) -> tuple[st
                          "clean_and_refit detector needs a model to fit again (choose "
                          "confident_learning).")
     return detector, CHOSEN
+
+
+def check_analysis(n: int, k: int, *, has_probs: bool, kind: str = "tabular",
+                   feature_bytes: int = 0) -> None:
+    """Refuse a whole analysis (the CLI's) that would not fit: out-of-fold probabilities when
+    they must be computed (``kind`` of features: ``"tabular"`` or ``"text"``), then the
+    core."""
+    parts = {} if has_probs else limits.probabilities_bytes(n, k, training_arrays(kind))
+    if feature_bytes:
+        parts["features"] = feature_bytes
+    parts.update(limits.core_bytes(n, k, sparse=k >= sparse.SPARSE_MIN_CLASSES))
+    limits.check_fits(sum(parts.values()), f"the analysis of {n:,} rows x {k:,} classes",
+                      parts, "Give out-of-fold pred_probs (--pred-probs FILE.npy) to skip the "
+                      "training, or set NOISELENS_MEMORY_LIMIT if the estimate is wrong for "
+                      "this machine.")
 
 
 def analyze(

@@ -277,7 +277,7 @@ def analyze_command(args) -> int:
                             identity=getattr(args, "dataset_name", None))
         carry = reconcile(store, dataset)
 
-        from analysis.core.limits import check_analysis
+        from analysis.pipeline import check_analysis
 
         # memory estimated before the work starts: refused with the numbers if it won't fit
         check_analysis(len(dataset), dataset.num_classes,

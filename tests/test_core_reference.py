@@ -239,7 +239,7 @@ def test_hand_worked_example():
     ],
 )
 def test_rounding_that_keeps_the_total(values, expected):
-    from analysis.core.confident import round_preserving_sum
+    from analysis.core.numbers import round_preserving_sum
 
     got = ref.round_keeping_total(values)
     assert got.sum() == round(sum(values))

@@ -9,8 +9,9 @@ import pytest
 from core_cases import edge_cases, noisy_dataset
 
 import analysis as nl
-from analysis.core import _kernels, chunked
-from analysis.core.confident import Evidence, noise_estimate_from
+from analysis.core import _kernels, chunked, selection
+from analysis.core.confident import noise_estimate_from
+from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
 
 da = pytest.importorskip("dask.array")
@@ -153,7 +154,7 @@ def test_cli_dask_runs_the_core_on_the_cluster(client, tmp_path, monkeypatch, ca
 
 def test_the_merge_of_two_workers_keeps_both_sides_lost_candidates():
     """#25: the Dask path merges the per-chunk candidates pairwise on the workers
-    (chunked.combine_candidates); a merge that dropped one side's ``lost`` (a tied value
+    (selection.combine_candidates); a merge that dropped one side's ``lost`` (a tied value
     that side left out) passed this module. Both orders, both sides carrying the tie."""
     inf = np.inf
     want = np.array([1, 2])
@@ -163,15 +164,15 @@ def test_the_merge_of_two_workers_keeps_both_sides_lost_candidates():
     b = (np.array([0, 1, 1]), np.array([0.5, 0.2, 0.4]), np.array([3, 4, 5]),
          np.array([inf, 0.4]))
     for left, right in ((a, b), (b, a)):
-        merged = chunked.combine_candidates(left, right, want)
+        merged = selection.combine_candidates(left, right, want)
         # from the definition: per pair the smallest left out of everything seen
         assert merged[3].tolist() == [0.1, 0.4]  # pair 0: a's tie; pair 1: 0.4 spilled
-        rows, tied = chunked.select_candidates(merged, want)
+        rows, tied = selection.select_candidates(merged, want)
         assert tied.tolist() == [0]  # pair 0's boundary is tied: decided by the sort
         assert sorted(rows.tolist()) == [2, 4]  # pair 1: 0.3 (a) and 0.2 (b)
     # pair 1 tied on b's side: b left out a 0.4 and the merge keeps b's 0.2 and 0.4
     a2 = (np.array([0, 1]), np.array([0.1, 0.9]), np.array([1, 2]), np.array([inf, inf]))
     for left, right in ((a2, b), (b, a2)):
-        merged = chunked.combine_candidates(left, right, want)
+        merged = selection.combine_candidates(left, right, want)
         assert merged[3].tolist() == [0.5, 0.4]
-        assert chunked.select_candidates(merged, want)[1].tolist() == [1]
+        assert selection.select_candidates(merged, want)[1].tolist() == [1]

@@ -226,7 +226,7 @@ def test_the_refit_judges_with_the_probabilities_of_the_model_fitted_again():
     """#25: a refit that kept the first pass's probabilities passed this module: the
     combined detector's probabilities are those of a model fitted out-of-fold on the cleaned
     labels, and its flags come from them."""
-    from analysis.core.confident import Evidence
+    from analysis.core.evidence import Evidence
     from analysis.core.issues import issues_mask_from
     from analysis.model.probabilities import out_of_fold_probabilities
     from analysis.pipeline import REFIT_CV, model_inputs, relative_confidence_flags

@@ -10,7 +10,8 @@ from core_cases import noisy_dataset
 
 import analysis as nl
 from analysis.core import limits, sparse
-from analysis.model.probabilities import _duration, choose_model
+from analysis.model.probabilities import _duration, choose_model, training_arrays
+from analysis.pipeline import check_analysis
 
 
 def test_sizes_and_the_environment_override(monkeypatch):
@@ -79,11 +80,11 @@ def test_chunked_core_is_refused_with_the_numbers(tmp_path, monkeypatch):
 
 def test_analysis_estimate_includes_out_of_fold_training(monkeypatch):
     monkeypatch.setenv("NOISELENS_MEMORY_LIMIT", "1G")
-    limits.check_analysis(2_000_000, 10, has_probs=True)  # 2M x 10 given: fits
+    check_analysis(2_000_000, 10, has_probs=True)  # 2M x 10 given: fits
     with pytest.raises(limits.MemoryLimitError) as err:
-        limits.check_analysis(2_000_000, 100, has_probs=False)
+        check_analysis(2_000_000, 100, has_probs=False)
     # 9 settings of 3 candidates, raw and calibrated, the mixture and the result: 20 arrays
-    assert limits.training_arrays("tabular") == 20
+    assert training_arrays("tabular") == 20
     assert "(20 x (N, K) float64 probabilities 29.8 GB, per-row vectors 183.1 MB" in str(err.value)
     assert "but 1.0 GB is available; nothing was started." in str(err.value)
 

@@ -12,7 +12,8 @@ from core_cases import edge_cases, noisy_dataset, random_cases
 
 import analysis as nl
 from analysis.core import chunked, sparse
-from analysis.core.confident import Evidence, noise_estimate_from
+from analysis.core.confident import noise_estimate_from
+from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, issues_mask_from
 from analysis.export.split import long_matrix
 

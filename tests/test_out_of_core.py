@@ -13,8 +13,9 @@ import reference_cl as ref
 from core_cases import edge_cases, noisy_dataset, random_cases
 
 import analysis as nl
-from analysis.core import _kernels, chunked
-from analysis.core.confident import Evidence, confident_thresholds, noise_estimate_from
+from analysis.core import _kernels, chunked, selection
+from analysis.core.confident import confident_thresholds, noise_estimate_from
+from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, _prune_counts, issues_mask_from, scores_from
 
 zarr = pytest.importorskip("zarr")
@@ -132,8 +133,8 @@ def _merge(parts, want):
     want = np.asarray(want)
     acc = parts[0]
     for part in parts[1:]:
-        acc = chunked.combine_candidates(acc, part, want)
-    return chunked.select_candidates(acc, want)
+        acc = selection.combine_candidates(acc, part, want)
+    return selection.select_candidates(acc, want)
 
 
 def test_merge_keeps_the_smallest_and_reports_ties():

@@ -56,7 +56,9 @@ from analysis.core._validation import (
     describe_rows,
     problem_message,
 )
-from analysis.core.confident import EPS, Evidence
+from analysis.core.evidence import Evidence
+from analysis.core.numbers import EPS
+from analysis.core.selection import Heaps, combine_candidates, select_candidates, smallest
 
 #: Bytes of ``pred_probs`` read per chunk when ``chunk_rows`` is not given.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
@@ -320,34 +322,6 @@ def _xlogx_block(block):
     return _kernels.row_xlogx_sum(_work(block))
 
 
-class Heaps:
-    """The state of :func:`analysis.core._kernels.margin_heaps`: per pair, a bounded max-heap of
-    ``cap[p]`` values and rows (``cap`` = the rows wanted, or fewer for one chunk)."""
-
-    def __init__(self, cap: np.ndarray, dtype):
-        self.cap = cap
-        self.offset = np.zeros(cap.size + 1, np.int64)
-        np.cumsum(cap, out=self.offset[1:])
-        self.values = np.empty(self.offset[-1], dtype)
-        self.rows = np.empty(self.offset[-1], np.int64)
-        self.size = np.zeros(cap.size, np.int64)
-        self.top = np.where(cap > 0, np.inf, -np.inf).astype(dtype)
-        self.lost = np.full(cap.size, np.inf)
-
-    def feed(self, probs, labels, start, pair_start, pair_j, max_other) -> None:
-        k = pair_start.size - 1
-        counts = np.bincount(labels, minlength=k)
-        order, starts = _kernels.group_by_label(labels, counts)
-        _kernels.margin_heaps(probs, order, starts, counts, pair_start, pair_j, self.cap,
-                              self.offset, self.values, self.rows, self.size, self.top,
-                              self.lost, start, max_other)
-
-    def candidates(self) -> tuple:
-        """``(pair, values, rows, lost)`` (pairs grouped, each heap in heap order)."""
-        pair = np.repeat(np.arange(self.cap.size), self.size)
-        return pair, self.values, self.rows, self.lost
-
-
 def _candidates_block(block, labels, start, max_other, pair_class, pair_start, pair_j, want):
     probs = _work(block)
     k = pair_start.size - 1
@@ -374,8 +348,7 @@ def _margins_block(block, labels, start, tied):
 
 def _resolve_ties(found: list, wanted: list[int]) -> np.ndarray:
     """Rows chosen for each tied pair: its class's margins in row order, decided by the sort
-    exactly as in memory (:func:`analysis.core.issues.smallest`)."""
-    from analysis.core.issues import smallest
+    exactly as in memory (:func:`analysis.core.selection.smallest`)."""
 
     chosen = []
     for t, c in enumerate(wanted):
@@ -389,7 +362,7 @@ def _resolve_ties(found: list, wanted: list[int]) -> np.ndarray:
 
 
 class ChunkedEvidence(Evidence):
-    """:class:`analysis.core.confident.Evidence` computed from row chunks of a
+    """:class:`analysis.core.evidence.Evidence` computed from row chunks of a
     :class:`RowSource`: the same attributes, the ``(N, K)`` array never held (see the module
     docstring for the passes and the memory bound)."""
 
@@ -496,42 +469,6 @@ class ChunkedEvidence(Evidence):
                                finish=partial(_resolve_ties, wanted=wanted))
             mask[chosen] = True
         return mask
-
-
-def combine_candidates(a: tuple, b: tuple, want: np.ndarray) -> tuple:
-    """Merge two partial ``(pair, values, rows, lost)`` candidate sets (of
-    :func:`_candidates_block` or of earlier merges): per pair the ``want[p]`` smallest values
-    stay, sorted; ``lost[p]`` becomes the smallest value left out (or the earlier ``lost``).
-    Associative and commutative in what it keeps unless the boundary is tied, which ``lost``
-    then shows (:func:`select_candidates`)."""
-    pair = np.concatenate([a[0], b[0]])
-    values = np.concatenate([a[1], b[1]])
-    rows = np.concatenate([a[2], b[2]])
-    lost = np.minimum(a[3], b[3])
-    order = np.lexsort((values, pair))
-    pair, values, rows = pair[order], values[order], rows[order]
-    first = np.searchsorted(pair, np.arange(want.size))
-    total = np.bincount(pair, minlength=want.size)
-    spill = np.flatnonzero(total > want)
-    lost[spill] = np.minimum(lost[spill], values[first[spill] + want[spill]])
-    keep = (np.arange(pair.size) - first[pair]) < want[pair]
-    return pair[keep], values[keep], rows[keep], lost
-
-
-def select_candidates(merged: tuple, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """From the candidates of every chunk, merged (``want[p]`` per pair): the selected rows of
-    the pairs whose boundary is not tied, and the pairs whose boundary is tied (a value left
-    out equals the largest kept one; the caller decides those with the sort, as in memory)."""
-    pair, values, rows, lost = merged
-    total = np.bincount(pair, minlength=want.size)
-    if not np.array_equal(total, want):  # cannot happen: each chunk keeps min(want, its rows)
-        raise AssertionError("the merged candidates do not hold want rows per pair")
-    order = np.argsort(pair, kind="stable")  # one chunk's heaps are already grouped: no-op
-    pair, values, rows = pair[order], values[order], rows[order]
-    first = np.searchsorted(pair, np.arange(want.size))
-    top = np.maximum.reduceat(values, first).astype(np.float64)
-    tied = np.flatnonzero(lost == top)
-    return rows[lost[pair] != top[pair]], tied
 
 
 def chunked_evidence(labels, pred_probs, *, chunk_rows: int | None = None,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.core._helpers import check_choice
-from analysis.core.confident import Evidence, evidence, round_preserving_row_totals
+from analysis.core.confident import evidence
+from analysis.core.evidence import Evidence
+from analysis.core.numbers import round_preserving_row_totals
+from analysis.core.selection import smallest
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -19,23 +22,6 @@ FILTERS = (
 RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 _PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
 _CLIP = 1e-6
-
-
-def smallest(values: np.ndarray, m: int) -> np.ndarray:
-    """Indices of the ``m`` smallest values: the same set as ``np.argsort(values)[:m]``.
-
-    Linear time (``argpartition``); falls back to the full sort only when the value at the
-    boundary is tied, so that ties are broken exactly as the sort breaks them.
-    """
-    n = values.size
-    if m <= 0:
-        return np.empty(0, dtype=np.int64)
-    if m >= n:
-        return np.arange(n)
-    part = np.argpartition(values, m - 1)[:m]
-    if np.count_nonzero(values <= values[part].max()) == m:
-        return part
-    return np.argsort(values)[:m]
 
 
 def scores_from(ev: Evidence, method: str) -> np.ndarray:

@@ -141,19 +141,9 @@ def check_dense_matrices(k: int, per_entry: int, what: str) -> None:
                hint="Use the defaults: they keep the matrices sparse.")
 
 
-def training_arrays(kind: str = "tabular", candidates=None) -> int:
-    """How many (N, K) float64 arrays the automatic out-of-fold training holds at once: the
-    raw and the calibrated probabilities of every setting of every candidate
-    (:data:`analysis.model.probabilities.CANDIDATE_SETTINGS`), the mixture and the result."""
-    from analysis.model.probabilities import AUTO_CANDIDATES, CANDIDATE_SETTINGS
-
-    names = AUTO_CANDIDATES[kind] if candidates is None else candidates
-    return 2 * sum(len(CANDIDATE_SETTINGS[name]) for name in names) + 2
-
-
 def probabilities_bytes(n: int, k: int, arrays: int) -> dict[str, int]:
     """Estimated memory of out-of-fold training: ``arrays`` (N, K) float64 probability arrays
-    (:func:`training_arrays`) and the per-row vectors."""
+    (:func:`analysis.model.probabilities.training_arrays`) and the per-row vectors."""
     return {
         f"{arrays} x (N, K) float64 probabilities": arrays * 8 * n * k,
         "per-row vectors": ROW_BYTES * n,
@@ -168,23 +158,6 @@ def check_training(n: int, k: int, arrays: int, what: str) -> None:
                "or set NOISELENS_MEMORY_LIMIT if the estimate is wrong for this machine.")
 
 
-def check_analysis(n: int, k: int, *, has_probs: bool, kind: str = "tabular",
-                   feature_bytes: int = 0) -> None:
-    """Refuse a whole analysis (the CLI's) that would not fit: out-of-fold probabilities when
-    they must be computed (``kind`` of features: ``"tabular"`` or ``"text"``), then the
-    core."""
-    from analysis.core.sparse import SPARSE_MIN_CLASSES
-
-    sparse = k >= SPARSE_MIN_CLASSES
-    parts = {} if has_probs else probabilities_bytes(n, k, training_arrays(kind))
-    if feature_bytes:
-        parts["features"] = feature_bytes
-    parts.update(core_bytes(n, k, sparse=sparse))
-    check_fits(sum(parts.values()), f"the analysis of {n:,} rows x {k:,} classes", parts,
-               "Give out-of-fold pred_probs (--pred-probs FILE.npy) to skip the training, or "
-               "set NOISELENS_MEMORY_LIMIT if the estimate is wrong for this machine.")
-
-
 def num_threads() -> int:
     import numba
 
@@ -192,6 +165,5 @@ def num_threads() -> int:
 
 
 __all__ = ["MAX_DECODED_BYTES", "MAX_TABLE_COLUMNS", "MAX_TABLE_ROWS", "MemoryLimitError",
-           "available_bytes", "check_analysis", "check_core", "check_dense_matrices",
-           "check_fits", "check_training", "core_bytes", "human", "table_limit",
-           "training_arrays"]
+           "available_bytes", "check_core", "check_dense_matrices", "check_fits",
+           "check_training", "core_bytes", "human", "table_limit"]

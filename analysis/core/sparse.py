@@ -3,7 +3,7 @@
 With K classes the dense (K, K) matrices cost ``8 K^2`` bytes each (800 MB at K = 10,000)
 and the compiled counting kernel one more per thread; a confident joint has at most
 ``N + K`` non-zero entries. From :data:`SPARSE_MIN_CLASSES` classes on,
-:class:`analysis.core.confident.Evidence` counts, calibrates and prunes in ``scipy.sparse`` CSR
+:class:`analysis.core.evidence.Evidence` counts, calibrates and prunes in ``scipy.sparse`` CSR
 form, and :class:`analysis.core.confident.NoiseEstimate` holds CSR matrices (``confident_joint``,
 ``joint``, ``noise_matrix``, ``inverse_noise_matrix``).
 
@@ -13,7 +13,7 @@ summation tree over the Fortran-ordered (K, K) array for the calibration total a
 columns of the inverse noise matrix (:func:`analysis.core._kernels.sparse_pairwise_sum`, which
 skips the parts of the tree that hold only zeros: they add exactly 0), and the row-by-row
 accumulation for column sums of a C-ordered array (``np.bincount`` with weights in row
-order). Each row is rounded by :func:`analysis.core.confident.round_preserving_sum` on a dense
+order). Each row is rounded by :func:`analysis.core.numbers.round_preserving_sum` on a dense
 copy of that one row.
 
 Options whose dense definition fills zero entries (``converge=True``,
@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from analysis.core import _kernels
+from analysis.core.numbers import EPS, prior_by_count, round_preserving_sum
 
 #: From this many classes on, the confident joint and the noise estimate are sparse.
 SPARSE_MIN_CLASSES = 1000
@@ -65,9 +66,8 @@ def _f_order_positions(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(cj: sp.csr_array, label_counts: np.ndarray) -> sp.csr_array:
-    """:func:`analysis.core.confident.calibrate_confident_joint` of a sparse confident joint: the
+    """:func:`analysis.core.evidence.calibrate_confident_joint` of a sparse confident joint: the
     same integers."""
-    from analysis.core.confident import round_preserving_sum
 
     k = cj.shape[0]
     label_counts = np.asarray(label_counts)
@@ -104,10 +104,9 @@ def calibrate(cj: sp.csr_array, label_counts: np.ndarray) -> sp.csr_array:
 
 
 def _round_row(cols: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray | None:
-    """:func:`analysis.core.confident.round_preserving_sum` of a length-``k`` row that is zero
+    """:func:`analysis.core.numbers.round_preserving_sum` of a length-``k`` row that is zero
     except ``vals`` at ``cols``, on the non-zero entries only; ``None`` when which entries
     move depends on how the sort orders tied remainders (the caller uses the dense row)."""
-    from analysis.core.confident import EPS
 
     ints = vals.round()
     target = np.round(_kernels.sparse_pairwise_sum(cols, vals, k))
@@ -163,7 +162,6 @@ def _clip_rates(m, column_sums) -> sp.csr_array:
 def noise_parts(cj: sp.csr_array, label_counts: np.ndarray, n: int):
     """joint, noise, inverse, prior and noise rate of :func:`analysis.core.confident
     .noise_estimate_from`, from a sparse calibrated confident joint."""
-    from analysis.core.confident import EPS, prior_by_count
 
     k = cj.shape[0]
     cj = sp.csr_array(cj)

@@ -27,6 +27,7 @@ import pandas as pd
 from analysis.core._helpers import as_text
 from analysis.core._validation import check_inputs, describe_rows
 from analysis.core.cache import fingerprint as content_hash
+from analysis.data.schema import split_like_columns
 
 LABEL_NAMES = ("label", "labels", "given_label", "target", "class", "y")
 ID_NAMES = ("id", "row_id", "uid", "example_id")
@@ -618,7 +619,7 @@ def from_frame(
     feature_columns : sequence of str, optional
         Model features. Default: every numeric or boolean column that is not a label, id,
         probability, annotator, true-label or split column (``split``, ``fold``, ... see
-        :func:`analysis.data.splits.split_like_columns`), plus string columns with at most 20
+        :func:`analysis.data.schema.split_like_columns`), plus string columns with at most 20
         distinct values (categorical). Nested columns (lists, records) are never features.
     text_column, image_column : str, optional
         Default: a string column of long texts / of image file names.
@@ -950,9 +951,7 @@ def _content_roles(table: _Table, roles: _Roles, feature_columns, text_column, i
     ``roles`` and returns the parsed feature frame of a text (CSV) frame."""
     frame, source, columns = table.frame, table.source, table.columns
     reserved = roles.reserved() | {c for c in columns if _is_nested(frame[c])}
-    if feature_columns is None:  # a split column (analysis/data/splits.py) is never a feature
-        from analysis.data.splits import split_like_columns
-
+    if feature_columns is None:  # a split column (analysis/data/schema.py) is never a feature
         reserved |= set(split_like_columns(frame)) - {roles.label, roles.id}
     parsed = _parsed_features(table, reserved, feature_columns)
 

@@ -18,11 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core._helpers import to_csv
-
-#: Column names taken for the split (case-insensitive), in this order.
-SPLIT_NAMES = ("split", "subset", "partition", "fold", "set")
-#: A split column has at most this many distinct values.
-MAX_SPLITS = 20
+from analysis.data.schema import MAX_SPLITS, SPLIT_NAMES
 
 
 def split_column(dataset, column: str | None = None) -> str | None:
@@ -144,14 +140,6 @@ def concat_splits(frames: Mapping[str, pd.DataFrame], column: str = "split") -> 
                              f"(differing: {missing[:10]}).")
     parts = [frames[name].assign(**{column: name}) for name in names]
     return pd.concat(parts, ignore_index=True)
-
-
-def split_like_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns named as a split (:data:`SPLIT_NAMES`, case-insensitive) with at most
-    :data:`MAX_SPLITS` distinct values: where a row is used (train / test), not what it is,
-    so never a model feature unless named as one (:func:`analysis.data.dataset.from_frame`)."""
-    return [str(c) for c in frame.columns if str(c).lower() in SPLIT_NAMES
-            and frame[c].nunique(dropna=False) <= MAX_SPLITS]
 
 
 def load_splits(paths: Sequence, label_column: str | None = None, *, column: str = "split",

@@ -183,6 +183,15 @@ class ModelChoice:
         return f"{' + '.join(parts)}; {loss}"
 
 
+def training_arrays(kind: str = "tabular", candidates=None) -> int:
+    """How many (N, K) float64 arrays the automatic out-of-fold training holds at once: the
+    raw and the calibrated probabilities of every setting of every candidate
+    (:data:`CANDIDATE_SETTINGS`), the mixture and the result."""
+    names = AUTO_CANDIDATES[kind] if candidates is None else candidates
+    return 2 * sum(len(CANDIDATE_SETTINGS[name]) for name in names) + 2
+
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -716,7 +725,7 @@ def choose_model(
     from analysis.core import limits
 
     # memory estimated before the work starts (#13): refused with the numbers
-    limits.check_training(y.size, k, limits.training_arrays(candidates=names),
+    limits.check_training(y.size, k, training_arrays(candidates=names),
                           f"out-of-fold training of {len(names)} candidates")
     raw = {name: {s: np.zeros((y.size, k)) for s in CANDIDATE_SETTINGS[name]} for name in names}
     seconds = dict.fromkeys(names, 0.0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.core.confident import Evidence
+from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
 from analysis.pipeline import Analysis
 
