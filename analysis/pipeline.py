@@ -18,11 +18,14 @@ import pandas as pd
 from analysis.core import cache, limits, sparse
 from analysis.core._helpers import check_choice
 from analysis.core.classes import confused_pairs, label_health, per_class_table
-from analysis.core.confident import NoiseEstimate, noise_estimate_from
+from analysis.core.confident import NoiseEstimate, evidence, noise_estimate_from
 from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagged, scores_from
+from analysis.core.selection import smallest
 from analysis.data.dataset import DataError, Dataset
+from analysis.data.splits import split_check
 from analysis.model.probabilities import Progress, out_of_fold_probabilities, training_arrays
+from analysis.signals.compute import ISSUE_TYPES, compute_signals, dataset_checks, signal_space
 
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
 PROBABILITIES_VERSION = 1
@@ -76,8 +79,6 @@ def relative_confidence_flags(ev: Evidence, count: int) -> np.ndarray:
     ndarray of shape (N,), bool
         Ties at the boundary broken as ``np.argsort`` breaks them.
     """
-    from analysis.core.selection import smallest
-
     relative = ev.self_confidence.astype(np.float64) / ev.thresholds[ev.labels]
     relative[ev.label_wins] = np.inf
     mask = np.zeros(ev.n, dtype=bool)
@@ -281,8 +282,6 @@ class Analysis:
         ``source`` (a ``.npy`` path, a zarr or ``dask.array.Array`` of the same probabilities:
         :mod:`analysis.core.chunked`, identical results). Call it before anything is read; the
         CLI's ``--dask`` / ``--chunk-rows`` use it."""
-        from analysis.core.confident import evidence
-
         if "_evidence" in self.__dict__:
             raise ValueError("with_chunked_evidence must come before the evidence is used.")
         self.__dict__["_evidence"] = evidence(self.labels, source, chunk_rows=chunk_rows,
@@ -362,8 +361,6 @@ class Analysis:
         """Every per-row signal (:class:`analysis.signals.compute.Signals`): the label issue of this
         analysis, near-duplicates, outliers and neighbour disagreement, in the space of
         :func:`analysis.signals.compute.signal_space`; the neighbour search is cached on disk."""
-        from analysis.signals.compute import compute_signals, signal_space
-
         X, space, note = signal_space(self.dataset, self.pred_probs)
         return compute_signals(self.labels, self.scores, self.is_issue, X,
                                pred_probs=self.pred_probs, space=space, note=note,
@@ -373,9 +370,6 @@ class Analysis:
     def checks(self) -> dict:
         """Dataset-level checks (:func:`analysis.signals.compute.dataset_checks`), plus the split
         check (:func:`analysis.data.splits.split_check`) when the dataset has a split column."""
-        from analysis.data.splits import split_check
-        from analysis.signals.compute import dataset_checks
-
         out = dataset_checks(self.labels, self.class_names, self.signals)
         out["detector"] = self.filter_by
         out["label_detector"] = self.detector
@@ -387,8 +381,6 @@ class Analysis:
 
     @cached_property
     def _signal_table(self) -> pd.DataFrame:
-        from analysis.signals.compute import ISSUE_TYPES
-
         sig = self.signals.table
         cols = [c for t in ISSUE_TYPES for c in (f"is_{t}_issue", f"{t}_score")]
         return pd.concat([self._table, sig[cols].set_index(self._table.index)], axis=1)

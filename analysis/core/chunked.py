@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.core import _kernels
+from analysis.core import _kernels, limits, sparse
 from analysis.core._helpers import Progress, no_progress
 from analysis.core._validation import (
     PROB_TOLERANCE,
@@ -374,8 +374,6 @@ class ChunkedEvidence(Evidence):
             self.labels, source.shape, source.dtype, require_two_classes=require_two_classes
         )
         self.n, self.k = source.shape
-        from analysis.core import limits
-
         chunk = (source.bounds[0][1] - source.bounds[0][0]) if source.bounds else 0
         limits.check_core(self.n, self.k, sparse=self.sparse,
                           input_bytes=2 * 8 * chunk * self.k)
@@ -423,8 +421,6 @@ class ChunkedEvidence(Evidence):
             self._map("confident joint", _guess_block, lambda a, b: (), (thresholds,))
         )
         if self.sparse:
-            from analysis.core import sparse
-
             return guess, sparse.counts_from_guess(guess, self.labels, self.k)
         valid = guess >= 0
         flat = guess[valid] * self.k + self.labels[valid]
@@ -436,8 +432,6 @@ class ChunkedEvidence(Evidence):
         return np.concatenate(self._map("entropy", _xlogx_block, lambda a, b: ()))
 
     def noise_rate_mask(self, counts: np.ndarray, skip: np.ndarray) -> np.ndarray:
-        from analysis.core import sparse
-
         mask = np.zeros(self.n, dtype=bool)
         pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
         if pair_class.size == 0:

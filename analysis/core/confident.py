@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.core import chunked
+from analysis.core import chunked, limits, sparse
 from analysis.core.evidence import Evidence
 from analysis.core.numbers import EPS, TINY, prior_by_count
 
@@ -178,8 +178,6 @@ def noise_estimate_from(ev: Evidence, *, converge: bool = False) -> NoiseEstimat
     cj = ev.confident_joint
     counts = ev.label_counts
     if ev.sparse:
-        from analysis.core import limits, sparse
-
         if converge:  # fills every entry: dense, if it fits
             limits.check_dense_matrices(ev.k, 8, "estimate_noise(converge=True)")
             return _dense_estimate(cj.toarray(), counts, ev, converge=True)

@@ -9,7 +9,7 @@ from functools import cached_property
 import numba as nb
 import numpy as np
 
-from analysis.core import _kernels
+from analysis.core import _kernels, limits, sparse
 from analysis.core._validation import check_inputs
 from analysis.core.numbers import EPS, TINY, round_preserving_row_totals
 from analysis.core.selection import Heaps, select_candidates, smallest
@@ -32,8 +32,6 @@ class Evidence:
             labels, pred_probs, require_two_classes=require_two_classes
         )
         self.n, self.k = self.pred_probs.shape
-        from analysis.core import limits
-
         limits.check_core(self.n, self.k, sparse=self.sparse, threads=nb.get_num_threads())
 
     @cached_property
@@ -62,8 +60,6 @@ class Evidence:
         probs = self.pred_probs
         mask = np.zeros(self.n, dtype=bool)
         if self.sparse:  # per (class, other class) pair heaps: no (K, K) state
-            from analysis.core import sparse
-
             pair_class, pair_j, want, pair_start = sparse.pairs(counts, skip, self.label_counts)
             heaps = Heaps(want, probs.dtype)
             heaps.feed(probs, self.labels, 0, pair_start, pair_j, self.max_other)
@@ -109,15 +105,11 @@ class Evidence:
     def sparse(self) -> bool:
         """Many classes: the confident joint and the estimate are ``scipy.sparse`` matrices
         (:mod:`analysis.core.sparse`, identical numbers)."""
-        from analysis.core import sparse
-
         return self.k >= sparse.SPARSE_MIN_CLASSES
 
     @cached_property
     def _guess_counts(self) -> tuple[np.ndarray, np.ndarray]:
         if self.sparse:
-            from analysis.core import sparse
-
             guess = _kernels.guess_rows(self.pred_probs, self.thresholds - EPS)
             return guess, sparse.counts_from_guess(guess, self.labels, self.k)
         blocks = min(nb.get_num_threads(), max(1, self.n // 10_000))
@@ -168,8 +160,6 @@ class Evidence:
         # reference, which decides the summation order, hence the rounding ties, of the
         # calibration
         if self.sparse:
-            from analysis.core import sparse
-
             return sparse.raw_joint(self._guess_counts[1])
         cj = self._guess_counts[1].copy().T
         np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
@@ -178,8 +168,6 @@ class Evidence:
     @cached_property
     def confident_joint(self) -> np.ndarray:
         if self.sparse:
-            from analysis.core import sparse
-
             return sparse.calibrate(self.raw_confident_joint, self.label_counts)
         return calibrate_confident_joint(self.raw_confident_joint, self.label_counts)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.core import limits, sparse
 from analysis.core._helpers import check_choice
 from analysis.core.confident import evidence
 from analysis.core.evidence import Evidence
@@ -112,8 +113,6 @@ def _prune_counts(ev: Evidence, min_examples: int, frac_noise: float, num_to_rem
     ``num_to_remove[k]`` rows from class k.
     """
     if ev.sparse:
-        from analysis.core import limits, sparse
-
         if frac_noise == 1.0 and num_to_remove is None:
             return sparse.prune_counts(ev.confident_joint, min_examples)
         # the dense definition fills zero entries: dense, if it fits

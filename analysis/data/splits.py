@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core._helpers import to_csv
+from analysis.data.dataset import DataError, load_dataset, read_table
 from analysis.data.schema import MAX_SPLITS, SPLIT_NAMES
 
 
@@ -175,8 +176,6 @@ def load_splits(paths: Sequence, label_column: str | None = None, *, column: str
     """
     import tempfile
     from dataclasses import replace
-
-    from analysis.data.dataset import DataError, load_dataset, read_table
 
     files = [Path(p) for p in paths]
     if len(files) < 2:

@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.core._helpers import to_csv
-from analysis.data.dataset import Dataset
+from analysis.data.dataset import Dataset, Origin
+from analysis.data.splits import split_column, split_values
 from analysis.export.spreadsheet import guard_formulas
 from analysis.pipeline import Analysis
+from analysis.review.findings import class_intervals
 from analysis.review.store import ACTIONS
 
 FORMATS = ("csv", "parquet")
@@ -159,8 +161,6 @@ def _origin_attr(origin) -> dict:
 
 def _origin_of(frame: pd.DataFrame):
     """The :class:`~analysis.data.dataset.Origin` a cleaned frame carries, or None."""
-    from analysis.data.dataset import Origin
-
     attr = frame.attrs.get(ORIGIN_ATTR)
     if not isinstance(attr, dict):
         return None
@@ -988,8 +988,6 @@ def _remove_previous_sets(sets: Path, final: Path) -> None:
 
 
 def _intervals(result: Analysis) -> dict:
-    from analysis.review.findings import class_intervals
-
     return class_intervals(result).as_dict()
 
 
@@ -1073,8 +1071,6 @@ def _issues_csv(dataset: Dataset, result: Analysis) -> pd.DataFrame:
     """``issues.csv``: one row per input row, ``id``, then ``is_<type>_issue`` and
     ``<type>_score`` for every issue type (:meth:`analysis.signals.compute.Signals.frame`), the
     near-duplicates' ids, and the split column's value when there is one."""
-    from analysis.data.splits import split_column, split_values
-
     col = split_column(dataset)
     splits = split_values(dataset, col) if col is not None else None
     return guard_formulas(result.signals.frame(dataset.ids, splits=splits))

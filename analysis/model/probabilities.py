@@ -74,6 +74,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from analysis.core import limits
 from analysis.core._helpers import Progress
 from analysis.core._validation import check_labels, describe_rows
 
@@ -722,8 +723,6 @@ def choose_model(
     """
     features, y, k, folds, notes, seed = _prepare(X, labels, cv, random_state, text, num_classes)
     names = _candidate_names(features.kind, candidates)
-    from analysis.core import limits
-
     # memory estimated before the work starts (#13): refused with the numbers
     limits.check_training(y.size, k, training_arrays(candidates=names),
                           f"out-of-fold training of {len(names)} candidates")

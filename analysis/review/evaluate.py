@@ -15,14 +15,13 @@ import pandas as pd
 
 from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
+from analysis.data.dataset import WRONG_CLASS_UNKNOWN
 from analysis.pipeline import Analysis
 
 
 def audited(truth) -> np.ndarray:
     """(N,) bool: rows whose audit is known: a true class, or "wrong, class unknown"
     (:data:`analysis.data.dataset.WRONG_CLASS_UNKNOWN`)."""
-    from analysis.data.dataset import WRONG_CLASS_UNKNOWN
-
     truth = np.asarray(truth)
     return (truth >= 0) | (truth == WRONG_CLASS_UNKNOWN)
 

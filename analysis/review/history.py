@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.core import cache
+from analysis.review.store import dataset_key
 
 
 def history_path(key: str) -> Path:
@@ -150,8 +151,6 @@ def record(key: str, rec: dict) -> bool:
 def record_analysis(dataset, result, *, key: str | None = None, wrong_interval=None) -> History:
     """Record an analysis under the dataset's identity (``key``, default
     :func:`analysis.review.store.dataset_key`) and return the history including it."""
-    from analysis.review.store import dataset_key
-
     key = key or dataset_key(dataset)
     record(key, make_record(dataset, result, wrong_interval=wrong_interval))
     return read(key)

@@ -42,6 +42,8 @@ import pandas as pd
 
 from analysis.core import cache
 from analysis.core._helpers import Progress, no_progress
+from analysis.core._kernels import most_common_other
+from analysis.model.embedding import prepare_features
 from analysis.model.neighbours import (
     default_duplicate_threshold,
     near_duplicates,
@@ -178,8 +180,6 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
     space : {"embeddings", "features", "text", "probabilities"}
     note : str
     """
-    from analysis.model.embedding import prepare_features
-
     reason = "the dataset has no features, embeddings or text"
     if dataset.embeddings is not None:
         return prepare_features(embeddings=dataset.embeddings), "embeddings", ""
@@ -376,8 +376,6 @@ def _most_common_other(neighbour_labels: np.ndarray, labels: np.ndarray):
     """Per row, the most common neighbour label other than its own (ties: lowest class) and
     its count; -1 and 0 when every neighbour agrees. O(N * k^2) with k small, no N x K
     (a compiled loop: 0.05 s at 1M x 10, where the numpy form took 1-2 s)."""
-    from analysis.core._kernels import most_common_other
-
     return most_common_other(np.ascontiguousarray(neighbour_labels, dtype=np.int64),
                              np.ascontiguousarray(labels, dtype=np.int64))
 
