@@ -66,3 +66,77 @@ def test_the_command_line_is_above_both_packages():
     if "noiselens" in scripts:  # installed (editable or not)
         assert scripts["noiselens"] == "dashboard.cli:main"
     assert not (REPO / "analysis" / "cli.py").exists()
+
+
+# -- the house by job (#27): sub-packages in floors, no circle -------------------------------
+#: Each sub-package of ``analysis`` and what it may import of ``analysis`` (its floor and the
+#: floors below). ``core`` is the ground floor: it imports nothing of ``analysis`` above it.
+FLOORS = {
+    "core": set(),
+    "data": {"core"},
+    "model": {"core", "data"},
+    "annotators": {"core"},
+    "signals": {"core", "data", "model"},
+    "pipeline": {"core", "data", "model", "signals"},
+    "review": {"core", "data", "model", "signals", "pipeline"},
+    "export": {"core", "data", "model", "signals", "pipeline", "review"},
+}
+
+
+def _room(module: str) -> str | None:
+    """The sub-package (or top-level module) of an ``analysis`` module name."""
+    parts = module.split(".")
+    if parts[0] != "analysis" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def _analysis_graph() -> dict[str, set[str]]:
+    """module -> the analysis modules it imports (anywhere in the file)."""
+    graph = {}
+    for path in _files("analysis"):
+        rel = path.relative_to(REPO).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        targets = set()
+        for module, names, _ in _imports(path):
+            if not module.startswith("analysis"):
+                continue
+            for n in names or [""]:  # "from analysis.core import limits" names a module
+                full = f"{module}.{n}" if n else module
+                targets.add(full if (REPO / Path(*full.split("."))).with_suffix(".py").is_file()
+                            else module)
+        graph[name] = targets - {name}
+    return graph
+
+
+@pytest.mark.parametrize("room", sorted(FLOORS))
+def test_each_sub_package_imports_only_its_floor_and_below(room):
+    for module, targets in _analysis_graph().items():
+        if _room(module) != room:
+            continue
+        for target in targets:
+            other = _room(target)
+            if other is None or other == room or other == "__init__":
+                continue
+            assert other in FLOORS[room], f"{module} (floor {room}) imports {target}"
+
+
+def test_no_import_circle_in_analysis():
+    """Depth-first search of the module graph (package __init__ files that only re-export
+    the public API are left out: they import everything by design)."""
+    graph = {m: {t for t in ts if t != "analysis"} for m, ts in _analysis_graph().items()
+             if m != "analysis"}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path + [node, nxt]))
+            if nxt in graph and not state.get(nxt):
+                visit(nxt, path + [node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if not state.get(node):
+            visit(node, [])
