@@ -57,6 +57,7 @@ from analysis.core._validation import (
     problem_message,
 )
 from analysis.core.evidence import Evidence
+from analysis.core.npy import NpyError, npy_header
 from analysis.core.numbers import EPS
 from analysis.core.selection import Heaps, combine_candidates, select_candidates, smallest
 
@@ -89,14 +90,12 @@ def is_chunked_input(pred_probs) -> bool:
 def open_npy(path) -> np.memmap:
     """Memory-map a ``.npy`` file read-only (no pickle), or raise :class:`ChunkError` naming
     the file and what is wrong with it."""
-    from analysis.data.dataset import DataError, npy_header
-
     p = Path(path)
     if not p.is_file():
         raise ChunkError(f"pred_probs file not found: {p}.")
     try:  # the header and the size checked first: NumPy's own message for random bytes
         npy_header(p, "pred_probs")  # spoke of "pickled data"
-    except DataError as err:
+    except NpyError as err:
         raise ChunkError(str(err)) from None
     try:
         arr = np.load(p, mmap_mode="r", allow_pickle=False)

@@ -27,6 +27,7 @@ import pandas as pd
 from analysis.core._helpers import as_text
 from analysis.core._validation import check_inputs, describe_rows
 from analysis.core.cache import fingerprint as content_hash
+from analysis.core.npy import NpyError, npy_header
 from analysis.data.schema import split_like_columns
 
 LABEL_NAMES = ("label", "labels", "given_label", "target", "class", "y")
@@ -447,64 +448,14 @@ def _number_column(values: pd.Series, col: str, source: str, what: str,
 # --------------------------------------------------------------------------- arrays from files
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"  # pragma: no cover
-
-
-def npy_header(p: Path, what: str = "the file") -> tuple[tuple, np.dtype]:
-    """The shape and dtype of the ``.npy`` file ``p``, read from its header alone and checked
-    against the file's size; :class:`DataError` naming the file otherwise: not a .npy file
-    (random bytes, another format), an ``.npz`` archive, a damaged header, Python objects,
-    or data shorter or longer than the header says. Nothing is loaded, never a pickle (random
-    bytes made NumPy answer "pickled data", issue #25)."""
-    from numpy.lib import format as npformat
-
-    name = p.name
-    size = p.stat().st_size
-    with open(p, "rb") as fh:
-        start = fh.read(6)
-        if start[:4] == b"PK\x03\x04":
-            raise _fail(name, f"{what} is a NumPy .npz archive (a zip of several arrays), not "
-                              "one array; save the array itself with numpy.save('file.npy', "
-                              "array).")
-        fh.seek(0)
-        try:
-            version = npformat.read_magic(fh)
-        except ValueError:
-            raise _fail(name, f"{what} is not a NumPy .npy file (it does not start with the "
-                              ".npy signature); save the array with numpy.save, or give a "
-                              ".csv file.") from None
-        try:
-            if version == (1, 0):
-                shape, fortran, dtype = npformat.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = npformat.read_array_header_2_0(fh)
-            else:
-                shape, fortran, dtype = npformat._read_array_header(fh, version)
-        except (ValueError, SyntaxError, TypeError, EOFError) as err:
-            raise _fail(name, f"{what}: the .npy header is damaged ({err}).") from None
-        offset = fh.tell()
-    if dtype.hasobject:
-        raise _fail(name, f"{what} holds Python objects (a pickle); save it as a numeric "
-                          "array with numpy.save; pickles are never opened.")
-    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    have = size - offset
-    if need != have:
-        raise _fail(name, f"{what}: the .npy header says shape {tuple(shape)} of {dtype} "
-                          f"({_human_bytes(need)}) but the file holds {_human_bytes(have)} "
-                          "of data; the file is truncated or damaged.")
-    return tuple(shape), dtype
-
-
 def _read_npy(p: Path, what: str, n: int) -> np.ndarray:
     """Open a .npy file after checking its header against the file size (nothing is
     allocated for a header that claims more data than the file holds)."""
     name = p.name
-    shape, dtype = npy_header(p, what)
+    try:
+        shape, dtype = npy_header(p, what)
+    except NpyError as err:
+        raise DataError(str(err)) from None
     if len(shape) != 2 or shape[0] != n:
         raise _fail(name, f"{what} must have shape ({n}, ...): one row per data row; got "
                           f"{tuple(shape)}.")

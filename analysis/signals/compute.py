@@ -43,7 +43,7 @@ import pandas as pd
 from analysis.core import cache
 from analysis.core._helpers import Progress, no_progress
 from analysis.core._kernels import most_common_other
-from analysis.model.embedding import prepare_features
+from analysis.model import embedding
 from analysis.model.neighbours import (
     default_duplicate_threshold,
     near_duplicates,
@@ -182,7 +182,7 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
     """
     reason = "the dataset has no features, embeddings or text"
     if dataset.embeddings is not None:
-        return prepare_features(embeddings=dataset.embeddings), "embeddings", ""
+        return embedding.prepare_features(embeddings=dataset.embeddings), "embeddings", ""
     if dataset.feature_columns or dataset.text_column:
         def text() -> list[str]:
             return dataset.frame[dataset.text_column].fillna("").astype(str).tolist()
@@ -193,8 +193,9 @@ def signal_space(dataset, pred_probs: np.ndarray) -> tuple[np.ndarray, str, str]
             # a restarted server needs the matrix again for its neighbour signals
             X = cache.cached_array(
                 "space", cache.fingerprint("signal-space", SPACE_VERSION, dataset.fingerprint),
-                lambda: prepare_features(dataset.features if dataset.feature_columns else None,
-                                         text=text() if dataset.text_column else None))
+                lambda: embedding.prepare_features(
+                    dataset.features if dataset.feature_columns else None,
+                    text=text() if dataset.text_column else None))
             return X, "features" if dataset.feature_columns else "text", ""
         except ValueError as exc:
             reason = f"the features cannot be used ({exc})"
