@@ -237,7 +237,7 @@ def test_outlier_score_ranks_isolated_rows_highest():
 def test_most_common_other_label_against_a_loop():
     """Per row the most common neighbour label other than its own, ties to the lowest class
     (few classes, so ties and all-agreeing rows are common)."""
-    from analysis.signals.compute import _most_common_other
+    from analysis.signals.disagreement import most_common_other_label as _most_common_other
 
     rng = np.random.default_rng(3)
     for n, k, classes in ((500, 10, 3), (300, 5, 2), (200, 1, 4), (100, 7, 7)):

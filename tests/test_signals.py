@@ -297,7 +297,7 @@ def test_outlier_flag_follows_the_rule_and_spares_merely_unusual_rows():
     """The flag is exactly 'mean neighbour distance >= OUTLIER_RATIO x the median and a robust
     z-score of its log above OUTLIER_Z' (a slow loop over a full distance matrix); a row a few
     times as far as a typical row is unusual (low score), not an outlier."""
-    from analysis.signals.compute import OUTLIER_RATIO, OUTLIER_Z
+    from analysis.signals.outlier import OUTLIER_RATIO, OUTLIER_Z
 
     X, labels, _, _, outliers = planted(2)
     X, labels = X[::2], labels[::2]  # 308 rows, the 6 far rows at the end

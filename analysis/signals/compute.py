@@ -2,27 +2,10 @@
 plain-language sentences the "Why flagged" panel shows.
 
 Each issue type ``t`` gives every row ``is_<t>_issue`` (bool) and ``<t>_score`` in [0, 1],
-where **low is worse** (the schema of cleanlab's Datalab):
-
-``label``
-    The label-issue detector of the :class:`~analysis.pipeline.Analysis` (confident learning
-    with its ``filter_by``; its ``rank_by`` score).
-``near_duplicate``
-    Rows at most a threshold apart (:func:`analysis.model.neighbours.default_duplicate_threshold`)
-    in the feature / embedding space; the other rows' positions are kept, and a pair whose
-    labels differ is *conflicting* (almost always one of the two labels is wrong). Score:
-    ``d / (d + m)`` with ``d`` the distance to the nearest other row and ``m`` the median of
-    that distance over all rows (0 = an exact duplicate, 0.5 = a typical row).
-``outlier``
-    Out-of-distribution rows: the mean distance ``r`` to the ``k`` nearest neighbours against
-    the median ``m`` of it. Score ``min(1, m / r)``; flagged when ``r`` is at least
-    :data:`OUTLIER_RATIO` times ``m`` and a robust z-score of ``log r`` (median and MAD) is
-    above :data:`OUTLIER_Z`. With probabilities only, the score comes from the probabilities:
-    ``1 - entropy / log K`` (a model that spreads a row evenly over all classes has never
-    seen anything like it), flagged at or under :data:`PROBABILITY_OUTLIER_SCORE`.
-``neighbour_disagreement``
-    The share of the ``k`` nearest neighbours carrying the row's own label is the score;
-    flagged when under one half (most neighbours carry another label).
+where **low is worse** (the schema of cleanlab's Datalab). The types are the modules of this
+package listed in :data:`REGISTRY`: :mod:`~analysis.signals.label`,
+:mod:`~analysis.signals.near_duplicate`, :mod:`~analysis.signals.outlier` and
+:mod:`~analysis.signals.disagreement` (each says how it flags and scores).
 
 The space is that of :func:`analysis.model.embedding.prepare_features` (embeddings, else the
 standardised numeric features, else TF-IDF of the text). A dataset with only probabilities
@@ -42,36 +25,25 @@ import pandas as pd
 
 from analysis.core import cache
 from analysis.core._helpers import Progress, no_progress
-from analysis.core._kernels import most_common_other
 from analysis.model import embedding
-from analysis.model.neighbours import (
-    default_duplicate_threshold,
-    near_duplicates,
-    nearest_neighbours,
-)
+from analysis.model.neighbours import nearest_neighbours
+from analysis.signals.base import Context
+from analysis.signals.disagreement import NeighbourDisagreement
+from analysis.signals.label import LabelIssue
+from analysis.signals.near_duplicate import NearDuplicate
+from analysis.signals.outlier import Outlier
 
+#: The issue types every analysis computes, in the column order of :meth:`Signals.frame`.
+#: A new type: its module in this package (:class:`analysis.signals.base.IssueType`) and one
+#: entry here.
+REGISTRY = (LabelIssue(), NearDuplicate(), Outlier(), NeighbourDisagreement())
 #: The per-row issue types, in the column order of :meth:`Signals.frame`.
-ISSUE_TYPES = ("label", "near_duplicate", "outlier", "neighbour_disagreement")
+ISSUE_TYPES = tuple(t.name for t in REGISTRY)
 #: Plain names of the issue types.
-ISSUE_NAMES = {
-    "label": "label issue",
-    "near_duplicate": "near-duplicate",
-    "outlier": "outlier",
-    "neighbour_disagreement": "neighbours disagree",
-}
+ISSUE_NAMES = {t.name: t.title for t in REGISTRY}
+
 #: Neighbours per row.
 DEFAULT_K = 10
-#: An outlier lies at least this many times the median neighbour distance away ... (5:
-#: ``benchmarks/datalab_compare.py``; at 2 the 1,797 digits had 31 unplanted rows flagged
-#: beside 30 planted far rows, at 5 8-9, as many as Datalab; every planted row of digits,
-#: wine, breast cancer, iris and the blobs lies 10x or more away)
-OUTLIER_RATIO = 5.0
-#: ... and its log distance has a robust z-score above this.
-OUTLIER_Z = 3.5
-#: Probability space: a row is an outlier at or under this score (1 - normalised entropy).
-PROBABILITY_OUTLIER_SCORE = 0.05
-#: Neighbour disagreement is an issue when fewer than this share of neighbours agree.
-AGREEMENT_THRESHOLD = 0.5
 #: Class imbalance: a class is rare under this fraction of an even share (1 / K).
 IMBALANCE_FRACTION = 0.1
 #: A class is "mostly flagged" when at least this share of its rows are label issues.
@@ -269,29 +241,22 @@ def compute_signals(
     kk = min(int(k), n - 1)
     idx, dist = _neighbour_graph(X, kk, cache_key, report)
     report(0.95, "Neighbour signals")
-    agreement, other_label, other_count, mean_dist, nearest = _neighbour_stats(
-        idx, dist, labels, kk)
-    pairs, threshold, dup_flag, dup_conflict, dup_score = _near_duplicate_signal(
-        idx, dist, labels, nearest, search=kk >= 1 and space != "probabilities")
-    out_score, out_flag = _outlier_signal(space, pred_probs, X, mean_dist)
-    table = pd.DataFrame({
-        "is_label_issue": flags,
-        "label_score": scores,
-        "is_near_duplicate_issue": dup_flag,
-        "near_duplicate_score": np.clip(dup_score, 0.0, 1.0),
-        "is_outlier_issue": out_flag,
-        "outlier_score": out_score,
-        "is_neighbour_disagreement_issue": agreement < AGREEMENT_THRESHOLD,
-        "neighbour_disagreement_score": agreement,
-        "neighbour_label": other_label,
-        "neighbour_label_count": other_count,
-        "neighbour_mean_distance": mean_dist,
-        "nearest_distance": nearest,
-        "near_duplicate_conflicting": dup_conflict,
-    })
+    agreement, mean_dist, nearest = _neighbour_stats(idx, dist, labels, kk)
+    ctx = Context(labels, scores, flags, X, pred_probs, space, max(kk, 0), idx, dist,
+                  agreement, mean_dist, nearest)
+    columns, extra, more = {}, {}, {}
+    for issue in REGISTRY:
+        found = issue.find(ctx)
+        columns[f"is_{issue.name}_issue"] = np.asarray(found.flags, dtype=bool)
+        columns[f"{issue.name}_score"] = np.asarray(found.scores, dtype=np.float64)
+        more.update(found.columns or {})
+        extra.update(found.extra or {})
+    table = pd.DataFrame({**columns, "neighbour_mean_distance": mean_dist,
+                          "nearest_distance": nearest, **more})
     table["any_issue"] = table[[f"is_{t}_issue" for t in ISSUE_TYPES]].any(axis=1)
     report(1.0, "Signals done")
-    return Signals(table, pairs, idx, dist, space, note, threshold)
+    return Signals(table, extra["duplicates"], idx, dist, space, note,
+                   extra["duplicate_threshold"])
 
 
 def _space_matrix(X, pred_probs, space: str, n: int) -> tuple[np.ndarray, str]:
@@ -320,88 +285,13 @@ def _neighbour_graph(X: np.ndarray, kk: int, cache_key,
 
 
 def _neighbour_stats(idx: np.ndarray, dist: np.ndarray, labels: np.ndarray, kk: int):
-    """Per row: the share of neighbours agreeing with its label, the most common other label
-    and its count, the mean distance to the neighbours and the nearest distance."""
+    """Per row: the share of neighbours agreeing with its label, the mean distance to the
+    neighbours and the nearest distance (what several issue types read)."""
     n = labels.shape[0]
     if kk >= 1:
-        neighbour_labels = labels[idx]
-        agreement = (neighbour_labels == labels[:, None]).mean(axis=1)
-        other_label, other_count = _most_common_other(neighbour_labels, labels)
-        return agreement, other_label, other_count, dist.mean(axis=1), dist[:, 0]
-    return (np.ones(n), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64),
-            np.zeros(n), np.zeros(n))
-
-
-def _near_duplicate_signal(idx: np.ndarray, dist: np.ndarray, labels: np.ndarray,
-                           nearest: np.ndarray, *, search: bool):
-    """The near-duplicate pairs, their distance threshold, and per row the flag, whether a
-    pair conflicts and the score ``d / (d + m)``; nothing found when not ``search``."""
-    n = labels.shape[0]
-    threshold = float("nan")
-    pairs = pd.DataFrame({"row_a": np.empty(0, np.int64), "row_b": np.empty(0, np.int64),
-                          "distance": np.empty(0, np.float32),
-                          "label_a": np.empty(0, np.int64),
-                          "label_b": np.empty(0, np.int64),
-                          "conflicting": np.empty(0, bool)})
-    dup_flag = np.zeros(n, dtype=bool)
-    dup_conflict = np.zeros(n, dtype=bool)
-    dup_score = np.ones(n)
-    if search:
-        threshold = default_duplicate_threshold(dist)
-        pairs = near_duplicates(idx, dist, labels, threshold=threshold)
-        a, b = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
-        dup_flag[a] = dup_flag[b] = True
-        conflict = pairs["conflicting"].to_numpy()
-        dup_conflict[a[conflict]] = dup_conflict[b[conflict]] = True
-        typical = float(np.median(nearest))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dup_score = np.where(nearest > 0, nearest / (nearest + typical), 0.0)
-    return pairs, threshold, dup_flag, dup_conflict, dup_score
-
-
-def _outlier_signal(space: str, pred_probs, X: np.ndarray,
-                    mean_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outlier score and flag: from the probabilities' entropy in the probability space,
-    else from the mean neighbour distance (:func:`_distance_outliers`)."""
-    if space != "probabilities":
-        return _distance_outliers(mean_dist)
-    probs = np.asarray(pred_probs if pred_probs is not None else X, dtype=np.float64)
-    num_classes = probs.shape[1]
-    p = np.clip(probs, 1e-12, 1.0)
-    entropy = -(probs * np.log(p)).sum(axis=1) / max(np.log(num_classes), 1e-12)
-    out_score = np.clip(1.0 - entropy, 0.0, 1.0)
-    return out_score, out_score <= PROBABILITY_OUTLIER_SCORE
-
-
-def _most_common_other(neighbour_labels: np.ndarray, labels: np.ndarray):
-    """Per row, the most common neighbour label other than its own (ties: lowest class) and
-    its count; -1 and 0 when every neighbour agrees. O(N * k^2) with k small, no N x K
-    (a compiled loop: 0.05 s at 1M x 10, where the numpy form took 1-2 s)."""
-    return most_common_other(np.ascontiguousarray(neighbour_labels, dtype=np.int64),
-                             np.ascontiguousarray(labels, dtype=np.int64))
-
-
-def _distance_outliers(mean_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outlier score and flag from each row's mean distance to its neighbours."""
-    n = mean_dist.size
-    if n == 0:
-        return np.ones(0), np.zeros(0, dtype=bool)
-    positive = mean_dist[mean_dist > 0]
-    if positive.size == 0:  # every row has identical neighbours: nothing stands out
-        return np.ones(n), np.zeros(n, dtype=bool)
-    typical = float(np.median(mean_dist))
-    if typical <= 0:
-        typical = float(np.median(positive))
-    with np.errstate(divide="ignore"):
-        score = np.where(mean_dist > 0, np.minimum(1.0, typical / mean_dist), 1.0)
-    logs = np.log(np.maximum(mean_dist, positive.min()))
-    centre = np.median(logs)
-    spread = 1.4826 * np.median(np.abs(logs - centre))
-    if spread <= 0:
-        spread = max(float(np.std(logs)), 1e-12)
-    z = (logs - centre) / spread
-    flag = (mean_dist >= OUTLIER_RATIO * typical) & (z > OUTLIER_Z)
-    return score, flag
+        agreement = (labels[idx] == labels[:, None]).mean(axis=1)
+        return agreement, dist.mean(axis=1), dist[:, 0]
+    return np.ones(n), np.zeros(n), np.zeros(n)
 
 
 # ------------------------------------------------------------------------------------------
@@ -487,15 +377,6 @@ def class_percentiles(signals: Signals, labels, row: int) -> dict[str, float]:
 # plain words
 
 
-def _percent(p: float) -> str:
-    """0.0017 -> "0.17%", 0.3 -> "30%": small probabilities keep two significant digits."""
-    return f"{100 * p:.2g}%" if p < 0.01 else f"{p:.0%}"
-
-
-def _q(name) -> str:
-    return f"'{name}'"
-
-
 def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
                   pred_probs=None, detector: str = "confident learning") -> list[str]:
     """Sentences a person understands, one per signal, for one row.
@@ -523,90 +404,13 @@ def why_sentences(signals: Signals, row: int, *, labels, class_names, ids,
     names = [str(c) for c in class_names]
     ids = np.asarray(ids)
     t = signals.table.iloc[row]
-    own = names[int(labels[row])]
-    sentences = [
-        _label_sentence(t, row, labels, names, pred_probs, detector),
-        _neighbour_sentence(signals, t, names, own),
-        _duplicate_sentence(signals, row, labels, names, ids),
-        _outlier_sentence(signals, t),
-    ]
-    return [s for s in sentences if s is not None]
+    said = (issue.sentence(signals, row, t, labels=labels, names=names, ids=ids,
+                           pred_probs=pred_probs, detector=detector) for issue in _SPOKEN)
+    return [s for s in said if s is not None]
 
 
-def _label_sentence(t: pd.Series, row: int, labels: np.ndarray, names: list[str],
-                    pred_probs, detector: str) -> str:
-    """The label: the model's probability of it (or its quality score), and the verdict."""
-    own = names[int(labels[row])]
-    if pred_probs is not None:
-        p = np.asarray(pred_probs[row], dtype=np.float64)
-        best = int(np.argmax(p))
-        text = (f"The model (out-of-fold) gives its label {_q(own)} a probability of "
-                f"{_percent(p[int(labels[row])])}")
-        text += (f"; it predicts {_q(names[best])} at {_percent(p[best])}." if best != labels[row]
-                 else ", its own top choice.")
-    else:
-        text = f"Its label quality score is {t['label_score']:.3f} (0 = surely wrong)."
-    verdict = (f" {detector.capitalize()} flags the label." if t["is_label_issue"]
-               else f" {detector.capitalize()} does not flag the label.")
-    return text + verdict
+#: The order of the "Why flagged" sentences: the label, what the neighbours say, a
+#: duplicate, how far the row lies.
+_SPOKEN = (REGISTRY[0], REGISTRY[3], REGISTRY[1], REGISTRY[2])
 
 
-def _neighbour_sentence(signals: Signals, t: pd.Series, names: list[str],
-                        own: str) -> str | None:
-    """What the nearest neighbours are labelled (None without neighbours)."""
-    k = signals.k
-    if not k:
-        return None
-    agree = int(round(t["neighbour_disagreement_score"] * k))
-    where = "predicted probabilities" if signals.space == "probabilities" else signals.space
-    if t["neighbour_label"] >= 0 and agree < k:
-        other = names[int(t["neighbour_label"])]
-        cnt = int(t["neighbour_label_count"])
-        text = (f"{cnt} of its {k} nearest neighbours (in the {where}) are labelled "
-                f"{_q(other)}")
-        text += (f"; {agree} share its label {_q(own)}." if agree
-                 else f"; none shares its label {_q(own)}.")
-        return text
-    return f"All {k} of its nearest neighbours (in the {where}) are labelled {_q(own)} too."
-
-
-def _duplicate_sentence(signals: Signals, row: int, labels: np.ndarray, names: list[str],
-                        ids: np.ndarray) -> str | None:
-    """The nearest (near-)duplicate and whether its label differs (None without one)."""
-    partners = signals.partners(row)
-    if not partners.size:
-        return None
-    own = names[int(labels[row])]
-    first = int(partners[0])
-    d = float(signals.table.iloc[row]["nearest_distance"])
-    kind = "an exact duplicate" if d == 0 else f"a near-duplicate (distance {d:.3g})"
-    text = (f"It is {kind} of row {ids[first]}, which is labelled "
-            f"{_q(names[int(labels[first])])}")
-    if labels[first] != labels[row]:
-        text += f", not {_q(own)}: one of the two labels is wrong"
-    text += "."
-    if partners.size > 1:
-        text += f" {partners.size - 1} more row(s) are near-duplicates of it too."
-    return text
-
-
-def _outlier_sentence(signals: Signals, t: pd.Series) -> str | None:
-    """How far the row lies from the others, when it is an outlier or unusual (else None)."""
-    if signals.space == "probabilities":
-        if t["is_outlier_issue"]:
-            return ("The model spreads its probability almost evenly over the classes: "
-                    "nothing it learned resembles this row.")
-        return None
-    if not signals.k:
-        return None
-    typical = float(np.median(signals.table["neighbour_mean_distance"]))
-    r = float(t["neighbour_mean_distance"])
-    if typical > 0 and r > 0:
-        ratio = r / typical
-        if t["is_outlier_issue"]:
-            return (f"It lies far from every other row: its neighbours are {ratio:.1f} "
-                    "times as far away as a typical row's (an outlier).")
-        if ratio >= 1.5:
-            return (f"Its neighbours are {ratio:.1f} times as far away as a typical "
-                    "row's: unusual, not an outlier.")
-    return None
