@@ -7,7 +7,6 @@ the report and launches the server of ``dashboard``; ``analysis`` never imports 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -213,11 +212,8 @@ def analyze_command(args) -> int:
         ExportError,
         check_flag_column,
         check_target,
-        export_split,
-        result_files,
         unreviewed_decisions,
     )
-    from analysis.export.spreadsheet import guard_formulas
     from analysis.review.store import ReviewStore, reconcile
 
     files = [args.data] if isinstance(args.data, str) else list(args.data or [])
@@ -333,11 +329,8 @@ def analyze_command(args) -> int:
         decisions = carry.applicable.iloc[0:0]
         applied = "nothing (--clean none): the cleaned split is the input"
 
-    from dashboard.report import build_report
-
-    extra = result_files(dataset, result, mode=mode,
-                         review=carry.counts() if mode == "reviewed" else None)
     from analysis.review import findings, history
+    from dashboard.exporting import write_export_set
 
     try:  # noise by slice, intervals, the review's evidence, the history (#17)
         slices = None
@@ -349,22 +342,11 @@ def analyze_command(args) -> int:
     intervals = findings.class_intervals(result)
     remaining = findings.errors_remaining(result, carry.applicable) if carry.total else None
     hist = history.record_analysis(dataset, result, key=store.key, wrong_interval=intervals.wrong)
-    extra["report.html"] = lambda cleaned: build_report(
-        dataset, result, cleaned=cleaned, slices=slices, remaining=remaining, history=hist,
-        intervals=intervals, unreviewed=unreviewed)
-    extra["findings.json"] = json.dumps({
-        "intervals": intervals.as_dict(),
-        "slices": None if slices is None else slices.as_dict(),
-        "errors_remaining": None if remaining is None else remaining.as_dict(),
-        "history_changes": hist.changes(),
-    }, indent=2)
-    if mode == "reviewed" and carry.needs_a_look:
-        extra["review_changed_rows.csv"] = guard_formulas(carry.table())
     try:
-        exported = export_split(dataset, result, decisions, out, fmt=args.format,
-                                removed=args.removed, mode=mode, extra_files=extra,
-                                review=carry.counts() if mode == "reviewed" else None,
-                                unreviewed=unreviewed)
+        exported = write_export_set(
+            dataset, result, decisions, out, mode=mode, carry=carry, unreviewed=unreviewed,
+            intervals=intervals, slices=slices, remaining=remaining, history=hist,
+            fmt=args.format, removed=args.removed)
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
 

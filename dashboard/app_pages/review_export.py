@@ -11,11 +11,10 @@ from analysis.export.split import (
     apply_decisions,
     class_sizes,
     default_stem,
-    export_split,
     unreviewed_decisions,
 )
 from analysis.review.store import ReviewDatabaseError, reconcile
-from dashboard import components, compute, findings_view, session
+from dashboard import components, compute, exporting, findings_view, session
 from dashboard.report import build_report
 from dashboard.text import md
 
@@ -129,13 +128,10 @@ if st.button("Export", type="primary", icon=":material/download:", key="export_g
              disabled=len(chosen) == 0 and mode == "reviewed"):
     try:
         with st.spinner("Writing the cleaned split, change list, report and manifest…"):
-            out = export_split(
-                dataset, result, chosen, folder, fmt=fmt, removed=removed, mode=mode,
-                parameters=params, stem=stem,
-                extra_files={"report.html": lambda c: build_report(
-                    dataset, result, cleaned=c, unreviewed=unreviewed,
-                    **findings_view.report_inputs(dataset, result))},
-                review=carry.counts() if mode == "reviewed" else None, unreviewed=unreviewed)
+            out = exporting.write_export_set(
+                dataset, result, chosen, folder, mode=mode, carry=carry,
+                unreviewed=unreviewed, fmt=fmt, removed=removed, parameters=params, stem=stem,
+                **findings_view.report_inputs(dataset, result))
         st.session_state["last_export"] = {k: str(p) for k, p in out.files.items()}
     except (OSError, ValueError) as exc:
         st.error(f"**The export failed.** {md(exc)}")

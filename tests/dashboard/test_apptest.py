@@ -248,6 +248,28 @@ def test_bad_file_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
     assert "bad.csv" in message and "'b'" in message
 
 
+def test_the_page_and_the_cli_write_the_same_export_set(digits, home, tmp_path, monkeypatch):
+    """One export plan (#27): the Review page's export holds every file the CLI's does (the
+    page used to write only the cleaned split, the change list, the report and the manifest)."""
+    from analysis.review.store import ReviewStore
+    from dashboard.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["app.py", "--export-dir", str(tmp_path / "export")])
+    store = ReviewStore(digits.dataset, class_names=digits.class_names)
+    store.clear(store.decisions()["id"].tolist())
+    store.decide(str(digits.dataset.ids[digits.ranked[0]]), "remove")
+    at = open_page("review_export")
+    at.button(key="export_go").click().run()
+    assert not at.exception and not at.error
+    page = {p.name for p in (tmp_path / "export" / "digits").iterdir()}
+    assert main(["analyze", "--sample", "digits", "--detector", "confident_learning",
+                 "--out", str(tmp_path / "cli")]) == 0
+    cli = {p.name for p in (tmp_path / "cli").iterdir()}
+    assert page == cli, (page ^ cli)
+    assert {"label_issues.csv", "issues.csv", "findings.json", "summary.json", "report.html",
+            "manifest.json", "digits_cleaned.csv"} <= page
+
+
 def test_decisions_persist_and_export_round_trips(digits, home, tmp_path, monkeypatch):
     from analysis.review.store import ReviewStore
 
