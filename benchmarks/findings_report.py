@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from findings_cases import report_case, review_world  # noqa: E402
 
 import analysis as nl  # noqa: E402
-from analysis.review import history  # noqa: E402
-from analysis.review import findings
+from analysis.review import findings, history  # noqa: E402
 from dashboard.report import build_report  # noqa: E402
 
 
