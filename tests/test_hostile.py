@@ -192,6 +192,13 @@ CLI_CASES = {
                    "--out", str(f / "out")],
         "2 classes of column 'label' have fewer than 2 rows ('c': 1, 'd': 1; rows 60, 61); a "
         "class needs at least 2 rows"),
+    # a delimiter inside single quotes split the cell: say why, not only that it is ragged
+    "CSV quoted with single quotes": (
+        lambda f: (f / "sq.csv").write_text("id,text,label\n1,'hi, there',a\n2,'x',b\n")
+        and ["analyze", str(f / "sq.csv"), "--label-col", "label", "--out", str(f / "out")],
+        "sq.csv: row 0 (line 2) has 4 cells but the header has 3 (comma-separated); its cells "
+        "look quoted with single quotes ('), which CSV does not quote with: save the file with "
+        'double quotes (")'),
     "--min-class-size 0": (
         lambda f: _args(f, "--min-class-size", "0", "--out", str(f / "out")),
         "noiselens: error: --min-class-size must be at least 1, got 0."),

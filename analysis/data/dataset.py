@@ -1024,6 +1024,9 @@ def _not_utf8(p: Path, err_start: int | None = None) -> DataError:
                      "as UTF-8.")
 
 
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
 def _ragged_row(p: Path, origin: Origin, width: int) -> str | None:
     """The first data row whose number of cells differs from the header's (for messages)."""
     try:
@@ -1033,10 +1036,22 @@ def _ragged_row(p: Path, origin: Origin, width: int) -> str | None:
             for i, row in enumerate(reader):
                 if row and len(row) != width:
                     return (f"row {i} (line {reader.line_num}) has {len(row)} cells but the "
-                            f"header has {width}")
+                            f"header has {width} ({_SEPARATOR_NAMES[origin.delimiter]}-separated)"
+                            + _single_quote_hint(row, origin, width))
     except (csv.Error, UnicodeDecodeError):  # pragma: no cover - reported by the caller
         return None
     return None
+
+
+def _single_quote_hint(row: list[str], origin: Origin, width: int) -> str:
+    """A hint when the row has the header's width once ``'`` is read as the quote character:
+    the file quotes its cells with single quotes, which CSV (RFC 4180) does not."""
+    line = origin.delimiter.join(row)
+    again = next(csv.reader([line], delimiter=origin.delimiter, quotechar="'"), [])
+    if "'" in line and len(again) == width:
+        return ("; its cells look quoted with single quotes ('), which CSV does not quote with: "
+                "save the file with double quotes (\")")
+    return ""
 
 
 def _header_columns(p: Path, delimiter: str, block: int = 1 << 20) -> int:
@@ -1070,7 +1085,7 @@ def _check_header_width(p: Path, origin: Origin) -> None:
     limit = table_limit("columns")
     count = _header_columns(p, origin.delimiter)
     if count > limit:
-        sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[origin.delimiter]
+        sep = _SEPARATOR_NAMES[origin.delimiter]
         raise DataError(f"{p.name}: the header line names {count:,} columns ({sep}-separated), "
                         f"more than the limit of {limit:,}; nothing was read. Check the "
                         "delimiter and the first line, or raise the limit with "
@@ -1113,10 +1128,10 @@ def _read_csv_text(p: Path, suffix: str) -> tuple[pd.DataFrame, Origin]:
         if "UTF8" in text or "utf8" in text.lower():
             raise _not_utf8(p) from None
         if "columns" in text:
-            where = _ragged_row(p, origin, len(header))
-            sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[origin.delimiter]
-            where = where or "a row has a different number of cells than the header"
-            raise DataError(f"{name}: {where} ({sep}-separated).") from None
+            where = _ragged_row(p, origin, len(header)) or (
+                "a row has a different number of cells than the header "
+                f"({_SEPARATOR_NAMES[origin.delimiter]}-separated)")
+            raise DataError(f"{name}: {where}.") from None
         raise DataError(f"{name}: cannot be read as CSV: {text}") from None
     if table.num_rows == 0:
         raise DataError(f"{name}: the file has no rows.")
