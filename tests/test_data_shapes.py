@@ -64,7 +64,7 @@ def test_image_folder_bad_layouts_are_named(tmp_path):
     (bad / "b").mkdir()
     for name in ("a/1.png", "a/2.png", "b/3.png", "b/4.png"):
         (bad / name).write_bytes(b"not a png")
-    with pytest.raises(DataError, match=r"cannot read image .*1\.png \(row 1\)"):
+    with pytest.raises(DataError, match=r"cannot read image .*1\.png \(row 0\)"):
         load_dataset(bad)
 
 

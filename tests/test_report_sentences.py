@@ -244,3 +244,38 @@ def test_overview_figures_equal_the_reference(case, tmp_path, monkeypatch):
     m = re.match(rf"Estimated wrong labels: \*\*{NUMBER}\*\*, 95% interval {NUMBER}–{NUMBER}",
                  caption)
     assert m and _num(m.group(1)) == wrong and _num(m.group(2)) <= wrong <= _num(m.group(3))
+
+
+def test_review_sentence(case):
+    """'Reviewed A of B flagged · P% were real errors (L–H%)': counts by a loop over the
+    decisions, the interval Jeffreys' from its definition (Beta(hits + 1/2, misses + 1/2))."""
+    from scipy.stats import beta
+
+    from analysis.review import findings
+
+    ds, result, labels, probs, est = case
+    flagged_rows = list(result.ranked[:10])
+    unflagged = [r for r in range(len(labels)) if not result.is_issue[r]][:3]
+    decisions = pd.DataFrame({
+        "id": [f"r{r}" for r in flagged_rows + unflagged],
+        "action": ["relabel", "remove", "keep", "relabel", "keep", "relabel", "relabel",
+                   "remove", "keep", "relabel", "keep", "relabel", "keep"],
+    })
+    remaining = findings.errors_remaining(result, decisions)
+    page = _page(ds, result, remaining=remaining)
+    m = re.search(rf"Reviewed {NUMBER} of {NUMBER} flagged · {NUMBER}% were real errors "
+                  rf"\({NUMBER}–{NUMBER}%\) · about {NUMBER} wrong labels likely remain "
+                  rf"\({NUMBER}–{NUMBER}\)\.", page)
+    assert m, "the review sentence is missing or reworded"
+    reviewed, flagged, pct, low, high, left, left_low, left_high = (_num(g) for g in m.groups())
+    hits = misses = 0
+    for rid, action in zip(decisions["id"], decisions["action"], strict=True):
+        if result.is_issue[int(rid[1:])]:
+            hits += action in ("relabel", "remove")
+            misses += action == "keep"
+    assert reviewed == hits + misses == 10
+    assert flagged == int(ref.find_label_issues(labels, probs).sum())
+    assert pct == round(100 * hits / (hits + misses))
+    lo, hi = beta.ppf([0.025, 0.975], hits + 0.5, misses + 0.5)
+    assert (low, high) == (round(100 * lo), round(100 * hi))
+    assert left_low <= left <= left_high

@@ -1544,7 +1544,7 @@ def image_pixels(paths: Sequence[Path], size: int = FOLDER_PIXELS, *,
             out[i] = 0.0
             continue
         except (OSError, UnidentifiedImageError, ValueError) as err:
-            raise DataError(f"{source}: cannot read image {path} (row {i + 1}): {err}") from None
+            raise DataError(f"{source}: cannot read image {path} (row {i}): {err}") from None
         out[i] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
         if progress is not None and i % 500 == 0:
             progress(i / max(len(paths), 1), f"reading images {i:,} / {len(paths):,}")
