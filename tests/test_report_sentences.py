@@ -279,3 +279,40 @@ def test_review_sentence(case):
     lo, hi = beta.ppf([0.025, 0.975], hits + 0.5, misses + 0.5)
     assert (low, high) == (round(100 * lo), round(100 * hi))
     assert left_low <= left <= left_high
+
+
+def test_history_sentence(case, tmp_path, monkeypatch):
+    """'Since the previous version (date): +R rows, label health +H points, estimated wrong
+    labels +W; biggest moves: class a% → b%': each delta from the two versions' reference
+    numbers, the moves from each version's per-class noise rate (1 - P(true = j | given = j))."""
+    from analysis.review import history
+
+    monkeypatch.setenv("NOISELENS_HOME", str(tmp_path))
+    ds1, result1, labels1, probs1, est1 = case
+    ds2 = _dataset(seed=4, n=640)  # the next version of the file: other rows, other mistakes
+    result2 = nl.analyze(ds2)
+    labels2 = np.asarray(result2.labels)
+    probs2 = np.asarray(result2.pred_probs, dtype=np.float64)
+    est2 = ref.noise_estimate(labels2, probs2)
+    history.record_analysis(ds1, result1, key="markup")
+    hist = history.record_analysis(ds2, result2, key="markup")
+    page = _page(ds2, result2, history=hist)
+    m = re.search(rf"Since the previous version \([^)]+\): ([+-]{NUMBER}) rows, label health "
+                  rf"([+-]{NUMBER}) points, estimated wrong labels ([+-]{NUMBER})"
+                  r"(?:; biggest moves: (.+?))?\.(?=\s|$)", page)
+    assert m, "the history sentence is missing or reworded"
+    rows, health, wrong = _num(m.group(1)), _num(m.group(3)), _num(m.group(5))
+    assert rows == len(labels2) - len(labels1)
+    h1, h2 = (100 * float(np.trace(e["joint"])) for e in (est1, est2))
+    assert health == pytest.approx(h2 - h1, abs=0.051)
+    assert wrong == _expected_wrong(labels2, est2) - _expected_wrong(labels1, est1)
+    moves = re.findall(rf"(.+?) {NUMBER}% → {NUMBER}%(?:, |$)", m.group(7) or "")
+    assert moves, "the per-class moves are missing"
+    rate1 = dict(zip(NAMES, est1["noise_rate"], strict=True))
+    rate2 = dict(zip(NAMES, est2["noise_rate"], strict=True))
+    biggest = sorted(NAMES, key=lambda c: -abs(rate2[c] - rate1[c]))
+    shown = [c for c in biggest[:3] if round(100 * rate1[c], 1) != round(100 * rate2[c], 1)]
+    assert [name for name, _, _ in moves] == shown
+    for name, before, now in moves:
+        assert _num(before) == pytest.approx(100 * rate1[name], abs=0.051)
+        assert _num(now) == pytest.approx(100 * rate2[name], abs=0.051)
