@@ -316,3 +316,54 @@ def test_history_sentence(case, tmp_path, monkeypatch):
     for name, before, now in moves:
         assert _num(before) == pytest.approx(100 * rate1[name], abs=0.051)
         assert _num(now) == pytest.approx(100 * rate2[name], abs=0.051)
+
+
+def test_per_class_bars(case):
+    """Each class's bar: its noise rate, 1 - P(true = j | given = j) from the reference, with
+    the interval around it; the noisiest first."""
+    ds, result, labels, probs, est = case
+    raw = build_report(ds, result)
+    svg = raw[raw.index("Share of each class"):]
+    svg = svg[:svg.index("</svg>")]
+    texts = [html.unescape(t) for t in re.findall(r"<text [^>]*>([^<]*)</text>", svg)][1:]
+    names, values = texts[0::2], texts[1::2]
+    rate = dict(zip(NAMES, est["noise_rate"], strict=True))
+    assert names == sorted(NAMES, key=lambda c: -rate[c])
+    for name, value in zip(names, values, strict=True):
+        m = re.fullmatch(rf"{NUMBER}% \({NUMBER}%–{NUMBER}%\)", value)
+        assert m, value
+        got, low, high = (_num(g) for g in m.groups())
+        assert got == pytest.approx(100 * rate[name], abs=0.051)
+        assert low <= got <= high
+
+
+def test_audit_sentence(case):
+    """With every row's true label known: precision and recall by a loop over the rows."""
+    ds, result, labels, probs, est = case
+    rng = np.random.default_rng(11)
+    truth = labels.copy()
+    flagged = np.flatnonzero(result.is_issue)
+    truth[flagged[: len(flagged) // 2]] = (labels[flagged[: len(flagged) // 2]] + 1) % 5
+    unflagged = np.flatnonzero(~result.is_issue)
+    hidden = rng.choice(unflagged, 20, replace=False)
+    truth[hidden] = (labels[hidden] + 2) % 5
+    frame = ds.frame.copy()
+    frame["true_label"] = np.array(NAMES, dtype=object)[truth]
+    ds2 = nl.from_frame(frame, "label", id_column="id", feature_columns=["x0", "x1"],
+                        class_names=NAMES, pred_probs=np.asarray(result.pred_probs),
+                        true_label_column="true_label")
+    result2 = nl.analyze(ds2)
+    page = _page(ds2, result2)
+    m = re.search(rf"Checked against the known true labels of {NUMBER} rows \({NUMBER} of the "
+                  rf"{NUMBER} flagged, {NUMBER} of the {NUMBER} others; {NUMBER} labels truly "
+                  rf"wrong\): precision {NUMBER}% \({NUMBER} of the {NUMBER} audited flagged "
+                  rf"rows are truly wrong\); recall {NUMBER}%", page)
+    assert m, "the audit sentence is missing or reworded"
+    known, a_f, n_f, a_u, n_u, wrong, prec, w_f, a_f2, rec = (_num(g) for g in m.groups())
+    hits = sum(1 for i in range(len(labels)) if result2.is_issue[i] and truth[i] != labels[i])
+    total_wrong = sum(1 for i in range(len(labels)) if truth[i] != labels[i])
+    assert (known, wrong) == (len(labels), total_wrong)
+    assert (a_f, n_f, a_f2) == (result2.is_issue.sum(),) * 3
+    assert (a_u, n_u) == ((~result2.is_issue).sum(),) * 2
+    assert w_f == hits and prec == round(100 * hits / result2.is_issue.sum())
+    assert rec == round(100 * hits / total_wrong)
