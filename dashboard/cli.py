@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a column to break the noise down by (vendor, source, annotator, "
                      "batch): noise rate per value with a 95%% interval, in the report and "
                      "summary.json")
+    from dashboard.roundtrip_cli import add_commands  # tasks, verdicts (#29)
+
+    add_commands(sub)
     return parser
 
 
@@ -402,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return analyze_command(args)
+    if args.command in ("tasks", "verdicts"):
+        from dashboard.roundtrip_cli import run
+
+        return run(args) if not extra else parser.error(f"unrecognized arguments: {extra}")
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2
 

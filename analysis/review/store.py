@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.annotators.agreement import majority_vote
 from analysis.core import cache
 
 ACTIONS = ("relabel", "remove", "keep")
@@ -86,6 +87,18 @@ CREATE TABLE IF NOT EXISTS history (
     new_decided_at REAL   -- the decided_at this change wrote (NULL: it cleared the row)
 );
 CREATE INDEX IF NOT EXISTS history_by_dataset ON history (dataset, batch);
+CREATE TABLE IF NOT EXISTS verdicts (  -- every verdict imported from a labelling tool
+    dataset TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    decided_at REAL,          -- the tool's time (NULL: the tool does not say)
+    imported_at REAL NOT NULL,
+    source TEXT NOT NULL      -- the export's format and file name
+);
+-- the same verdict imported again is one verdict (a time the tool does not give counts as one)
+CREATE UNIQUE INDEX IF NOT EXISTS verdicts_once ON verdicts
+    (dataset, row_id, annotator, label, IFNULL(decided_at, -1));
 """
 
 _DECISION_COLS = ("action, new_label, note, decided_at, fingerprint, given_label, row_hash, "
@@ -709,6 +722,141 @@ class ReviewStore:
             con.execute("DELETE FROM history WHERE dataset = ? AND batch = ?", (self.key, batch))
             return restored
 
+    # -- verdicts ---------------------------------------------------------------------------
+    def record_verdicts(self, verdicts: Sequence, *, source: str,
+                        probabilities=None) -> VerdictImport:
+        """Keep labelling-tool verdicts and make them this dataset's decisions (one undo step).
+
+        Every verdict is kept with its annotator and time (the ``verdicts`` table); the same
+        verdict imported again changes nothing. On each row with a new verdict, each
+        annotator's newest verdict votes; the majority class (ties: the model's probability,
+        else the given label) is a ``relabel`` when it differs from the given label, a
+        ``keep`` when it is the same. It replaces the row's decision unless that decision was
+        made after the row's newest verdict.
+
+        Parameters
+        ----------
+        verdicts : sequence
+            Objects with ``row_id``, ``label``, ``annotator`` and ``decided_at`` (epoch
+            seconds or None), e.g. :class:`analysis.export.verdicts.Verdict`, checked against
+            the dataset (ids and classes).
+        source : str
+            The export they come from (format and file), kept with each verdict.
+        probabilities : callable or array, optional
+            The model's (N, K) probabilities, or a function of a list of row indices giving
+            theirs (called only when a row's vote is tied).
+        """
+        if self.dataset is None:
+            raise ValueError("verdicts need a store opened on the dataset (its rows' labels).")
+        index = self._index()
+        rows = [(str(v.row_id), str(v.label), str(v.annotator), v.decided_at) for v in verdicts]
+        for row_id, label, _, _ in rows:
+            if row_id not in index:
+                raise ValueError(f"row id {row_id} is not in {self.dataset.source}.")
+            self._check("relabel", label)
+        now = time.time()
+        with self._transaction() as con:
+            before = con.total_changes
+            con.executemany(
+                "INSERT OR IGNORE INTO verdicts (dataset, row_id, label, annotator, decided_at, "
+                "imported_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(self.key, r, lab, a, t, now, source) for r, lab, a, t in rows])
+            new = con.total_changes - before
+            touched = sorted({r for r, *_ in rows}) if new else []
+            every = self._verdict_rows(con, touched)
+            result = self._verdict_decisions(con, every, probabilities, len(rows), new, source)
+        return result
+
+    def _verdict_rows(self, con, ids: list[str]) -> list[tuple]:
+        out: list[tuple] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += con.execute(
+                f"SELECT row_id, annotator, label, {_VERDICT_TIME} FROM verdicts WHERE "
+                f"dataset = ? AND row_id IN ({','.join('?' * len(chunk))}) ORDER BY "
+                f"{_VERDICT_TIME}, rowid", (self.key, *chunk)).fetchall()
+        return out
+
+    def _verdict_decisions(self, con, every: list[tuple], probabilities, read: int, new: int,
+                           source: str) -> VerdictImport:
+        latest = _latest_ratings(every)
+        ids = list(latest)
+        names = self.class_names or [str(c) for c in self.dataset.class_names]
+        code = {c: j for j, c in enumerate(names)}
+        annotators = sorted({a for votes in latest.values() for a in votes})
+        col = {a: j for j, a in enumerate(annotators)}
+        ratings = np.full((len(ids), len(annotators)), -1, dtype=np.int64)
+        for i, r in enumerate(ids):
+            for a, (label, _) in latest[r].items():
+                ratings[i, col[a]] = code[label]
+        index = self._index()
+        rows = [index[r] for r in ids]
+        given = np.asarray(self.dataset.labels)[rows].astype(np.int64) if rows else np.zeros(
+            0, np.int64)
+        counts = np.stack([(ratings == j).sum(axis=1) for j in range(len(names))], axis=1) if (
+            rows) else np.zeros((0, len(names)))
+        tied = (counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1 if rows else []
+        probs = None
+        if probabilities is not None and np.any(tied):
+            probs = (np.asarray(probabilities(rows)) if callable(probabilities)
+                     else np.asarray(probabilities)[rows]).astype(float)
+        consensus = verdict_consensus(ratings, given, probs, len(names)) if rows else given
+        existing = dict(con.execute("SELECT row_id, decided_at FROM decisions WHERE dataset = ?",
+                                    (self.key,)).fetchall()) if rows else {}
+        when = [max(t for _, t in latest[r].values()) for r in ids]
+        fresh = [i for i, r in enumerate(ids) if existing.get(r, -math.inf) <= when[i]]
+        self._write_verdict_decisions(con, [ids[i] for i in fresh], [rows[i] for i in fresh],
+                                      [names[consensus[i]] for i in fresh],
+                                      [names[given[i]] for i in fresh],
+                                      [when[i] for i in fresh],
+                                      [len(latest[ids[i]]) for i in fresh], source)
+        relabels = sum(consensus[i] != given[i] for i in fresh)
+        split = [i for i, r in enumerate(ids) if len({lab for lab, _ in latest[r].values()}) > 1]
+        disagreements = pd.DataFrame({
+            "id": [ids[i] for i in split],
+            "labels": ["; ".join(f"{a}: {lab}" for a, (lab, _) in sorted(latest[ids[i]].items()))
+                       for i in split],
+            "consensus": [names[consensus[i]] for i in split],
+            "given": [names[given[i]] for i in split]}, dtype=object)
+        return VerdictImport(read=read, new=new, decisions=len(fresh), relabels=int(relabels),
+                             keeps=len(fresh) - int(relabels), older=len(ids) - len(fresh),
+                             disagreements=disagreements)
+
+    def _write_verdict_decisions(self, con, ids, rows, labels, given, when, voters,
+                                 source) -> None:
+        if not ids:
+            return
+        batch = self._next_batch(con)
+        self._log(con, batch, ids, None)
+        con.execute("UPDATE history SET new_decided_at = NULL WHERE dataset = ? AND batch = ?",
+                    (self.key, batch))
+        snap_labels, hashes = row_snapshots(self.dataset, rows)
+        con.executemany(
+            f"INSERT OR REPLACE INTO decisions (dataset, row_id, {_DECISION_COLS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self.key, r, "keep" if lab == g else "relabel", None if lab == g else lab,
+              f"verdicts ({source}): {n} annotator(s)", t, self.fingerprint, sl, h,
+              self.session)
+             for r, lab, g, t, n, sl, h in zip(ids, labels, given, when, voters, snap_labels,
+                                               hashes, strict=True)])
+        con.executemany("UPDATE history SET new_decided_at = ? WHERE dataset = ? AND batch = ? "
+                        "AND row_id = ?", [(t, self.key, batch, r) for r, t in zip(
+                            ids, when, strict=True)])
+
+    def verdicts(self) -> pd.DataFrame:
+        """Every verdict kept for this dataset, oldest first: ``id``, ``label``,
+        ``annotator``, ``decided_at`` (UTC; NaT: the tool gave no time), ``imported_at``,
+        ``source``."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT row_id, label, annotator, decided_at, imported_at, source FROM verdicts "
+                f"WHERE dataset = ? ORDER BY {_VERDICT_TIME}, rowid", (self.key,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["id", "label", "annotator", "decided_at",
+                                            "imported_at", "source"])
+        for c in ("decided_at", "imported_at"):
+            frame[c] = pd.to_datetime(frame[c].astype(float), unit="s", utc=True)
+        return frame
+
     # -- reading ---------------------------------------------------------------------------
     def decisions(self, *, include_gone: bool = False, details: bool = False) -> pd.DataFrame:
         """Every decision: columns ``id``, ``action``, ``new_label``, ``note``, ``decided_at``
@@ -759,6 +907,59 @@ class ReviewStore:
         """Whether :meth:`undo` has a change of this session's to undo."""
         with self._connect() as con:
             return self._undo_batch(con) is not None
+
+
+# -- verdicts from labelling tools ----------------------------------------------------------------
+#: A verdict the tool gives no time for counts as made when it was imported.
+_VERDICT_TIME = "COALESCE(decided_at, imported_at)"
+
+
+@dataclass(frozen=True)
+class VerdictImport:
+    """What :meth:`ReviewStore.record_verdicts` did.
+
+    ``new`` verdicts were kept (of ``read`` given; the others were imported before);
+    ``decisions`` rows got a decision from them (``relabels`` and ``keeps``); ``older`` rows
+    kept a decision made after their newest verdict; ``disagreements`` lists the rows whose
+    annotators differ: ``id``, ``labels`` (annotator: class, ...), ``consensus``, ``given``.
+    """
+
+    read: int
+    new: int
+    decisions: int
+    relabels: int
+    keeps: int
+    older: int
+    disagreements: pd.DataFrame
+
+    def message(self) -> str:
+        again = self.read - self.new
+        return (f"{self.new:,} new verdict(s) of {self.read:,} read"
+                + (f" ({again:,} imported before)" if again else "")
+                + f"; {self.decisions:,} decision(s): {self.relabels:,} relabel, "
+                f"{self.keeps:,} keep"
+                + (f"; {self.older:,} row(s) keep a later decision" if self.older else "")
+                + f"; {len(self.disagreements):,} row(s) where annotators disagree.")
+
+
+def verdict_consensus(ratings: np.ndarray, given: np.ndarray, probs: np.ndarray | None,
+                      k: int) -> np.ndarray:
+    """Each row's class by majority of its annotators (``ratings`` (N, A), -1: no rating);
+    ties by the model's probability (``probs`` (N, K)), else by the given label, then the
+    lowest class (:func:`analysis.annotators.agreement.majority_vote`)."""
+    if probs is None:  # without a model, a tie keeps the given label
+        probs = np.zeros((len(given), k))
+        probs[np.arange(len(given)), given] = 1.0
+    return majority_vote(ratings, k, tie_break=probs)[0]
+
+
+def _latest_ratings(rows: list[tuple]) -> dict[str, dict[str, tuple[str, float]]]:
+    """Per row id and annotator, the newest (label, time) of ``rows`` (row, annotator,
+    label, time), ordered oldest first."""
+    latest: dict[str, dict[str, tuple[str, float]]] = {}
+    for row_id, annotator, label, when in rows:
+        latest.setdefault(row_id, {})[annotator] = (label, when)
+    return latest
 
 
 # -- carrying decisions over to a new version -----------------------------------------------------

@@ -3,7 +3,7 @@
 :func:`task_files` turns the chosen rows (their id, content, given label, the suggested class
 and its quality score) into the files each tool imports; :func:`write_tasks` writes them into a
 folder. Every task carries the row's id (``noiselens_id``) and the dataset's content hash
-(``noiselens_dataset``), so that :mod:`analysis.review.verdicts` can bring the verdicts back to
+(``noiselens_dataset``), so that :mod:`analysis.export.verdicts` can bring the verdicts back to
 the right rows and refuse another dataset's export.
 
 Formats (the tools' documented import forms):
