@@ -68,6 +68,8 @@ class VerdictFile:
     datasets: set = field(default_factory=set)
     #: CVAT: image names, matched to rows by :func:`check_verdicts`
     by_name: bool = False
+    #: every row id (CVAT: image name) the file names, with a verdict or not
+    named: list = field(default_factory=list)
 
     def skipped_line(self) -> str:
         if not self.skipped:
@@ -133,6 +135,7 @@ def _row_id(out: VerdictFile, data: dict, where: str) -> str:
                            "written by noiselens tasks.")
     if data.get("noiselens_dataset") not in (None, ""):
         out.datasets.add(str(data["noiselens_dataset"]))
+    out.named.append(str(data["noiselens_id"]))
     return str(data["noiselens_id"])
 
 
@@ -211,6 +214,7 @@ def _cvat(out: VerdictFile, text: bytes) -> None:
     out.by_name = True
     for image in root.iter("image"):
         labels = [tag.get("label", "") for tag in image.findall("tag")]
+        out.named.append(image.get("name", ""))
         _one(out, image.get("name", ""), [lab for lab in labels if lab], owner, when)
 
 
@@ -317,23 +321,23 @@ def _listed(items: list[str]) -> str:
     return shown + (f" and {len(items) - SHOWN:,} more" if len(items) > SHOWN else "")
 
 
-def _by_image_name(found: VerdictFile, dataset) -> list[Verdict]:
-    """CVAT names images by path (or by file name): each verdict's row id from its image."""
+def _image_rows(dataset):
+    """CVAT names images by path (or by file name): a function from a name to its row id
+    (None: no single row has it)."""
     paths = [str(p) for p in dataset.frame[dataset.image_column]] if (
         dataset.image_column is not None) else []
-    exact = {p: str(i) for p, i in zip(paths, dataset.ids, strict=True)}
-    base = Counter(PurePosixPath(p.replace("\\", "/")).name for p in paths)
-    short = {PurePosixPath(p.replace("\\", "/")).name: str(i)
-             for p, i in zip(paths, dataset.ids, strict=True)}
-    out = []
-    for v in found.verdicts:
-        name = v.row_id.replace("\\", "/")
-        row_id = exact.get(v.row_id) or exact.get(name.removeprefix("images/"))
-        if row_id is None and base.get(PurePosixPath(name).name) == 1:
-            row_id = short[PurePosixPath(name).name]
-        out.append(Verdict(row_id if row_id is not None else "\x00" + v.row_id, v.label,
-                           v.annotator, v.decided_at))
-    return out
+    exact = {p.replace("\\", "/"): str(i) for p, i in zip(paths, dataset.ids, strict=True)}
+    base = Counter(PurePosixPath(p).name for p in exact)
+    short = {PurePosixPath(p).name: i for p, i in exact.items()}
+
+    def row_id(name: str) -> str | None:
+        name = name.replace("\\", "/")
+        found = exact.get(name) or exact.get(name.removeprefix("images/"))
+        if found is None and base.get(PurePosixPath(name).name) == 1:
+            found = short[PurePosixPath(name).name]
+        return found
+
+    return row_id
 
 
 def check_verdicts(found: VerdictFile, dataset) -> list[Verdict]:
@@ -357,14 +361,21 @@ def check_verdicts(found: VerdictFile, dataset) -> list[Verdict]:
             f"{found.source} holds the tasks of another dataset (noiselens_dataset "
             f"{_listed(other)}; {dataset.source} is {mine}): nothing imported. Import it with "
             "the data the tasks were written from.")
-    verdicts = _by_image_name(found, dataset) if found.by_name else found.verdicts
     index = dataset.id_index
-    missing = list(dict.fromkeys(v.row_id for v in verdicts if v.row_id not in index))
+    verdicts = found.verdicts
+    if found.by_name:
+        row_id = _image_rows(dataset)
+        missing = list(dict.fromkeys(n for n in found.named if row_id(n) is None))
+        if not missing:
+            verdicts = [Verdict(row_id(v.row_id), v.label, v.annotator, v.decided_at)
+                        for v in verdicts]
+    else:
+        missing = list(dict.fromkeys(n for n in found.named if n not in index))
     if missing:
         what = "image(s)" if found.by_name else "id(s)"
         raise VerdictError(
             f"{found.source} names {len(missing):,} {what} that {dataset.source} does not "
-            f"have: {_listed([m.lstrip(chr(0)) for m in missing])}; nothing imported.")
+            f"have: {_listed(missing)}; nothing imported.")
     names = {str(c) for c in dataset.class_names}
     unknown = list(dict.fromkeys(v.label for v in verdicts if v.label not in names))
     if unknown:

@@ -950,6 +950,8 @@ def verdict_consensus(ratings: np.ndarray, given: np.ndarray, probs: np.ndarray 
     if probs is None:  # without a model, a tie keeps the given label
         probs = np.zeros((len(given), k))
         probs[np.arange(len(given)), given] = 1.0
+    if ratings.shape[1] < 2:  # one annotator: an empty second column (the vote needs two)
+        ratings = np.hstack([ratings, np.full((len(ratings), 2 - ratings.shape[1]), -1)])
     return majority_vote(ratings, k, tie_break=probs)[0]
 
 
