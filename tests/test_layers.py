@@ -78,8 +78,9 @@ FLOORS = {
     "annotators": {"core"},
     "signals": {"core", "data", "model"},
     "pipeline": {"core", "data", "model", "signals"},
-    "review": {"core", "data", "model", "signals", "pipeline"},
-    "export": {"core", "data", "model", "signals", "pipeline", "review"},
+    # annotators is floor 1: review (verdict consensus, #29) and export may use it
+    "review": {"core", "data", "model", "annotators", "signals", "pipeline"},
+    "export": {"core", "data", "model", "annotators", "signals", "pipeline", "review"},
 }
 
 
