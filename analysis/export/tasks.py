@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -281,3 +282,13 @@ def write_tasks(dataset, rows, suggested, scores, fmt: str, out_dir) -> list[Pat
         path.write_bytes(content)
         written.append(path)
     return written
+
+
+def tasks_zip(files: dict[str, bytes]) -> bytes:
+    """:func:`task_files` as one zip (the dashboard's download); unpacked, it is the folder
+    :func:`write_tasks` writes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()

@@ -13,6 +13,10 @@ from analysis.export.split import (
     default_stem,
     unreviewed_decisions,
 )
+from analysis.export.tasks import FORMATS as TASK_FORMATS
+from analysis.export.tasks import task_files, tasks_zip
+from analysis.export.verdicts import VerdictError, check_verdicts, read_verdicts
+from analysis.review.findings import review_order
 from analysis.review.store import ReviewDatabaseError, reconcile
 from dashboard import components, compute, exporting, findings_view, session
 from dashboard.report import build_report
@@ -74,6 +78,44 @@ else:
         if st.button("Clear them", type="primary", key="clear_all"):
             store.clear(decisions["id"].tolist())
             st.rerun()
+
+st.subheader("Labelling tools")
+st.caption("Send the suspects not yet reviewed to Label Studio, Argilla, CVAT or a spreadsheet, "
+           "and bring the verdicts back: they become decisions here (README, Labelling tools).")
+queue = review_order(result, decisions)
+t1, t2, t3 = st.columns([1.2, 1, 1.2])
+tools = [f for f in TASK_FORMATS if f != "cvat" or dataset.image_column is not None]
+tool = t1.selectbox("Tool", tools, key="tasks_format")
+many = int(t2.number_input("Rows (review order)", 1, max(len(queue), 1), min(len(queue), 200)
+                           or 1, key="tasks_rows"))
+if len(queue):
+    files = task_files(dataset, queue[:many], result.suggested, result.scores, tool)
+    t3.download_button(f"Download {min(many, len(queue)):,} task(s)", tasks_zip(files),
+                       file_name=f"{default_stem(dataset)}_{tool}_tasks.zip",
+                       mime="application/zip", key="tasks_download",
+                       icon=":material/file_download:")
+else:
+    t3.caption("No flagged row left to review.")
+upload = st.file_uploader("Verdicts: a Label Studio export (JSON, JSON_MIN, CSV), Argilla "
+                          "records.json, CVAT annotations.xml, or the CSV form",
+                          type=["json", "csv", "xml"], key="verdicts_upload")
+if upload is not None and st.button("Import the verdicts", key="verdicts_import",
+                                    icon=":material/upload:"):
+    try:
+        found = read_verdicts(None, name=upload.name, content=upload.getvalue())
+        done = store.record_verdicts(check_verdicts(found, dataset),
+                                     source=f"{found.format}: {upload.name}",
+                                     probabilities=result.pred_probs)
+        st.session_state["verdicts_done"] = (f"{done.message()} {found.skipped_line()}.",
+                                             done.disagreements)
+        st.rerun()
+    except VerdictError as exc:
+        st.error(f"**Not imported.** {md(exc)}")
+if "verdicts_done" in st.session_state:
+    said, disagreements = st.session_state["verdicts_done"]
+    st.success(md(said), icon=":material/task_alt:")
+    if len(disagreements):
+        st.dataframe(disagreements, hide_index=True, height=200)
 
 st.subheader("Export the cleaned split")
 mode = st.radio("Apply", ["reviewed", "suggestions"], horizontal=True, key="export_mode",
