@@ -5,6 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis.annotators.agreement import agreement_summary
+from analysis.annotators.relabel import ratings_from
+from analysis.review.store import ReviewDatabaseError
 from dashboard import components, compute, figures, session
 from dashboard.text import md
 
@@ -12,6 +14,23 @@ dataset, result = session.current()
 names = [str(c) for c in dataset.class_names]
 
 st.title("Annotators")
+try:  # verdicts imported from a labelling tool (noiselens verdicts, the Review page)
+    verdicts = compute.review_store(dataset).verdicts()
+except ReviewDatabaseError as exc:
+    st.error(f"**The review decisions cannot be read.** {md(exc)}")
+    verdicts = pd.DataFrame(columns=["annotator"])
+if verdicts["annotator"].nunique() >= 2:
+    st.subheader("Labelling-tool verdicts")
+    who = sorted(set(verdicts["annotator"]))
+    tool = ratings_from(dataset.labels, verdicts, dataset.ids, names)[:, 1:]
+    tool = tool[(tool >= 0).any(axis=1)]
+    vs = agreement_summary(tool, names, annotator_names=who)
+    v = st.columns(4)
+    v[0].metric("Verdict annotators", f"{vs.num_annotators}")
+    v[1].metric("Rows with verdicts", f"{vs.num_rows:,}")
+    v[2].metric("Verdicts' Fleiss' κ", f"{vs.fleiss_kappa:.3f}")
+    v[3].metric("Verdicts' Krippendorff's α", f"{vs.krippendorff_alpha:.3f}")
+    st.dataframe(vs.annotators, hide_index=True)
 if not dataset.annotator_columns:
     st.info("This dataset has no annotator columns. When several people label the same rows, "
             "give one column per annotator (named `annotator_…`, empty where that person did "

@@ -7,7 +7,6 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -67,6 +66,22 @@ def test_tasks_download_and_verdict_upload_on_the_review_page():
     said = rendered(at.success[0].value)
     assert said == ("2 new verdict(s) of 2 read; 2 decision(s): 1 relabel, 1 keep; 0 row(s) "
                     "where annotators disagree. not decisions, set aside: 1 empty.")
+    # a second annotator: the Annotators page shows the verdicts' agreement
+    form["verdict"] = [given[0], given[1], ""]
+    form["annotator"] = "bob"
+    at.file_uploader(key="verdicts_upload").set_value(
+        ("bob.csv", form.to_csv(index=False).encode(), "text/csv")).run()
+    at.button(key="verdicts_import").click().run()
+    assert not at.exception and not at.error
+    # a tie on rows[1] (ann: suggested, bob: given): the model's probability decides
+    at.switch_page("app_pages/annotators.py")
+    at.run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Verdict annotators"] == "2" and shown["Rows with verdicts"] == "2"
+    at.switch_page("app_pages/review_export.py")
+    at.run()
+    before = ReviewStore(dataset).decisions()
     # another dataset's file: refused on the page, nothing more imported
     form["noiselens_dataset"] = "0" * 16
     form["verdict"] = [names[0]] * 3
@@ -76,5 +91,5 @@ def test_tasks_download_and_verdict_upload_on_the_review_page():
     assert rendered(at.error[0].value).startswith(
         "**Not imported.** other.csv holds the tasks of another dataset (noiselens_dataset "
         "'0000000000000000'; sample 'digits' is ")
-    assert len(ReviewStore(dataset).decisions()) == 2
-    assert np.all(ReviewStore(dataset).verdicts()["annotator"] == "ann")
+    pd.testing.assert_frame_equal(ReviewStore(dataset).decisions(), before)
+    assert list(ReviewStore(dataset).verdicts()["annotator"]) == ["ann", "ann", "bob", "bob"]
