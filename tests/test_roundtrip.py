@@ -148,7 +148,7 @@ def test_label_studio_json_round_trip_gives_exactly_the_decisions(data, capsys):
     assert main(["verdicts", str(data["csv"]), str(export), *_flags(data)]) == 0
     said = capsys.readouterr().out
     assert "8 new verdict(s) of 8 read" in said
-    assert "not decisions, set aside: 1 cancelled, 1 draft" in said
+    assert "Not decisions, set aside: 1 cancelled, 1 draft" in said
     assert "r7: ann@x.org: cat; bob@x.org: =1+1 -> cat (given =1+1)" in said
     assert _decisions(data) == EXPECTED
     _check_cleaned(data, _cleaned_lines(data, data["dir"] / "out"))
@@ -214,7 +214,7 @@ def test_argilla_records_round_trip(data, flattened, capsys):
     folder.mkdir()
     (folder / "records.json").write_text(json.dumps(_argilla_records(data, flattened)))
     assert main(["verdicts", str(data["csv"]), str(folder), *_flags(data)]) == 0
-    assert "not decisions, set aside: 1 discarded, 1 draft" in capsys.readouterr().out
+    assert "Not decisions, set aside: 1 discarded, 1 draft" in capsys.readouterr().out
     # no times in Argilla's records: r9's 2 of 3 and r7's tie decide as in Label Studio
     assert _decisions(data) == EXPECTED
 

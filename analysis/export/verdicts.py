@@ -73,9 +73,9 @@ class VerdictFile:
 
     def skipped_line(self) -> str:
         if not self.skipped:
-            return "no annotation set aside"
+            return "No annotation set aside (cancelled, discarded, draft or empty)"
         parts = ", ".join(f"{n:,} {what}" for what, n in sorted(self.skipped.items()))
-        return f"not decisions, set aside: {parts}"
+        return f"Not decisions, set aside: {parts}"
 
 
 def _time(value) -> float | None:

@@ -86,11 +86,12 @@ queue = review_order(result, decisions)
 t1, t2, t3 = st.columns([1.2, 1, 1.2])
 tools = [f for f in TASK_FORMATS if f != "cvat" or dataset.image_column is not None]
 tool = t1.selectbox("Tool", tools, key="tasks_format")
-many = int(t2.number_input("Rows (review order)", 1, max(len(queue), 1), min(len(queue), 200)
-                           or 1, key="tasks_rows"))
+# no max_value: the queue shrinks as decisions come in, and a kept value above it would fail
+many = min(int(t2.number_input("Rows (review order)", min_value=1,
+                               value=min(len(queue), 200) or 1, key="tasks_rows")), len(queue))
 if len(queue):
     files = task_files(dataset, queue[:many], result.suggested, result.scores, tool)
-    t3.download_button(f"Download {min(many, len(queue)):,} task(s)", tasks_zip(files),
+    t3.download_button(f"Download {many:,} task(s)", tasks_zip(files),
                        file_name=f"{default_stem(dataset)}_{tool}_tasks.zip",
                        mime="application/zip", key="tasks_download",
                        icon=":material/file_download:")

@@ -65,7 +65,7 @@ def test_tasks_download_and_verdict_upload_on_the_review_page():
     assert d.loc[ids[1], "new_label"] == names[result.suggested[rows[1]]]
     said = rendered(at.success[0].value)
     assert said == ("2 new verdict(s) of 2 read; 2 decision(s): 1 relabel, 1 keep; 0 row(s) "
-                    "where annotators disagree. not decisions, set aside: 1 empty.")
+                    "where annotators disagree. Not decisions, set aside: 1 empty.")
     # a second annotator: the Annotators page shows the verdicts' agreement
     form["verdict"] = [given[0], given[1], ""]
     form["annotator"] = "bob"
