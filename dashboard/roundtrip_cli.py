@@ -1,9 +1,10 @@
 """``noiselens tasks`` and ``noiselens verdicts``: the round trip with labelling tools (#29).
 
 ``tasks`` writes the rows to label (the flagged rows in review order, the first ``--top N``, a
-noise-matrix ``--cell``, or the ``--next N`` rows that most need another label) as Label Studio,
-Argilla, CVAT or CSV tasks (:mod:`analysis.export.tasks`). ``verdicts`` reads the tool's export
-back (:mod:`analysis.export.verdicts`) and makes the verdicts review decisions in the workspace
+noise-matrix ``--cell``, or the ``--next N`` rows that most need another label; ``--slice
+COL=VALUE`` keeps one slice) as Label Studio, Argilla, CVAT or CSV tasks
+(:mod:`analysis.export.tasks`). ``verdicts`` reads the tool's export back
+(:mod:`analysis.export.verdicts`) and makes the verdicts review decisions in the workspace
 store, which ``analyze --clean reviewed`` and the Review page then apply.
 """
 
@@ -57,6 +58,8 @@ def add_commands(sub) -> None:
     tasks.add_argument("--top", type=int, metavar="N", help="only the first N rows")
     tasks.add_argument("--cell", metavar="GIVEN,SUGGESTED", help="the rows of one cell of the "
                        "noise matrix: given class GIVEN, counted for class SUGGESTED")
+    tasks.add_argument("--slice", metavar="COL=VALUE", help="only rows whose column COL holds "
+                       "VALUE (a vendor, a source, a batch; '(empty)' for empty cells)")
     tasks.add_argument("--next", type=int, metavar="N", help="the N rows that would gain most "
                        "from one more label (ActiveLab-like score), flagged or not")
     verdicts = sub.add_parser(
@@ -138,7 +141,25 @@ def _chosen_rows(args, dataset, result, store) -> np.ndarray:
                              dataset.ids, dataset.class_names)[:args.next]
     else:
         rows = review_order(result, store.decisions())
+    if args.slice is not None:
+        rows = rows[_in_slice(dataset, args.slice)[rows]]
     return rows if args.top is None else rows[:args.top]
+
+
+def _in_slice(dataset, spec: str) -> np.ndarray:
+    """(N,) bool: the rows of ``--slice COL=VALUE``."""
+    from analysis.review.findings import slice_values
+
+    column, sep, value = spec.partition("=")
+    if not sep:
+        raise ValueError(f"--slice {spec!r}: give COL=VALUE, e.g. --slice vendor=acme.")
+    values = slice_values(dataset, column)
+    inside = values == value
+    if not inside.any():
+        seen = ", ".join(sorted(set(values))[:20])
+        raise ValueError(f"--slice {spec!r}: no row has {value!r} in column {column!r} "
+                         f"(its values: {seen}).")
+    return inside
 
 
 def tasks_command(args) -> int:

@@ -117,6 +117,8 @@ def test_tasks_choose_next_cell_and_top(data, capsys):
     assert set(cell) >= {"r0", "r3"} and all(int(c[1:]) % 3 == 0 for c in cell)
     flagged = _tasks(data)
     assert _tasks(data, "--top", "2") == flagged[:2]
+    odd = [i for i in flagged if int(i[1:]) % 2]
+    assert _tasks(data, "--slice", "text=t" + odd[0][1:]) == odd[:1]
     capsys.readouterr()
     assert main(["tasks", str(data / "d.csv"), "--text-col", "text", "--pred-probs",
                  str(data / "p.npy"), "--format", "cvat", "--out", str(data / "c")]) == 2
@@ -128,3 +130,9 @@ def test_tasks_choose_next_cell_and_top(data, capsys):
                  "--cell", "a,z"]) == 2
     assert capsys.readouterr().err.strip() == (
         "noiselens: error: --cell 'a,z': give GIVEN,SUGGESTED, two of the classes (a, b, c).")
+    assert main(["tasks", str(data / "d.csv"), "--text-col", "text", "--pred-probs",
+                 str(data / "p.npy"), "--format", "csv", "--out", str(data / "c"),
+                 "--slice", "label=z"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "noiselens: error: --slice 'label=z': no row has 'z' in column 'label' (its values: "
+        "a, b, c).")
