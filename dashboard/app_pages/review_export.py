@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from analysis.annotators.relabel import relabel_order
 from analysis.export.split import (
     UNREVIEWED_MIN_CONFIDENCE,
     apply_decisions,
@@ -82,12 +83,17 @@ else:
 st.subheader("Labelling tools")
 st.caption("Send the suspects not yet reviewed to Label Studio, Argilla, CVAT or a spreadsheet, "
            "and bring the verdicts back: they become decisions here (README, Labelling tools).")
-queue = review_order(result, decisions)
+order = st.radio("Rows", ["review", "next"], horizontal=True, key="tasks_order",
+                 format_func={"review": "flagged, not reviewed, most likely wrong first",
+                              "next": "every row, the one that most needs another label first "
+                                      "(ActiveLab-like)"}.get)
+queue = (review_order(result, decisions) if order == "review" else
+         relabel_order(result.pred_probs, result.labels, store.verdicts(), dataset.ids, names))
 t1, t2, t3 = st.columns([1.2, 1, 1.2])
 tools = [f for f in TASK_FORMATS if f != "cvat" or dataset.image_column is not None]
 tool = t1.selectbox("Tool", tools, key="tasks_format")
 # no max_value: the queue shrinks as decisions come in, and a kept value above it would fail
-many = min(int(t2.number_input("Rows (review order)", min_value=1,
+many = min(int(t2.number_input("How many", min_value=1,
                                value=min(len(queue), 200) or 1, key="tasks_rows")), len(queue))
 if len(queue):
     files = task_files(dataset, queue[:many], result.suggested, result.scores, tool)

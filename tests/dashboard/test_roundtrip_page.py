@@ -42,6 +42,11 @@ def test_tasks_download_and_verdict_upload_on_the_review_page():
     at = _page()
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(lab.startswith("Download ") and lab.endswith(" task(s)") for lab in labels), labels
+    at.radio(key="tasks_order").set_value("next").run()
+    at.number_input(key="tasks_rows").set_value(1797).run()
+    assert not at.exception
+    assert "Download 1,797 task(s)" in [b.proto.label for b in at.get("download_button")]
+    at.radio(key="tasks_order").set_value("review").run()
     dataset = nl.from_sample("digits")
     store = ReviewStore(dataset)
     assert store.decisions().empty
