@@ -205,8 +205,9 @@ def verdicts_command(args) -> int:
         print(f"  {row.id}: {row.labels} -> {row.consensus} (given {row.given})")
     if len(done.disagreements) > 10:
         print(f"  ... {len(done.disagreements) - 10:,} more")
-    print(f"review ({store.key}): {store.counts()}; apply with noiselens analyze ... "
-          "--clean reviewed")
+    counts = store.counts()
+    print(f"review ({store.key}): {counts['relabel']:,} relabel, {counts['remove']:,} remove, "
+          f"{counts['keep']:,} keep; apply them with noiselens analyze ... --clean reviewed")
     return 0
 
 

@@ -150,6 +150,7 @@ def test_label_studio_json_round_trip_gives_exactly_the_decisions(data, capsys):
     assert "8 new verdict(s) of 8 read" in said
     assert "Not decisions, set aside: 1 cancelled, 1 draft" in said
     assert "r7: ann@x.org: cat; bob@x.org: =1+1 -> cat (given =1+1)" in said
+    assert "review (file:" in said and "): 3 relabel, 0 remove, 1 keep; apply them" in said
     assert _decisions(data) == EXPECTED
     _check_cleaned(data, _cleaned_lines(data, data["dir"] / "out"))
 
@@ -345,3 +346,13 @@ def test_cvat_round_trip_on_an_image_folder(tmp_path):
     ids = [str(i) for i in dataset.ids[:2]]
     assert list(d["id"]) == ids and list(d["action"]) == ["keep", "relabel"]
     assert set(store.verdicts()["annotator"]) == {"kim"}
+
+
+def test_a_renamed_class_question_is_still_read(data):
+    tasks = _ls_json(data)
+    for task in tasks:
+        for ann in task["annotations"]:
+            for r in ann["result"]:
+                r["from_name"] = "klass"
+    found = read_verdicts(None, name="x.json", content=json.dumps(tasks).encode())
+    assert len(found.verdicts) == 8 and found.skipped == {"cancelled": 1, "draft": 1}

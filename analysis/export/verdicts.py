@@ -154,9 +154,12 @@ def _label_studio(out: VerdictFile, tasks: list) -> None:
             if ann.get("was_cancelled"):
                 out.skipped["cancelled"] += 1
                 continue
-            labels = [c for r in ann.get("result") or []
-                      if r.get("from_name") == QUESTION and r.get("type") == "choices"
-                      for c in _choices(r.get("value"))]
+            results = [r for r in ann.get("result") or [] if r.get("type") == "choices"]
+            ours = [r for r in results if r.get("from_name") == QUESTION]
+            # a config whose class question was renamed: its one choices control
+            chosen = ours or (results if len({r.get("from_name") for r in results}) == 1
+                              else [])
+            labels = [c for r in chosen for c in _choices(r.get("value"))]
             _one(out, row_id, labels, _annotator(ann.get("completed_by")),
                  ann.get("updated_at") or ann.get("created_at"))
 
