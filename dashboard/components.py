@@ -7,6 +7,9 @@ import pandas as pd
 import streamlit as st
 
 import analysis as nl
+from analysis.export.split import default_stem
+from analysis.export.tasks import FORMATS as TASK_FORMATS
+from analysis.export.tasks import task_files, tasks_zip
 from analysis.pipeline import Analysis
 from dashboard import compute, figures, labels, selection, thumbs, why
 from dashboard.text import md, visible
@@ -364,3 +367,28 @@ def _neighbours(dataset: nl.Dataset, result: Analysis, row: int, k: int = 10) ->
             frame["text"] = dataset.frame[dataset.text_column].iloc[near].astype(str).str.slice(
                 0, 160).map(visible).to_numpy()
         st.dataframe(frame, hide_index=True)
+
+
+def tasks_download(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
+                   default: int = 200) -> None:
+    """A tool choice, how many of ``rows`` (in their order) and the download of them as
+    labelling tasks (a zip of :func:`analysis.export.tasks.task_files`, built on the click)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    t1, t2, t3 = st.columns([1.2, 1, 1.2], vertical_alignment="bottom")
+    tools = [f for f in TASK_FORMATS if f != "cvat" or dataset.image_column is not None]
+    tool = t1.selectbox("Tool", tools, key=f"{key}_format")
+    # no max_value: the rows shrink as decisions come in, and a kept value above them fails
+    many = min(int(t2.number_input("How many", min_value=1, value=min(len(rows), default) or 1,
+                                   key=f"{key}_rows")), len(rows))
+    if not len(rows):
+        t3.caption("No row to send.")
+        return
+    chosen = rows[:many]
+
+    def build() -> bytes:  # on the click, on its own thread: the page is not held up
+        return tasks_zip(task_files(dataset, chosen, result.suggested, result.scores, tool))
+
+    t3.download_button(f"Download {many:,} task(s)", build,
+                       file_name=f"{default_stem(dataset)}_{tool}_tasks.zip",
+                       mime="application/zip", key=f"{key}_download",
+                       icon=":material/file_download:")

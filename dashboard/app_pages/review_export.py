@@ -14,8 +14,6 @@ from analysis.export.split import (
     default_stem,
     unreviewed_decisions,
 )
-from analysis.export.tasks import FORMATS as TASK_FORMATS
-from analysis.export.tasks import task_files, tasks_zip
 from analysis.export.verdicts import VerdictError, check_verdicts, read_verdicts
 from analysis.review.findings import review_order
 from analysis.review.store import ReviewDatabaseError, reconcile
@@ -89,20 +87,7 @@ order = st.radio("Rows", ["review", "next"], horizontal=True, key="tasks_order",
                                       "(ActiveLab-like)"}.get)
 queue = (review_order(result, decisions) if order == "review" else
          relabel_order(result.pred_probs, result.labels, store.verdicts(), dataset.ids, names))
-t1, t2, t3 = st.columns([1.2, 1, 1.2])
-tools = [f for f in TASK_FORMATS if f != "cvat" or dataset.image_column is not None]
-tool = t1.selectbox("Tool", tools, key="tasks_format")
-# no max_value: the queue shrinks as decisions come in, and a kept value above it would fail
-many = min(int(t2.number_input("How many", min_value=1,
-                               value=min(len(queue), 200) or 1, key="tasks_rows")), len(queue))
-if len(queue):
-    files = task_files(dataset, queue[:many], result.suggested, result.scores, tool)
-    t3.download_button(f"Download {many:,} task(s)", tasks_zip(files),
-                       file_name=f"{default_stem(dataset)}_{tool}_tasks.zip",
-                       mime="application/zip", key="tasks_download",
-                       icon=":material/file_download:")
-else:
-    t3.caption("No flagged row left to review.")
+components.tasks_download(dataset, result, queue, key="tasks")
 upload = st.file_uploader("Verdicts: a Label Studio export (JSON, JSON_MIN, CSV), Argilla "
                           "records.json, CVAT annotations.xml, or the CSV form",
                           type=["json", "csv", "xml"], key="verdicts_upload")

@@ -52,6 +52,10 @@ st.caption(f"**{len(rows):,}** examples match · method: {labels.method_label(re
 if len(rows) == 0:
     st.success("No example matches these filters.")
     st.stop()
+with st.popover("Send to a labelling tool", icon=":material/send:"):
+    st.caption("These examples, in this order, as Label Studio, Argilla, CVAT or CSV tasks; "
+               "bring the verdicts back on the Review & export page.")
+    components.tasks_download(dataset, result, rows, key="suspect_tasks")
 
 decided_labels = components.decision_labels(dataset)
 decided = components.decided_rows(dataset, decided_labels)

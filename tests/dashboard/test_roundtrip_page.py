@@ -47,6 +47,12 @@ def test_tasks_download_and_verdict_upload_on_the_review_page():
     assert not at.exception
     assert "Download 1,797 task(s)" in [b.proto.label for b in at.get("download_button")]
     at.radio(key="tasks_order").set_value("review").run()
+    at.switch_page("app_pages/suspects.py")
+    at.run()
+    assert not at.exception
+    assert any(b.proto.label.endswith(" task(s)") for b in at.get("download_button"))
+    at.switch_page("app_pages/review_export.py")
+    at.run()
     dataset = nl.from_sample("digits")
     store = ReviewStore(dataset)
     assert store.decisions().empty
