@@ -356,3 +356,21 @@ def test_a_renamed_class_question_is_still_read(data):
                 r["from_name"] = "klass"
     found = read_verdicts(None, name="x.json", content=json.dumps(tasks).encode())
     assert len(found.verdicts) == 8 and found.skipped == {"cancelled": 1, "draft": 1}
+
+
+def test_a_second_file_decides_only_the_rows_it_brings_new_verdicts_for(data):
+    dataset = _dataset(data)
+    store = ReviewStore(dataset, data["db"])
+    first = read_verdicts(None, name="a.json", content=json.dumps(_json_min(_ls_json(data))
+                                                                  ).encode())
+    store.record_verdicts(check_verdicts(first, dataset), source="a")
+    store.clear(["r4"])  # the reviewer took r4's keep back in the dashboard
+    more = [{"noiselens_id": "r1", "label": "cat", "annotator": "dee",
+             "created_at": "2026-01-05T00:00:00Z"},
+            {"noiselens_id": "r4", "label": "cat", "annotator": "ann@x.org",
+             "created_at": "2026-01-02T10:05:00Z"}]  # r4's verdict again: not new
+    second = read_verdicts(None, name="b.json", content=json.dumps(more).encode())
+    done = store.record_verdicts(check_verdicts(second, dataset), source="b")
+    assert (done.read, done.new, done.decisions) == (2, 1, 1)
+    assert store.get("r4") is None and store.get("r1")["new_label"] == "cat"
+    assert store.get("r1")["note"] == "verdicts (b): 3 annotator(s)"

@@ -756,23 +756,30 @@ class ReviewStore:
             self._check("relabel", label)
         now = time.time()
         with self._transaction() as con:
+            known = {(r, a, lab, -1.0 if t is None else t) for r, a, lab, t in
+                     self._verdict_rows(con, sorted({r for r, *_ in rows}), raw=True)}
             before = con.total_changes
             con.executemany(
                 "INSERT OR IGNORE INTO verdicts (dataset, row_id, label, annotator, decided_at, "
                 "imported_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(self.key, r, lab, a, t, now, source) for r, lab, a, t in rows])
             new = con.total_changes - before
-            touched = sorted({r for r, *_ in rows}) if new else []
+            # only the rows with a new verdict are decided again
+            touched = sorted({r for r, lab, a, t in rows
+                              if (r, a, lab, -1.0 if t is None else t) not in known})
             every = self._verdict_rows(con, touched)
             result = self._verdict_decisions(con, every, probabilities, len(rows), new, source)
         return result
 
-    def _verdict_rows(self, con, ids: list[str]) -> list[tuple]:
+    def _verdict_rows(self, con, ids: list[str], raw: bool = False) -> list[tuple]:
+        """(row, annotator, label, time) of the verdicts on ``ids``, oldest first; ``raw``:
+        the tool's time (None when it gave none) instead of the effective one."""
+        when = "decided_at" if raw else _VERDICT_TIME
         out: list[tuple] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             out += con.execute(
-                f"SELECT row_id, annotator, label, {_VERDICT_TIME} FROM verdicts WHERE "
+                f"SELECT row_id, annotator, label, {when} FROM verdicts WHERE "
                 f"dataset = ? AND row_id IN ({','.join('?' * len(chunk))}) ORDER BY "
                 f"{_VERDICT_TIME}, rowid", (self.key, *chunk)).fetchall()
         return out
