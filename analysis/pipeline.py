@@ -24,11 +24,17 @@ from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, rank_flagg
 from analysis.core.selection import smallest
 from analysis.data.dataset import DataError, Dataset
 from analysis.data.splits import split_check
-from analysis.model.probabilities import Progress, out_of_fold_probabilities, training_arrays
+from analysis.model.probabilities import (
+    CANDIDATE_SETTINGS,
+    Progress,
+    choose_model,
+    out_of_fold_probabilities,
+    training_arrays,
+)
 from analysis.signals.compute import ISSUE_TYPES, compute_signals, dataset_checks, signal_space
 
 #: Bump when the probability pipeline changes so that old cache entries are not reused.
-PROBABILITIES_VERSION = 1
+PROBABILITIES_VERSION = 2
 #: The label detectors: confident learning on the out-of-fold probabilities, or the combined
 #: detector of :meth:`Analysis.relearned` (clean, fit again, flag as many rows as the filter
 #: does on the new probabilities, lowest relative confidence first:
@@ -108,6 +114,40 @@ def model_inputs(dataset: Dataset) -> dict:
     )
 
 
+def _choice(inputs: dict, labels, num_classes, *, model, cv, random_state, progress,
+            settings=None) -> tuple[np.ndarray, dict | None]:
+    """Out-of-fold probabilities and, for the automatic model or a candidate name, the
+    record of how they were made (``{"chosen": {...}, "summary": [...]}``)."""
+    if isinstance(model, str) and (model == "auto" or model in CANDIDATE_SETTINGS):
+        choice = choose_model(
+            labels=labels, cv=cv, random_state=random_state, progress=progress,
+            num_classes=num_classes, settings=settings,
+            candidates=None if model == "auto" else (model,), **inputs,
+        )
+        return choice.pred_probs, {"chosen": choice.chosen, "summary": choice.summary()}
+    probs = out_of_fold_probabilities(
+        labels=labels, model=model, cv=cv, random_state=random_state,
+        progress=progress, num_classes=num_classes, **inputs,
+    )
+    return probs, None
+
+
+def _cached_choice(key: str | None, compute, progress) -> tuple[np.ndarray, dict | None]:
+    """``compute()`` behind the on-disk cache (the array and its record under ``key``)."""
+    if key is None:
+        return compute()
+    hit = cache.load_array("probabilities", key)
+    record = cache.load_json("probabilities", key)
+    if hit is not None and record is not None:
+        if progress is not None:
+            progress(1.0, "read from the cache")
+        return hit, record.get("model")
+    probs, model = compute()
+    probs = cache.cached_array("probabilities", key, lambda: probs)
+    cache.save_json("probabilities", key, {"model": model})
+    return probs, model
+
+
 def dataset_probabilities(
     dataset: Dataset,
     *,
@@ -116,45 +156,43 @@ def dataset_probabilities(
     random_state: int | None = 0,
     progress: Progress | None = None,
     use_cache: bool = True,
-) -> tuple[np.ndarray, str]:
+) -> tuple[np.ndarray, str, dict | None]:
     """The dataset's out-of-fold predicted probabilities and where they come from.
 
     The dataset's own ``pred_probs`` win. Otherwise they are computed with
-    :func:`analysis.model.probabilities.out_of_fold_probabilities` and, for a named ``model``,
-    cached on disk keyed by the dataset fingerprint and the parameters (a second call reads
-    the file).
+    :func:`analysis.model.probabilities.choose_model` (``"auto"`` or a candidate's name) or
+    :func:`~analysis.model.probabilities.out_of_fold_probabilities` (a classifier) and, for a
+    named ``model``, cached on disk keyed by the dataset fingerprint and the parameters (a
+    second call reads the file).
 
     Returns
     -------
     pred_probs : ndarray of shape (N, K)
     source : str
         ``"given"`` or a description such as ``"out-of-fold (auto, 5 folds)"``.
+    model : dict or None
+        How the automatic model was made: ``"chosen"`` (``{candidate: setting}``, what a
+        refit fits again) and ``"summary"`` (every decision, one line each); None for given
+        probabilities or a classifier of the user's.
     """
     if dataset.pred_probs is not None:
         if progress is not None:
             progress(1.0, "using the given pred_probs")
-        return dataset.pred_probs, "given"
+        return dataset.pred_probs, "given", None
     inputs = model_inputs(dataset)
     name = model if isinstance(model, str) else type(model).__name__
     source = f"out-of-fold ({name}, {cv} folds)"
 
-    def compute() -> np.ndarray:
-        return out_of_fold_probabilities(
-            labels=dataset.labels, model=model, cv=cv, random_state=random_state,
-            progress=progress, num_classes=dataset.num_classes, **inputs,
-        )
+    def compute() -> tuple[np.ndarray, dict | None]:
+        return _choice(inputs, dataset.labels, dataset.num_classes, model=model, cv=cv,
+                       random_state=random_state, progress=progress)
 
-    if not (use_cache and isinstance(model, str) and random_state is not None):
-        return compute(), source
-    key = cache.fingerprint(
-        dataset.fingerprint, model, cv, random_state, PROBABILITIES_VERSION
-    )
-    hit = cache.load_array("probabilities", key)
-    if hit is not None:
-        if progress is not None:
-            progress(1.0, "read from the cache")
-        return hit, source
-    return cache.cached_array("probabilities", key, compute), source
+    key = None
+    if use_cache and isinstance(model, str) and random_state is not None:
+        key = cache.fingerprint(dataset.fingerprint, model, cv, random_state,
+                                PROBABILITIES_VERSION)
+    probs, record = _cached_choice(key, compute, progress)
+    return probs, source, record
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,6 +220,8 @@ class Analysis:
     detector: str = "confident_learning"
     #: Why this detector flagged the rows (:func:`choose_detector`), for people.
     detector_reason: str = ""
+    #: How the automatic model was made (:func:`dataset_probabilities`), or None.
+    model: dict | None = None
 
     def __post_init__(self):
         if self.labels is None:
@@ -443,6 +483,9 @@ class Analysis:
                  else f"out-of-fold ({name})")
         source = (f"{first}, fitted again on the cleaned labels "
                   f"({rounds} round{'s' if rounds > 1 else ''}, {cv} folds)")
+        # the refits fit again what the first choice kept (its candidates, each at its
+        # chosen setting), not the whole search: a refit costs one fit of each kept candidate
+        chosen = (self.model or {}).get("chosen") if model == "auto" else None
         current: Analysis = self
         for r in range(rounds):
             cleaned = np.where(current.is_issue, current.suggested,
@@ -453,26 +496,19 @@ class Analysis:
                     progress((r + min(max(fraction, 0.0), 1.0)) / rounds,
                              f"fit {r + 2} of {rounds + 1} (cleaned labels): {message}")
 
-            def compute(cleaned: np.ndarray = cleaned, step=step) -> np.ndarray:
-                return out_of_fold_probabilities(
-                    labels=cleaned, model=model, cv=cv, random_state=random_state,
-                    progress=step, num_classes=self.dataset.num_classes, **inputs,
-                )
+            def compute(cleaned: np.ndarray = cleaned, step=step):
+                return _choice(inputs, cleaned, self.dataset.num_classes, model=model, cv=cv,
+                               random_state=random_state, progress=step, settings=chosen)
 
+            key = None
             if use_cache and isinstance(model, str) and random_state is not None:
                 key = cache.fingerprint(self.dataset.fingerprint, "relearned", model, cv,
-                                        random_state, cleaned, PROBABILITIES_VERSION)
-                hit = cache.load_array("probabilities", key)
-                if hit is not None:
-                    step(1.0, "read from the cache")
-                    probs = hit
-                else:
-                    probs = cache.cached_array("probabilities", key, compute)
-            else:
-                probs = compute()
+                                        random_state, cleaned, chosen, PROBABILITIES_VERSION)
+            probs, record = _cached_choice(key, compute, step)
+            refit = dict(self.model or {}, refit=record["summary"]) if record else self.model
             current = Analysis(self.dataset, probs, source, self.filter_by, self.rank_by,
                                labels=self.labels, detector="clean_and_refit",
-                               detector_reason=self.detector_reason or CHOSEN)
+                               detector_reason=self.detector_reason or CHOSEN, model=refit)
         return current
 
 
@@ -594,11 +630,12 @@ def analyze(
         if progress is not None:
             progress(share * fraction, message)
 
-    probs, source = dataset_probabilities(
+    probs, source, record = dataset_probabilities(
         dataset, model=model, cv=cv, random_state=random_state,
         progress=first if progress is not None else None, use_cache=use_cache,
     )
-    result = Analysis(dataset, probs, source, filter_by, rank_by, detector_reason=reason)
+    result = Analysis(dataset, probs, source, filter_by, rank_by, detector_reason=reason,
+                      model=record)
     if refit:
         def rest(fraction: float, message: str) -> None:
             if progress is not None:

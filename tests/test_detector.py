@@ -119,7 +119,7 @@ def test_the_default_falls_back_to_confident_learning_when_the_refit_cannot_run(
     by name, the combined detector's error is raised."""
     X, noisy = noisy_blobs()
     ds = nl.from_arrays(X, noisy)
-    real = pipeline.out_of_fold_probabilities
+    real = pipeline.choose_model
     calls = []
 
     def first_only(*args, **kwargs):
@@ -128,12 +128,12 @@ def test_the_default_falls_back_to_confident_learning_when_the_refit_cannot_run(
             raise ValueError("labels hold 1 class(es)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "out_of_fold_probabilities", first_only)
+    monkeypatch.setattr(pipeline, "choose_model", first_only)
     got = nl.analyze(ds, model="knn", use_cache=False)
     assert calls == [5, pipeline.REFIT_CV]
     assert got.detector == "confident_learning"
     assert "could not fit again (labels hold 1 class(es))" in got.detector_reason
-    probs = real(X, noisy, model="knn", random_state=0, num_classes=3)
+    probs = out_of_fold_probabilities(X, noisy, model="knn", random_state=0, num_classes=3)
     np.testing.assert_array_equal(got.is_issue, nl.find_label_issues(noisy, probs))
     calls.clear()
     with pytest.raises(ValueError, match="1 class"):
@@ -243,3 +243,36 @@ def test_the_refit_judges_with_the_probabilities_of_the_model_fitted_again():
     ev = Evidence(first.labels, want)
     count = int(issues_mask_from(ev, first.filter_by).sum())
     np.testing.assert_array_equal(got.is_issue, relative_confidence_flags(ev, count))
+
+
+def test_the_refits_fit_again_the_first_choice_not_the_whole_search(monkeypatch):
+    """#26: the combined detector's refits reuse the candidates and settings the automatic
+    model kept on the first fit (``ModelChoice.chosen``), on the cleaned labels."""
+    from analysis.model import probabilities
+
+    calls = []
+    real = probabilities.choose_model
+
+    def spy(*args, **kwargs):
+        choice = real(*args, **kwargs)
+        calls.append((kwargs.get("settings"), choice.chosen, kwargs["labels"].copy()))
+        return choice
+
+    monkeypatch.setattr(pipeline, "choose_model", spy)
+    X, noisy = noisy_blobs()
+    got = nl.analyze(nl.from_arrays(X, noisy), use_cache=False)
+    assert got.detector == "clean_and_refit"
+    assert len(calls) == 1 + pipeline.REFIT_ROUNDS
+    first_settings, chosen, first_labels = calls[0]
+    assert first_settings is None and chosen
+    np.testing.assert_array_equal(first_labels, noisy)
+    for settings, _, labels in calls[1:]:
+        assert settings == chosen  # the kept candidates at their settings, nothing searched
+        assert not np.array_equal(labels, noisy)  # fitted on the cleaned labels
+    assert got.model["chosen"] == chosen
+    assert got.model["summary"][0].endswith("folds)") and "refit" in got.model
+    # the record comes back from the cache with the probabilities
+    monkeypatch.setattr(pipeline, "choose_model", real)
+    again = nl.analyze(nl.from_arrays(X, noisy), detector="confident_learning")
+    cached = nl.analyze(nl.from_arrays(X, noisy), detector="confident_learning")
+    assert cached.model == again.model and cached.model["chosen"]

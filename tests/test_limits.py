@@ -83,9 +83,9 @@ def test_analysis_estimate_includes_out_of_fold_training(monkeypatch):
     check_analysis(2_000_000, 10, has_probs=True)  # 2M x 10 given: fits
     with pytest.raises(limits.MemoryLimitError) as err:
         check_analysis(2_000_000, 100, has_probs=False)
-    # 9 settings of 3 candidates, raw and calibrated, the mixture and the result: 20 arrays
-    assert training_arrays("tabular") == 20
-    assert "(20 x (N, K) float64 probabilities 29.8 GB, per-row vectors 183.1 MB" in str(err.value)
+    # 10 settings of 4 candidates, raw and calibrated, the mixture and the result: 22 arrays
+    assert training_arrays("tabular") == 22
+    assert "(22 x (N, K) float64 probabilities 32.8 GB, per-row vectors 183.1 MB" in str(err.value)
     assert "but 1.0 GB is available; nothing was started." in str(err.value)
 
 

@@ -291,3 +291,47 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
 def test_text_without_words():
     with pytest.raises(ValueError, match="text holds no words"):
         out_of_fold_probabilities(text=[""] * 20, labels=np.arange(20) % 2)
+
+
+def test_the_plan_leaves_out_gradient_boosting_where_it_cannot_or_should_not_run():
+    from analysis.model.probabilities import HIST_GB_MAX_CLASSES, plan_candidates
+
+    names, notes = plan_candidates(5_000, 10)
+    assert names == AUTO_CANDIDATES["tabular"] and notes == ()
+    names, notes = plan_candidates(5_000, 10, trees=False)
+    assert "hist_gb" not in names and "sparse" in notes[0]
+    names, notes = plan_candidates(5_000, HIST_GB_MAX_CLASSES + 1)
+    assert "hist_gb" not in names and f"{HIST_GB_MAX_CLASSES + 1} classes" in notes[0]
+    assert plan_candidates(100, 3, "text") == (AUTO_CANDIDATES["text"], ())
+    # sparse features: the automatic model runs without it and says so
+    rng = np.random.default_rng(0)
+    X = sparse.random(120, 30, density=0.2, random_state=0, format="csr")
+    y = rng.integers(0, 2, 120)
+    choice = choose_model(X, y)
+    assert "hist_gb" not in [c.name for c in choice.candidates]
+    assert any("dense features" in line for line in choice.summary())
+    with pytest.raises(ValueError, match="hist_gb needs dense features"):
+        choose_model(X, y, candidates="hist_gb")
+
+
+def test_gradient_boosting_splits_text_categories_natively_and_keeps_missing_values():
+    """A label carried only by a text category and by whether a number is missing: the
+    trees' own view (ordinal codes, NaN kept) learns both."""
+    rng = np.random.default_rng(1)
+    n = 600
+    colour = rng.choice(["red", "green", "blue", "teal"], n)
+    size = rng.normal(size=n)
+    size[rng.random(n) < 0.3] = np.nan
+    y = ((colour == "red") | (colour == "teal")).astype(int) ^ np.isnan(size).astype(int)
+    frame = pd.DataFrame({"colour": colour, "size": size, "noise": rng.normal(size=n)})
+    choice = choose_model(frame, y, candidates="hist_gb")
+    assert choice.candidates[0].name == "hist_gb"
+    assert np.mean(choice.pred_probs.argmax(1) == y) > 0.97
+    assert choice.chosen == {"hist_gb": 0.1}
+    again = choose_model(frame, y, settings=choice.chosen)
+    np.testing.assert_array_equal(again.pred_probs, choice.pred_probs)
+    lines = choice.summary()
+    assert lines[0] == choice.describe() and lines[1].startswith("hist_gb (learning_rate=0.1)")
+    assert lines[-1] == "candidates given"
+    with pytest.raises(ValueError, match="settings must map tabular candidates"):
+        choose_model(frame, y, settings={"zebra": 1})

@@ -13,6 +13,7 @@ machines, so a second open of the same data is instant, also after a restart.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -245,6 +246,34 @@ def cached_array(kind: str, key: str, compute: Callable[[], np.ndarray]) -> np.n
             stacklevel=2,
         )
     return value
+
+
+def json_path(kind: str, key: str) -> Path:
+    """Where the small record ``kind``/``key`` lives: ``workspace()/cache/<kind>/<key>.json``."""
+    return cache_path(kind, key).with_suffix(".json")
+
+
+def load_json(kind: str, key: str) -> dict | None:
+    """The cached record (a JSON object), or ``None`` on a miss or an unreadable file."""
+    try:
+        value = json.loads(json_path(kind, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def save_json(kind: str, key: str, record: dict) -> None:
+    """Store a small JSON record atomically beside the arrays; a failed write only warns."""
+    path = json_path(kind, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        warnings.warn(f"could not write the cache ({exc}); the record is not kept.",
+                      RuntimeWarning, stacklevel=2)
 
 
 def clear_cache(kind: str | None = None) -> int:

@@ -62,7 +62,7 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
@@ -71,7 +71,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from analysis.core import limits
@@ -80,7 +80,7 @@ from analysis.core._validation import check_labels, describe_rows
 
 #: Candidates ``model="auto"`` tries, by kind of input. Each name is also a valid ``model``.
 AUTO_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "tabular": ("knn", "logistic", "extra_trees"),
+    "tabular": ("knn", "logistic", "extra_trees", "hist_gb"),
     "text": ("tfidf_logistic", "tfidf_complement_nb"),
 }
 
@@ -89,6 +89,7 @@ CANDIDATE_SETTINGS: dict[str, tuple[float, ...]] = {
     "knn": (5, 10, 20, 40, 80),
     "logistic": (0.01, 0.1, 1.0),
     "extra_trees": (5,),  # min_samples_leaf
+    "hist_gb": (0.1,),  # learning_rate
     "tfidf_logistic": (1.0, 10.0, 100.0),
     "tfidf_complement_nb": (0.1, 1.0),  # alpha
 }
@@ -96,10 +97,15 @@ _SETTING_NAMES = {
     "knn": "k",
     "logistic": "C",
     "extra_trees": "min_samples_leaf",
+    "hist_gb": "learning_rate",
     "tfidf_logistic": "C",
     "tfidf_complement_nb": "alpha",
 }
 
+#: OpenMP threads of the gradient-boosted trees. One: with the other core busy, two threads
+#: spin-waiting on each other took 302 s to fit the digits where one took 14.5 s (and
+#: 190 s against 15 s on 10,000 rows x 30; scikit-learn 1.9, a loaded 2-core machine).
+HIST_GB_THREADS = 1
 #: Probabilities are floored at this value where a logarithm is taken (log-loss, temperature).
 PROB_FLOOR = 1e-6
 #: Most distinct values a categorical column is one-hot encoded into (rarer ones are pooled).
@@ -165,11 +171,31 @@ class ModelChoice:
     log_loss: float
     n_splits: int
     notes: tuple[str, ...] = field(default=())
+    #: How the candidates were chosen (:func:`plan_candidates`), for people.
+    plan: tuple[str, ...] = field(default=())
 
     @property
     def weights(self) -> dict[str, float]:
         """Weight of each candidate, by name."""
         return {c.name: c.weight for c in self.candidates}
+
+    @property
+    def chosen(self) -> dict:
+        """``{candidate: setting}`` of the candidates that carry weight (at least 0.01): what
+        a refit fits again (``choose_model(settings=...)``)."""
+        kept = {c.name: next(iter(c.setting.values())) for c in self.candidates
+                if c.weight >= 0.01}
+        return kept or {c.name: next(iter(c.setting.values())) for c in self.candidates[:1]}
+
+    def summary(self) -> list[str]:
+        """Every decision of the automatic model, one line each, for people."""
+        lines = [self.describe()]
+        for c in self.candidates:
+            setting = ", ".join(f"{k}={v:g}" for k, v in c.setting.items())
+            lines.append(f"{c.name} ({setting}): log-loss {c.log_loss:.3f}, calibrated "
+                         f"{c.calibrated_log_loss:.3f} (T={c.temperature:.2f}), weight "
+                         f"{c.weight:.2f}, {_duration(c.seconds)}")
+        return lines + list(self.plan) + list(self.notes)
 
     def describe(self) -> str:
         """One line for people, e.g. ``"0.62 extra_trees + 0.38 knn (k=20); log-loss 1.02"``."""
@@ -343,17 +369,29 @@ def _numeric_steps() -> list:
 
 @dataclass
 class _Features:
-    """Rows to slice and an unfitted transformer that turns them into model inputs."""
+    """Rows to slice and the unfitted transformers that turn them into model inputs.
+
+    Two views of the same rows: ``"standard"`` (imputed, standardised, one-hot or TF-IDF:
+    what the kNN, the linear models and the randomised trees take) and ``"trees"`` (for the
+    gradient-boosted trees: numbers as they are, NaN kept, since the trees learn where a
+    missing value goes; categories as ordinal codes that they split natively). ``trees`` is
+    ``False`` where the rows have no such view (sparse matrices, text).
+    """
 
     data: object
     transformer: object
     kind: str  # "tabular" or "text"
+    trees: bool = False
+    tree_transformer: object = None
+    #: Which columns of the trees' view are categorical codes.
+    categorical: np.ndarray | None = None
 
-    def fold(self, train: np.ndarray, test: np.ndarray):
-        """Fit the transformer on the training rows; return (train, test) model inputs."""
-        if self.transformer is None:
+    def fold(self, train: np.ndarray, test: np.ndarray, view: str = "standard"):
+        """Fit the view's transformer on the training rows; return (train, test) inputs."""
+        transformer = self.tree_transformer if view == "trees" else self.transformer
+        if transformer is None:
             return _rows(self.data, train), _rows(self.data, test)
-        transformer = clone(self.transformer)
+        transformer = clone(transformer)
         try:
             x_train = transformer.fit_transform(_rows(self.data, train))
         except ValueError as err:
@@ -364,6 +402,19 @@ class _Features:
                 ) from None
             raise
         return x_train, transformer.transform(_rows(self.data, test))
+
+
+def _tree_view(numeric: list[str], categorical: list[str]) -> tuple[ColumnTransformer, np.ndarray]:
+    """The gradient-boosted trees' transformer of a cleaned frame, and its categorical mask."""
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan,
+        max_categories=MAX_CATEGORIES, dtype=np.float64,
+    )
+    parts = [("numeric", "passthrough", numeric)] if numeric else []
+    if categorical:
+        parts.append(("categorical", encoder, categorical))
+    mask = np.array([False] * len(numeric) + [True] * len(categorical))
+    return ColumnTransformer(parts, sparse_threshold=0.0), mask
 
 
 def _tabular_features(X) -> _Features:
@@ -381,7 +432,8 @@ def _tabular_features(X) -> _Features:
                 handle_unknown="ignore", max_categories=MAX_CATEGORIES, sparse_output=False
             )
             parts.append(("categorical", encoder, categorical))
-        return _Features(frame, ColumnTransformer(parts), "tabular")
+        trees, mask = _tree_view(numeric, categorical)
+        return _Features(frame, ColumnTransformer(parts), "tabular", True, trees, mask)
     if sparse.issparse(X):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (rows x features), got shape {X.shape}.")
@@ -401,7 +453,8 @@ def _tabular_features(X) -> _Features:
         return _tabular_features(pd.DataFrame(arr))
     data = arr.astype(np.float64)
     data[~np.isfinite(data)] = np.nan
-    return _Features(data, Pipeline(_numeric_steps()), "tabular")
+    mask = np.zeros(data.shape[1], dtype=bool)
+    return _Features(data, Pipeline(_numeric_steps()), "tabular", True, None, mask)
 
 
 def _text_features(text) -> _Features:
@@ -496,6 +549,25 @@ def _extra_trees(x_train, y_train, x_test, k_classes, settings, random_state):
     return out
 
 
+def _hist_gb(x_train, y_train, x_test, k_classes, settings, random_state, categorical=None):
+    """Gradient-boosted trees on feature histograms; the settings are learning rates.
+
+    scikit-learn's defaults otherwise (100 iterations of trees with 31 leaves; early
+    stopping on a tenth of the training rows from 10,000 rows on), with the categorical
+    columns split natively and NaN sent down the side that fits best.
+    """
+    out = {}
+    mask = categorical if categorical is not None and categorical.any() else None
+    with threadpool_limits(limits=HIST_GB_THREADS, user_api="openmp"):
+        for rate in settings:
+            model = HistGradientBoostingClassifier(
+                learning_rate=float(rate), categorical_features=mask,
+                random_state=random_state,
+            ).fit(x_train, y_train)
+            out[rate] = _into_columns(model.predict_proba(x_test), model.classes_, k_classes)
+    return out
+
+
 def _complement_nb(x_train, y_train, x_test, k_classes, settings, random_state):
     """Complement naive Bayes (non-negative features such as TF-IDF); settings are alphas."""
     out = {}
@@ -509,6 +581,7 @@ _CANDIDATES = {
     "knn": _knn,
     "logistic": _logistic,
     "extra_trees": _extra_trees,
+    "hist_gb": _hist_gb,
     "tfidf_logistic": _logistic,
     "tfidf_complement_nb": _complement_nb,
 }
@@ -683,50 +756,49 @@ def _finish(probs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(probs, dtype=np.float32)
 
 
-def choose_model(
-    X=None,
-    labels=None,
-    *,
-    cv: int = 5,
-    random_state: int | None = 0,
-    progress: Progress | None = None,
-    text=None,
-    num_classes: int | None = None,
-    candidates: Sequence[str] | str | None = None,
-) -> ModelChoice:
-    """Cross-validate the automatic candidates, calibrate and combine them.
+#: The gradient-boosted trees build one tree per class at every iteration: above this many
+#: classes their cost (minutes per fold at 20,000 rows) is not worth a candidate.
+HIST_GB_MAX_CLASSES = 100
+#: The views of the rows that candidates other than the standard one take (see _Features).
+_VIEWS = {"hist_gb": "trees"}
+
+
+def plan_candidates(
+    n_rows: int, n_classes: int, kind: str = "tabular", *, trees: bool = True
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which candidates the automatic model tries on a table of this size, and why.
 
     Parameters
     ----------
-    X : array-like of shape (N, F), DataFrame or sparse matrix, optional
-        Features (see the module notes). Leave out when ``text`` is given.
-    labels : array-like of shape (N,)
-        Given labels, integers 0..K-1.
-    cv : int, default=5
-        Number of folds (fewer when a class is smaller, see the module notes).
-    random_state : int or None, default=0
-        Seed of the folds and of the randomised models; the same seed gives the same output.
-    progress : callable(fraction, message), optional
-        Called after every candidate on every fold, and once at the end with 1.0.
-    text : sequence of str of length N, optional
-        Text per row, instead of ``X``.
-    num_classes : int, optional
-        K; by default one more than the largest label.
-    candidates : str or sequence of str, optional
-        Subset of ``AUTO_CANDIDATES["tabular"]`` (or ``["text"]``) to try; all by default.
+    n_rows, n_classes : int
+        Rows and classes of the labels.
+    kind : {"tabular", "text"}
+    trees : bool
+        Whether the rows have the gradient-boosted trees' view (dense features).
 
     Returns
     -------
-    ModelChoice
-        ``pred_probs`` of shape (N, K) float32 and each candidate's setting, log-loss,
-        temperature and weight.
+    names : tuple of str
+        The candidates, a subset of ``AUTO_CANDIDATES[kind]`` in its order.
+    notes : tuple of str
+        One sentence per candidate left out, for people (``ModelChoice.plan``).
     """
-    features, y, k, folds, notes, seed = _prepare(X, labels, cv, random_state, text, num_classes)
-    names = _candidate_names(features.kind, candidates)
-    # memory estimated before the work starts (#13): refused with the numbers
-    limits.check_training(y.size, k, training_arrays(candidates=names),
-                          f"out-of-fold training of {len(names)} candidates")
-    raw = {name: {s: np.zeros((y.size, k)) for s in CANDIDATE_SETTINGS[name]} for name in names}
+    names, notes = list(AUTO_CANDIDATES[kind]), []
+    if "hist_gb" in names and not trees:
+        names.remove("hist_gb")
+        notes.append("hist_gb left out: its trees need dense features (these are sparse).")
+    if "hist_gb" in names and n_classes > HIST_GB_MAX_CLASSES:
+        names.remove("hist_gb")
+        notes.append(f"hist_gb left out: {n_classes} classes (more than "
+                     f"{HIST_GB_MAX_CLASSES}) make one tree each per iteration.")
+    return tuple(names), tuple(notes)
+
+
+def _fit_folds(features, y, k, folds, plan: dict, seed, progress) -> tuple[dict, dict]:
+    """Every candidate of ``plan`` ({name: settings}) on every fold: the raw out-of-fold
+    probabilities {name: {setting: (N, K)}} and the seconds each candidate took."""
+    names = tuple(plan)
+    raw = {name: {s: np.zeros((y.size, k)) for s in plan[name]} for name in names}
     seconds = dict.fromkeys(names, 0.0)
     steps, done = len(folds) * len(names) + 1, 0
     _report(progress, 0.0, f"{len(folds)} folds x {len(names)} candidates on {y.size:,} rows")
@@ -735,18 +807,21 @@ def choose_model(
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Found unknown categories")
         for f, (train, test) in enumerate(folds):
-            x_train, x_test = features.fold(train, test)
+            views = {view: features.fold(train, test, view)
+                     for view in {_VIEWS.get(name, "standard") for name in names}}
             y_train = y[train]
             for c, name in enumerate(names):
                 _report(progress, done / steps,
                         f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: training "
                         f"{name} on {train.size:,} rows ({clock.eta(done)})")
                 start = time.perf_counter()
+                x_train, x_test = views[_VIEWS.get(name, "standard")]
                 if np.unique(y_train).size < 2:
                     probs = dict.fromkeys(raw[name], _one_class(y_train, test.size, k))
                 else:
+                    extra = {"categorical": features.categorical} if name == "hist_gb" else {}
                     probs = _CANDIDATES[name](
-                        x_train, y_train, x_test, k, CANDIDATE_SETTINGS[name], seed
+                        x_train, y_train, x_test, k, plan[name], seed, **extra
                     )
                 for s, p in probs.items():
                     raw[name][s][test] = p
@@ -756,13 +831,17 @@ def choose_model(
                         f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: {name} "
                         f"done in {_duration(time.perf_counter() - start)} "
                         f"({clock.eta(done)})")
+    return raw, seconds
 
+
+def _combine(y: np.ndarray, raw: dict, seconds: dict) -> tuple[np.ndarray, tuple]:
+    """Calibrate every setting, keep each candidate's best, weigh the candidates (EM)."""
     calibrated, partial = [], []
-    for name in names:
+    for name, tried_raw in raw.items():
         # every setting is calibrated, then the setting with the lowest calibrated log-loss
         # wins: it is judged as it will be used
         tried = {}
-        for s, p in raw[name].items():
+        for s, p in tried_raw.items():
             probs, temperature = calibrate_temperature(y, p)
             tried[s] = (log_loss(y, probs), log_loss(y, p), temperature, probs)
         setting = min(tried, key=lambda s: (tried[s][0], s))
@@ -783,8 +862,80 @@ def choose_model(
         )
         for (name, setting, loss, temperature, cal_loss), w in zip(partial, weights, strict=True)
     )
+    return final, results
+
+
+def _settings_plan(settings: dict, kind: str) -> dict:
+    valid = AUTO_CANDIDATES[kind]
+    wrong = [n for n in settings if n not in valid]
+    if wrong or not settings:
+        raise ValueError(f"settings must map {kind} candidates ({', '.join(valid)}) to one "
+                         f"setting each; got {settings!r}.")
+    return {name: (value,) for name, value in settings.items()}
+
+
+def choose_model(
+    X=None,
+    labels=None,
+    *,
+    cv: int = 5,
+    random_state: int | None = 0,
+    progress: Progress | None = None,
+    text=None,
+    num_classes: int | None = None,
+    candidates: Sequence[str] | str | None = None,
+    settings: dict | None = None,
+) -> ModelChoice:
+    """Cross-validate the automatic candidates, calibrate and combine them.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, F), DataFrame or sparse matrix, optional
+        Features (see the module notes). Leave out when ``text`` is given.
+    labels : array-like of shape (N,)
+        Given labels, integers 0..K-1.
+    cv : int, default=5
+        Number of folds (fewer when a class is smaller, see the module notes).
+    random_state : int or None, default=0
+        Seed of the folds and of the randomised models; the same seed gives the same output.
+    progress : callable(fraction, message), optional
+        Called after every candidate on every fold, and once at the end with 1.0.
+    text : sequence of str of length N, optional
+        Text per row, instead of ``X``.
+    num_classes : int, optional
+        K; by default one more than the largest label.
+    candidates : str or sequence of str, optional
+        Subset of ``AUTO_CANDIDATES["tabular"]`` (or ``["text"]``) to try; by default
+        :func:`plan_candidates` chooses by the table's size.
+    settings : dict, optional
+        ``{candidate: setting}``: fit only these candidates, each at this one setting (no
+        search), then calibrate and weigh them again — how a refit reuses a first choice
+        (:attr:`ModelChoice.chosen`). Overrides ``candidates``.
+
+    Returns
+    -------
+    ModelChoice
+        ``pred_probs`` of shape (N, K) float32, each candidate's setting, log-loss,
+        temperature and weight, and the plan's notes.
+    """
+    features, y, k, folds, notes, seed = _prepare(X, labels, cv, random_state, text, num_classes)
+    if settings is not None:
+        plan, planned = _settings_plan(settings, features.kind), ("settings reused",)
+    elif candidates is not None:
+        names = _candidate_names(features.kind, candidates)
+        plan, planned = {n: CANDIDATE_SETTINGS[n] for n in names}, ("candidates given",)
+    else:
+        names, planned = plan_candidates(y.size, k, features.kind, trees=features.trees)
+        plan = {n: CANDIDATE_SETTINGS[n] for n in names}
+    if "hist_gb" in plan and not features.trees:
+        raise ValueError("hist_gb needs dense features; these are sparse or text.")
+    # memory estimated before the work starts (#13): refused with the numbers
+    limits.check_training(y.size, k, 2 * sum(len(v) for v in plan.values()) + 2,
+                          f"out-of-fold training of {len(plan)} candidates")
+    raw, seconds = _fit_folds(features, y, k, folds, plan, seed, progress)
+    final, results = _combine(y, raw, seconds)
     _report(progress, 1.0, "combined")
-    return ModelChoice(final, results, log_loss(y, final), len(folds), notes)
+    return ModelChoice(final, results, log_loss(y, final), len(folds), notes, planned)
 
 
 def _check_model(model) -> None:
