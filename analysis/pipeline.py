@@ -44,10 +44,14 @@ DETECTORS = ("confident_learning", "clean_and_refit")
 #: dataset has no pred_probs of its own: it beats confident learning alone on every data set
 #: of the benchmark, README "Why flagged"), else confident learning (:func:`choose_detector`).
 AUTO_DETECTOR = "auto"
-#: Above this many rows ``"auto"`` takes confident learning alone: the combined detector's
-#: two refits triple the fitting time (minutes at this size), and its gain was measured on
-#: data sets of up to ~2,000 rows (README, Why flagged). Asked for by name, it runs at any size.
-AUTO_REFIT_MAX_ROWS = 50_000
+#: Above this many rows ``"auto"`` takes confident learning alone. Measured (#26,
+#: docs/benchmarks.md "The default detector by size"): the combined detector gains on the
+#: scikit-learn sets of 178 to 1,797 rows (digits 20% noise, seed 11: F1 0.984 against
+#: 0.926), and loses on make_classification's 10,000 and 30,000 rows, where the model is
+#: weaker and every count overshoots (0.498 against 0.616 and 0.567 against 0.679; the
+#: cleanlab + HistGB recipe 0.550 and 0.633); its refits also double the fitting time there.
+#: Asked for by name, it runs at any size.
+AUTO_REFIT_MAX_ROWS = 5_000
 #: Fits after the first one in the combined detector (:meth:`Analysis.relearned`).
 REFIT_ROUNDS = 2
 #: Folds of each refit of the combined detector (the first fit keeps ``analyze``'s ``cv``).
@@ -550,12 +554,12 @@ def choose_detector(dataset: Dataset, detector: str = AUTO_DETECTOR) -> tuple[st
             return "confident_learning", (
                 f"the dataset has {len(dataset):,} rows, more than the "
                 f"{AUTO_REFIT_MAX_ROWS:,} up to which the combined detector is the default: it "
-                "fits the model three times, so confident learning alone (ask for "
-                "clean_and_refit to run it)")
+                "fits the model three times and, measured on larger tables, flagged too "
+                "many rows, so confident learning alone (ask for clean_and_refit to run it)")
         return "clean_and_refit", (
-            "the default when the dataset brings no pred_probs: it found label errors "
-            "better than confident learning alone on every data set of the benchmark "
-            "(README, Why flagged)")
+            "the default when the dataset brings no pred_probs and is small: it found label "
+            "errors better than confident learning alone on every small data set of the "
+            "benchmark (docs/benchmarks.md)")
     if detector == "clean_and_refit" and dataset.pred_probs is not None:
         raise ValueError(f"{dataset.source}: the dataset brings its own pred_probs; the "
                          "clean_and_refit detector needs a model to fit again (choose "

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ranking score (default: self_confidence)")
     run.add_argument("--detector", default="auto",
                      help="label detector: auto (the default: clean_and_refit unless the data "
-                     "brings its own --pred-probs or has more than 50,000 rows, then "
+                     "brings its own --pred-probs or has more than 5,000 rows, then "
                      "confident_learning), "
                      "confident_learning (the exact filters on the out-of-fold model's "
                      "probabilities) or clean_and_refit (clean the flagged rows, fit the model "

@@ -115,8 +115,12 @@ def test_choose_model_reports_candidates_and_weights():
     # the mixture is at least as good as its best calibrated candidate
     assert choice.log_loss <= min(c.calibrated_log_loss for c in choice.candidates) + 1e-4
     assert "out-of-fold log-loss" in choice.describe()
-    # progress: a start, every candidate on every fold as it starts and ends, the combination
-    assert len(seen) == 1 + 2 * 5 * len(names) + 1
+    # progress: a start, every candidate on every fold as it starts and ends (the boosted
+    # trees, fitted on the folds side by side: once as they start, then as each fold ends),
+    # the combination
+    assert len(seen) == 1 + 2 * 5 * (len(names) - 1) + (1 + 5) + 1
+    done = [m.split(":")[0] for _, m in seen if "hist_gb done" in m]
+    assert done == [f"fold {f}/5" for f in range(1, 6)]
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
 
@@ -294,10 +298,19 @@ def test_text_without_words():
 
 
 def test_the_plan_leaves_out_gradient_boosting_where_it_cannot_or_should_not_run():
-    from analysis.model.probabilities import HIST_GB_MAX_CLASSES, plan_candidates
+    from analysis.model.probabilities import (
+        HIST_GB_MAX_CLASSES,
+        LARGE_TABLE_ROWS,
+        plan_candidates,
+    )
 
     names, notes = plan_candidates(5_000, 10)
     assert names == AUTO_CANDIDATES["tabular"] and notes == ()
+    assert plan_candidates(LARGE_TABLE_ROWS, 10) == (AUTO_CANDIDATES["tabular"], ())
+    names, notes = plan_candidates(LARGE_TABLE_ROWS + 1, 10)
+    assert names == ("logistic", "hist_gb")
+    assert notes == (f"knn and extra_trees left out: {LARGE_TABLE_ROWS + 1:,} rows (more than "
+                     f"{LARGE_TABLE_ROWS:,}); their cost grows faster than the rows.",)
     names, notes = plan_candidates(5_000, 10, trees=False)
     assert "hist_gb" not in names and "sparse" in notes[0]
     names, notes = plan_candidates(5_000, HIST_GB_MAX_CLASSES + 1)

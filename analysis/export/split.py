@@ -1045,6 +1045,9 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
             "filter_by": result.filter_by,
             "rank_by": result.rank_by,
             "probabilities": result.probabilities_source,
+            # how the automatic model was made: every candidate, setting, weight (#26)
+            "model": getattr(result, "model", None),
+            "label_detector": getattr(result, "detector", "confident_learning"),
             "systematic_pairs": [
                 {"given": r.given_name, "true": r.true_name, "count": int(r.count),
                  "p_given_given_true": round(float(r.p_given_given_true), 4)}

@@ -51,6 +51,7 @@ labels) get a column of zeros.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -58,6 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.base import clone
@@ -759,8 +761,11 @@ def _finish(probs: np.ndarray) -> np.ndarray:
 #: The gradient-boosted trees build one tree per class at every iteration: above this many
 #: classes their cost (minutes per fold at 20,000 rows) is not worth a candidate.
 HIST_GB_MAX_CLASSES = 100
-#: The views of the rows that candidates other than the standard one take (see _Features).
-_VIEWS = {"hist_gb": "trees"}
+#: Above this many rows the automatic model keeps the candidates whose cost grows about
+#: linearly with the rows (logistic regression, gradient-boosted trees): the kNN's search
+#: and the full-depth randomised trees (a forest of ~N/5 leaves per tree, ~1.6 GB of leaf
+#: probabilities at 1M rows x 10 classes) grow faster.
+LARGE_TABLE_ROWS = 200_000
 
 
 def plan_candidates(
@@ -784,6 +789,11 @@ def plan_candidates(
         One sentence per candidate left out, for people (``ModelChoice.plan``).
     """
     names, notes = list(AUTO_CANDIDATES[kind]), []
+    if kind == "tabular" and n_rows > LARGE_TABLE_ROWS:
+        for name in ("knn", "extra_trees"):
+            names.remove(name)
+        notes.append(f"knn and extra_trees left out: {n_rows:,} rows (more than "
+                     f"{LARGE_TABLE_ROWS:,}); their cost grows faster than the rows.")
     if "hist_gb" in names and not trees:
         names.remove("hist_gb")
         notes.append("hist_gb left out: its trees need dense features (these are sparse).")
@@ -792,6 +802,27 @@ def plan_candidates(
         notes.append(f"hist_gb left out: {n_classes} classes (more than "
                      f"{HIST_GB_MAX_CLASSES}) make one tree each per iteration.")
     return tuple(names), tuple(notes)
+
+
+def _hist_gb_folds(features, y, k, folds, settings, seed):
+    """The gradient-boosted trees on every fold, folds side by side on the cores (each fit on
+    one OpenMP thread, :data:`HIST_GB_THREADS`): yields (fold, probabilities, seconds) in
+    fold order as they finish."""
+
+    def one(train, test):
+        start = time.perf_counter()
+        x_train, x_test = features.fold(train, test, "trees")
+        if np.unique(y[train]).size < 2:
+            probs = dict.fromkeys(settings, _one_class(y[train], test.size, k))
+        else:
+            probs = _hist_gb(x_train, y[train], x_test, k, settings, seed, features.categorical)
+        return probs, time.perf_counter() - start
+
+    jobs = max(1, min(len(folds), os.cpu_count() or 1))
+    runs = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(
+        delayed(one)(train, test) for train, test in folds)
+    for f, (probs, seconds) in enumerate(runs):
+        yield f, probs, seconds
 
 
 def _fit_folds(features, y, k, folds, plan: dict, seed, progress) -> tuple[dict, dict]:
@@ -806,29 +837,36 @@ def _fit_folds(features, y, k, folds, plan: dict, seed, progress) -> tuple[dict,
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Found unknown categories")
+        if "hist_gb" in plan:
+            _report(progress, 0.0, f"training hist_gb on {len(folds)} folds side by side")
+            for f, probs, spent in _hist_gb_folds(features, y, k, folds, plan["hist_gb"], seed):
+                for s, p in probs.items():
+                    raw["hist_gb"][s][folds[f][1]] = p
+                seconds["hist_gb"] += spent
+                done += 1
+                _report(progress, done / steps, f"fold {f + 1}/{len(folds)}: hist_gb done "
+                        f"({clock.eta(done)})")
+        others = [name for name in names if name != "hist_gb"]
         for f, (train, test) in enumerate(folds):
-            views = {view: features.fold(train, test, view)
-                     for view in {_VIEWS.get(name, "standard") for name in names}}
+            if not others:
+                break
+            x_train, x_test = features.fold(train, test)
             y_train = y[train]
-            for c, name in enumerate(names):
+            for c, name in enumerate(others):
                 _report(progress, done / steps,
-                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: training "
+                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(others)}: training "
                         f"{name} on {train.size:,} rows ({clock.eta(done)})")
                 start = time.perf_counter()
-                x_train, x_test = views[_VIEWS.get(name, "standard")]
                 if np.unique(y_train).size < 2:
                     probs = dict.fromkeys(raw[name], _one_class(y_train, test.size, k))
                 else:
-                    extra = {"categorical": features.categorical} if name == "hist_gb" else {}
-                    probs = _CANDIDATES[name](
-                        x_train, y_train, x_test, k, plan[name], seed, **extra
-                    )
+                    probs = _CANDIDATES[name](x_train, y_train, x_test, k, plan[name], seed)
                 for s, p in probs.items():
                     raw[name][s][test] = p
                 seconds[name] += time.perf_counter() - start
                 done += 1
                 _report(progress, done / steps,
-                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(names)}: {name} "
+                        f"fold {f + 1}/{len(folds)}, candidate {c + 1}/{len(others)}: {name} "
                         f"done in {_duration(time.perf_counter() - start)} "
                         f"({clock.eta(done)})")
     return raw, seconds
