@@ -410,3 +410,12 @@ def multilabel_health(labels, pred_probs, estimate: MultilabelEstimate | None = 
         "classes": rank_classes_by_multilabel_quality(y, est.issues),
         "common_issues": common_multilabel_issues(y, est.issues),
     }
+
+
+__all__ = ["AGGREGATORS", "EMA_ALPHA", "ML_FILTERS", "SOFTMIN_TEMPERATURE", "MultilabelEstimate",
+           "binary_problem", "check_multilabel", "common_multilabel_issues",
+           "estimate_multilabel", "exponential_moving_average", "find_multilabel_issues",
+           "matrix_to_tags", "multilabel_confident_joint", "multilabel_health",
+           "multilabel_quality_scores", "per_class_quality_scores",
+           "rank_classes_by_multilabel_quality", "softmin", "suggested_tags", "tag_issue_table",
+           "tags_to_matrix"]

@@ -389,3 +389,8 @@ def tag_changes(old_labels, new_labels, class_names: Sequence[str]) -> list[dict
     return [{"row": int(i), "added": [names[j] for j in np.flatnonzero(new[i] & ~old[i])],
              "removed": [names[j] for j in np.flatnonzero(old[i] & ~new[i])]}
             for i in np.flatnonzero((old != new).any(axis=1))]
+
+
+__all__ = ["DEFAULT_SEPARATOR", "PROB_PREFIX", "MultilabelTags", "parse_columns",
+           "parse_delimited", "parse_probabilities", "probability_columns", "tag_changes",
+           "write_tags"]

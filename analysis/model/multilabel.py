@@ -186,3 +186,7 @@ def choose_multilabel_model(X=None, labels=None, *, model: str = "auto", cv: int
 def multilabel_out_of_fold_probabilities(X=None, labels=None, **kwargs) -> np.ndarray:
     """The ``pred_probs`` of :func:`choose_multilabel_model` (same arguments)."""
     return choose_multilabel_model(X, labels, **kwargs).pred_probs
+
+
+__all__ = ["ML_CANDIDATES", "MultilabelModelChoice", "choose_multilabel_model",
+           "mean_binary_log_loss", "multilabel_folds", "multilabel_out_of_fold_probabilities"]
