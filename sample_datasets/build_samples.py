@@ -587,8 +587,8 @@ def build_digits_tags() -> Built:
         "digits_tags",
     )
     card = card.replace('from analysis.data.samples import load\n\nsample = load("digits_tags")',
-                        'from analysis.data.samples import load_multilabel\n\n'
-                        'sample = load_multilabel("digits_tags")')
+                        'from analysis.data.multilabel import load_multilabel_sample\n\n'
+                        'sample = load_multilabel_sample("digits_tags")')
     return Built(frame, card)
 
 

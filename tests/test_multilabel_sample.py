@@ -8,6 +8,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from analysis.core import multilabel as ml
+from analysis.data import multilabel as mld
 from analysis.data import samples
 from analysis.model.multilabel import choose_multilabel_model
 
@@ -19,15 +20,15 @@ NOISE = {"even": (0.05, 0.02), "prime": (0.15, 0.03), "loop": (0.25, 0.02),
 
 @pytest.fixture(scope="module")
 def sample():
-    return samples.load_multilabel("digits_tags")
+    return mld.load_multilabel_sample("digits_tags")
 
 
 def test_listed_apart_from_the_single_label_samples(sample):
-    assert samples.multilabel_names() == ["digits_tags"]
+    assert mld.multilabel_sample_names() == ["digits_tags"]
     assert "digits_tags" not in samples.names()
     with pytest.raises(ValueError, match="^unknown multi-label sample 'x'; valid names: "
                                          "digits_tags\\.$"):
-        samples.load_multilabel("x")
+        mld.load_multilabel_sample("x")
     assert sample.frame.shape == (1797, 67)
     assert sample.class_names == list(RULES)
     np.testing.assert_array_equal(sample.frame[sample.feature_columns].to_numpy(),

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.core._validation import describe_rows
+from analysis.data import samples
 from analysis.data.dataset import NA_TEXTS, DataError
 
 #: The default separator of a delimited label cell (the most common in tag exports).
@@ -35,6 +36,8 @@ _ZERO_TEXTS = ("0", "0.0", "false")
 _ONE_TEXTS = ("1", "1.0", "true")
 #: Values this far outside [0, 1] are rounding, clipped (as the multi-class probabilities).
 _PROB_TOLERANCE = 1e-3
+#: The bundled samples' id, given-label and true-label columns.
+_ID, _LABEL, _TRUE = samples.ID_COLUMN, samples.LABEL_COLUMN, samples.TRUE_LABEL_COLUMN
 
 
 @dataclass(frozen=True)
@@ -391,6 +394,100 @@ def tag_changes(old_labels, new_labels, class_names: Sequence[str]) -> list[dict
             for i in np.flatnonzero((old != new).any(axis=1))]
 
 
+# --------------------------------------------------------------------------- multi-label (#28)
+
+
+@dataclass(frozen=True, eq=False)
+class MultilabelSample:
+    """A bundled multi-label sample: tags per row in a delimited cell, with their truth.
+
+    Attributes
+    ----------
+    name, frame, card, id_column, feature_columns, image_shape
+        As in :class:`analysis.data.samples.Sample`.
+    label_column, true_label_column : str
+        The given tags and the tags before noise, class names joined by ``separator`` (an
+        empty cell: no tag).
+    separator : str
+        The tag separator.
+    class_names : list of str
+        The tags, in the order of the matrices' columns.
+    labels, true_labels : ndarray of shape (N, K), uint8
+        The given and the true tags as 0/1 matrices.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    label_column: str
+    true_label_column: str
+    separator: str
+    class_names: list[str]
+    labels: np.ndarray
+    true_labels: np.ndarray
+    feature_columns: list[str]
+    image_shape: tuple[int, int] | None
+    card: str
+    id_column: str = _ID
+
+
+@dataclass(frozen=True)
+class _MultilabelSpec:
+    rows: int
+    class_names: tuple[str, ...]
+    separator: str
+    num_features: int
+    image_shape: tuple[int, int] | None = None
+
+
+_MULTILABEL_SPECS: dict[str, _MultilabelSpec] = {
+    "digits_tags": _MultilabelSpec(1797, ("even", "prime", "loop", "large"), "|", 64,
+                                   image_shape=(8, 8)),
+}
+
+
+def multilabel_sample_names() -> list[str]:
+    """Names of the bundled multi-label samples (not among
+    :func:`analysis.data.samples.names`: their label cells hold several tags, which only the
+    multi-label analysis reads)."""
+    return list(_MULTILABEL_SPECS)
+
+
+def load_multilabel_sample(name: str) -> MultilabelSample:
+    """Load a bundled multi-label sample (no network, no regeneration).
+
+    Raises ``ValueError`` for an unknown name (listing the valid ones), a missing file, or a
+    file whose columns, rows or tags are not the sample's.
+    """
+    if name not in _MULTILABEL_SPECS:
+        raise ValueError(f"unknown multi-label sample {name!r}; valid names: "
+                         f"{', '.join(_MULTILABEL_SPECS)}.")
+    spec = _MULTILABEL_SPECS[name]
+    csv_path, card_path = samples.SAMPLES_DIR / f"{name}.csv", samples.SAMPLES_DIR / f"{name}.md"
+    for path in (csv_path, card_path):
+        if not path.is_file():
+            raise ValueError(f"sample file {path} is missing; in a source checkout regenerate "
+                             "the samples with `python sample_datasets/build_samples.py`, else "
+                             "reinstall noiselens.")
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    features = [c for c in frame.columns if c not in (_ID, _LABEL, _TRUE)]
+    if frame.shape[0] != spec.rows or len(features) != spec.num_features:
+        raise ValueError(f"{csv_path}: expected {spec.rows} rows and {spec.num_features} "
+                         f"feature columns, found {frame.shape[0]} and {len(features)}.")
+    names = list(spec.class_names)
+    given = parse_delimited(frame, _LABEL, separator=spec.separator, class_names=names,
+                            source=str(csv_path))
+    truth = parse_delimited(frame, _TRUE, separator=spec.separator,
+                            class_names=names, source=str(csv_path))
+    frame = frame.astype({_ID: "int64", **{c: "int64" for c in features}})
+    return MultilabelSample(
+        name=name, frame=frame, label_column=_LABEL, true_label_column=_TRUE,
+        separator=spec.separator, class_names=names, labels=given.labels,
+        true_labels=truth.labels, feature_columns=features, image_shape=spec.image_shape,
+        card=card_path.read_text(encoding="utf-8"),
+    )
+
+
 __all__ = ["DEFAULT_SEPARATOR", "PROB_PREFIX", "MultilabelTags", "parse_columns",
            "parse_delimited", "parse_probabilities", "probability_columns", "tag_changes",
-           "write_tags"]
+           "write_tags", "MultilabelSample", "load_multilabel_sample",
+           "multilabel_sample_names"]

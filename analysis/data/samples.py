@@ -24,8 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data.multilabel import parse_delimited
-
 #: The folder a wheel installs the sample files to, inside the ``analysis`` package.
 PACKAGED_DIR_NAME = "sample_data"
 #: The repository's folder of sample files (a source checkout or an editable install).
@@ -214,94 +212,3 @@ def _validate(path: Path, frame: pd.DataFrame, spec: _Spec, annotators, features
     if annotators and frame[annotators].notna().sum(axis=1).min() == 0:
         raise ValueError(f"{path}: some rows have no annotator rating.")
 
-
-# --------------------------------------------------------------------------- multi-label (#28)
-
-
-@dataclass(frozen=True, eq=False)
-class MultilabelSample:
-    """A bundled multi-label sample: tags per row in a delimited cell, with their truth.
-
-    Attributes
-    ----------
-    name, frame, card, id_column, feature_columns, image_shape
-        As in :class:`Sample`.
-    label_column, true_label_column : str
-        The given tags and the tags before noise, class names joined by ``separator`` (an
-        empty cell: no tag).
-    separator : str
-        The tag separator.
-    class_names : list of str
-        The tags, in the order of the matrices' columns.
-    labels, true_labels : ndarray of shape (N, K), uint8
-        The given and the true tags as 0/1 matrices.
-    """
-
-    name: str
-    frame: pd.DataFrame
-    label_column: str
-    true_label_column: str
-    separator: str
-    class_names: list[str]
-    labels: np.ndarray
-    true_labels: np.ndarray
-    feature_columns: list[str]
-    image_shape: tuple[int, int] | None
-    card: str
-    id_column: str = ID_COLUMN
-
-
-@dataclass(frozen=True)
-class _MultilabelSpec:
-    rows: int
-    class_names: tuple[str, ...]
-    separator: str
-    num_features: int
-    image_shape: tuple[int, int] | None = None
-
-
-_MULTILABEL_SPECS: dict[str, _MultilabelSpec] = {
-    "digits_tags": _MultilabelSpec(1797, ("even", "prime", "loop", "large"), "|", 64,
-                                   image_shape=(8, 8)),
-}
-
-
-def multilabel_names() -> list[str]:
-    """Names of the bundled multi-label samples (not among :func:`names`: their label cells
-    hold several tags, which only the multi-label analysis reads)."""
-    return list(_MULTILABEL_SPECS)
-
-
-def load_multilabel(name: str) -> MultilabelSample:
-    """Load a bundled multi-label sample (no network, no regeneration).
-
-    Raises ``ValueError`` for an unknown name (listing the valid ones), a missing file, or a
-    file whose columns, rows or tags are not the sample's.
-    """
-    if name not in _MULTILABEL_SPECS:
-        raise ValueError(f"unknown multi-label sample {name!r}; valid names: "
-                         f"{', '.join(_MULTILABEL_SPECS)}.")
-    spec = _MULTILABEL_SPECS[name]
-    csv_path, card_path = SAMPLES_DIR / f"{name}.csv", SAMPLES_DIR / f"{name}.md"
-    for path in (csv_path, card_path):
-        if not path.is_file():
-            raise ValueError(f"sample file {path} is missing; in a source checkout regenerate "
-                             "the samples with `python sample_datasets/build_samples.py`, else "
-                             "reinstall noiselens.")
-    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    features = [c for c in frame.columns if c not in (ID_COLUMN, LABEL_COLUMN, TRUE_LABEL_COLUMN)]
-    if frame.shape[0] != spec.rows or len(features) != spec.num_features:
-        raise ValueError(f"{csv_path}: expected {spec.rows} rows and {spec.num_features} "
-                         f"feature columns, found {frame.shape[0]} and {len(features)}.")
-    names = list(spec.class_names)
-    given = parse_delimited(frame, LABEL_COLUMN, separator=spec.separator, class_names=names,
-                            source=str(csv_path))
-    truth = parse_delimited(frame, TRUE_LABEL_COLUMN, separator=spec.separator,
-                            class_names=names, source=str(csv_path))
-    frame = frame.astype({ID_COLUMN: "int64", **{c: "int64" for c in features}})
-    return MultilabelSample(
-        name=name, frame=frame, label_column=LABEL_COLUMN, true_label_column=TRUE_LABEL_COLUMN,
-        separator=spec.separator, class_names=names, labels=given.labels,
-        true_labels=truth.labels, feature_columns=features, image_shape=spec.image_shape,
-        card=card_path.read_text(encoding="utf-8"),
-    )
