@@ -211,4 +211,3 @@ def _validate(path: Path, frame: pd.DataFrame, spec: _Spec, annotators, features
             raise ValueError(f"{path}: column {column!r} is empty at rows {empty[:5].tolist()}.")
     if annotators and frame[annotators].notna().sum(axis=1).min() == 0:
         raise ValueError(f"{path}: some rows have no annotator rating.")
-
