@@ -143,6 +143,16 @@ def test_suggested_tags_flip_exactly_the_flagged_cells_and_the_table_names_them(
     assert (np.diff(table["probability"])[same] <= 0).all()
 
 
+def test_tag_issue_sentences():
+    labels = np.array([[1, 0, 1], [0, 0, 1]])
+    probs = np.array([[0.12, 0.93, 0.8], [0.5, 0.5, 0.5]])
+    issues = np.array([[True, True, False], [False, False, False]])
+    table = ml.tag_issue_table(labels, probs, issues)
+    assert ml.tag_issue_sentences(table, ["cat", "dog", "bird"], 0) == [
+        "'dog' looks missing: 0.93", "'cat' looks extra: 0.88"]
+    assert ml.tag_issue_sentences(table, ["cat", "dog", "bird"], 1) == []
+
+
 def test_health_summary_counts():
     labels, probs = ALL["medium"]
     est = estimate("medium")

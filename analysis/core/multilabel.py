@@ -330,6 +330,17 @@ def tag_issue_table(labels, pred_probs, issues) -> dict[str, np.ndarray]:
             "missing": missing[order], "probability": prob[order]}
 
 
+def tag_issue_sentences(table: dict[str, np.ndarray], class_names, row: int) -> list[str]:
+    """The flagged tags of one row in words, most probable first: ``'dog' looks missing:
+    0.93`` / ``'cat' looks extra: 0.88`` (the probability of the suggestion), from a
+    :func:`tag_issue_table`. Class names are quoted as given: escape them for Markdown or
+    HTML where they are shown."""
+    at = np.flatnonzero(table["row"] == row)
+    return [f"'{class_names[int(table['class'][i])]}' looks "
+            f"{'missing' if table['missing'][i] else 'extra'}: {table['probability'][i]:.2f}"
+            for i in at]
+
+
 def _descending(values: np.ndarray) -> np.ndarray:
     """Indices sorting ``values`` largest first as pandas' ``sort_values(ascending=False)``
     does: numpy's default argsort of the reversed array, mapped back and reversed."""
@@ -417,5 +428,6 @@ __all__ = ["AGGREGATORS", "EMA_ALPHA", "ML_FILTERS", "SOFTMIN_TEMPERATURE", "Mul
            "estimate_multilabel", "exponential_moving_average", "find_multilabel_issues",
            "matrix_to_tags", "multilabel_confident_joint", "multilabel_health",
            "multilabel_quality_scores", "per_class_quality_scores",
-           "rank_classes_by_multilabel_quality", "softmin", "suggested_tags", "tag_issue_table",
+           "rank_classes_by_multilabel_quality", "softmin", "suggested_tags",
+           "tag_issue_sentences", "tag_issue_table",
            "tags_to_matrix"]
