@@ -22,6 +22,7 @@ the same probabilities — and precision / recall / F1 of the flagged rows (ours
 equal by construction (tests/test_multilabel.py); the table shows it on these data too.
 
     python benchmarks/multilabel_quality.py                       # 3 seeds, both sizes
+    python benchmarks/multilabel_quality.py --seeds 5 --large-seeds 2
     python benchmarks/multilabel_quality.py --seeds 1 --sizes small
 """
 
@@ -115,28 +116,30 @@ def one_run(size: str, model: str, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--large-seeds", type=int, default=None,
+                        help="seeds of the large data set (default: --seeds)")
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--models", default="logistic,random_forest")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
     for size in args.sizes.split(","):
+        seeds = args.large_seeds if size == "large" and args.large_seeds else args.seeds
         for model in args.models.split(","):
-            runs = [one_run(size, model, seed) for seed in range(args.seeds)]
+            runs = [one_run(size, model, seed) for seed in range(seeds)]
             mean = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
-            rows.append((size, model, mean))
-            print(f"{size} {model}: {args.seeds} seed(s), {mean['fit_s']:.0f} s per fit",
-                  flush=True)
-    print(f"\nmeans over {args.seeds} seed(s); AUROC / AUPRC of the row ranking; flagged set "
-          "precision / recall / F1\n")
-    print("| data | model | wrong rows | " + " | ".join(RANKINGS)
+            rows.append((size, model, seeds, mean))
+            print(f"{size} {model}: {seeds} seed(s), {mean['fit_s']:.0f} s per fit", flush=True)
+    print("\nmeans over the seeds; AUROC / AUPRC of the row ranking; flagged set precision / "
+          "recall / F1\n")
+    print("| data | model | seeds | wrong rows | " + " | ".join(RANKINGS)
           + " | flagged ours P / R / F1 | flagged cleanlab P / R / F1 | same flagged |")
-    print("|" + " --- |" * (len(RANKINGS) + 6))
-    for size, model, m in rows:
+    print("|" + " --- |" * (len(RANKINGS) + 7))
+    for size, model, seeds, m in rows:
         ranks = " | ".join(f"{m['auroc ' + n]:.3f} / {m['auprc ' + n]:.3f}" for n in RANKINGS)
         flags = " | ".join(f"{m['precision ' + w]:.3f} / {m['recall ' + w]:.3f} / "
                            f"{m['f1 ' + w]:.3f}" for w in ("ours", "cleanlab"))
-        print(f"| {size} | {model} | {m['wrong']:.3f} | {ranks} | {flags} | "
+        print(f"| {size} | {model} | {seeds} | {m['wrong']:.3f} | {ranks} | {flags} | "
               f"{m['same flagged']:.0%} |")
 
 

@@ -9,7 +9,8 @@ class has a few dozen rows). On every training fold each candidate is fitted:
   :func:`analysis.model.probabilities.fold_features` prepares (imputed, standardised,
   one-hot; TF-IDF for text);
 * ``random_forest``: one multi-output random forest for all classes at once (100 trees, at
-  least 5 rows per leaf), tabular features only.
+  least 5 rows per leaf, each tree grown on a bootstrap sample of at most 5,000 rows),
+  tabular features only.
 
 The candidate with the lowest mean binary log-loss on the given tags (over every row and
 class, probabilities floored at 1e-6) is kept, as the multi-class automatic model measures
@@ -44,6 +45,11 @@ _LOGISTIC_C = 1.0
 #: Trees of the forest, and its smallest leaf (smoother probabilities than 1-row leaves).
 _FOREST_TREES = 100
 _FOREST_LEAF = 5
+#: Rows each tree is grown on, at most: a multi-output forest's splits cost time in rows x
+#: classes; at 30,000 training rows x 50 classes full bootstraps took 140 s per fold on 2
+#: cores, 5,000-row ones 20-60 s, and its log-loss there (0.291) is far behind the logistic
+#: regressions' (0.250) either way (benchmarks/multilabel_quality.py, large).
+_FOREST_MAX_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,10 @@ def _logistic(x_train, y_train: np.ndarray, x_test, random_state) -> np.ndarray:
 
 
 def _random_forest(x_train, y_train: np.ndarray, x_test, random_state) -> np.ndarray:
+    rows = x_train.shape[0]
     model = RandomForestClassifier(n_estimators=_FOREST_TREES, min_samples_leaf=_FOREST_LEAF,
-                                   n_jobs=-1, random_state=random_state)
+                                   max_samples=_FOREST_MAX_ROWS if rows > _FOREST_MAX_ROWS
+                                   else None, n_jobs=-1, random_state=random_state)
     model.fit(x_train, y_train)
     out = np.zeros((x_test.shape[0], y_train.shape[1]))
     for c, (classes, proba) in enumerate(zip(model.classes_, model.predict_proba(x_test),
