@@ -31,6 +31,12 @@ def test_delimited_cells_with_empty_rows_spaces_and_repeats():
     ]
 
 
+def test_missing_values_of_a_typed_column_are_rows_without_tags():
+    frame = pd.DataFrame({"labels": pd.array(["a|b", pd.NA, None, "b"], dtype="string")})
+    tags = mld.parse_delimited(frame, "labels")
+    np.testing.assert_array_equal(tags.labels, [[1, 1], [0, 0], [0, 0], [0, 1]])
+
+
 def test_any_separator_and_given_class_order():
     frame = text_frame(tags=["billing;urgent", "urgent", "", "billing"])
     tags = mld.parse_delimited(frame, "tags", separator=";",
@@ -156,3 +162,20 @@ def test_write_back_zero_one_columns_in_their_own_spelling():
     out = mld.write_tags(typed, tags, [[0, 0], [1, 1]])
     assert out["a"].tolist() == [0, 1] and out["b"].tolist() == [False, True]
     assert out.dtypes.tolist() == typed.dtypes.tolist()
+
+
+def test_a_csv_file_read_as_text(tmp_path):
+    from analysis.data.dataset import read_table
+
+    path = tmp_path / "tags.csv"
+    path.write_text('id,labels,tag_x\n1,"cat|dog",1\n2,,0\n3,dog,1\n', encoding="utf-8")
+    frame = read_table(path)
+    tags = mld.parse_delimited(frame, "labels", source=path.name)
+    np.testing.assert_array_equal(tags.labels, [[1, 1], [0, 0], [0, 1]])
+    new = tags.labels.copy()
+    new[1, 0] = 1
+    assert mld.write_tags(frame, tags, new)["labels"].tolist() == ["cat|dog", "cat", "dog"]
+    with pytest.raises(DataError, match=r"^tags\.csv: column 'labels' has tag 'dog', which is "
+                                        r"not one of the class names \['cat', 'bird'\], in rows "
+                                        r"0, 2\.$"):
+        mld.parse_delimited(frame, "labels", class_names=["cat", "bird"], source=path.name)

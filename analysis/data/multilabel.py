@@ -77,7 +77,7 @@ def _fail(source: str, message: str) -> DataError:
 
 def _cells(values: pd.Series) -> list[str]:
     """The cells as text, a missing value as ``""``."""
-    return ["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+    return ["" if v is None or (np.ndim(v) == 0 and pd.isna(v)) else str(v)
             for v in values.tolist()]
 
 
