@@ -48,6 +48,17 @@ def test_logistic_rows_come_from_the_fold_that_held_them_out(data):
             np.testing.assert_allclose(probs[test, c], want, rtol=1e-5, atol=1e-6)
 
 
+def test_auto_leaves_the_forest_out_of_large_inputs(monkeypatch, data):
+    X, y = data
+    monkeypatch.setattr(mlm, "_AUTO_FOREST_MAX_CELLS", 1000)
+    choice = mlm.choose_multilabel_model(X, y, cv=2)
+    assert set(choice.log_loss) == {"logistic"}
+    assert choice.notes == ("the random forest was not tried: 300 rows x 4 classes is over "
+                            "1,000 (minutes of fitting); model='random_forest' asks for it.",)
+    assert set(mlm.choose_multilabel_model(X, y, cv=2, model="random_forest").log_loss) == \
+        {"random_forest"}
+
+
 def test_folds_hold_out_every_row_once():
     folds = mlm.multilabel_folds(23, 5, 1)
     held = np.sort(np.concatenate([test for _, test in folds]))

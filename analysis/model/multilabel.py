@@ -12,12 +12,13 @@ class has a few dozen rows). On every training fold each candidate is fitted:
   least 5 rows per leaf, each tree grown on a bootstrap sample of at most 5,000 rows),
   tabular features only.
 
-The candidate with the lowest mean binary log-loss on the given tags (over every row and
-class, probabilities floored at 1e-6) is kept, as the multi-class automatic model measures
-its candidates (:mod:`analysis.model.probabilities`): the log-loss on the given labels is
-minimised by the model closest to P(given tag | x), which is what confident learning compares
-each tag against. A class a training fold has on no row (or on every row) gets that fold's
-constant, 0 or 1.
+Above 1,000,000 rows x classes ``"auto"`` leaves the forest out (minutes of fitting; it
+lost to the logistic regressions there). The candidate with the lowest mean binary log-loss
+on the given tags (over every row and class, probabilities floored at 1e-6) is kept, as the
+multi-class automatic model measures its candidates (:mod:`analysis.model.probabilities`):
+the log-loss on the given labels is minimised by the model closest to P(given tag | x),
+which is what confident learning compares each tag against. A class a training fold has on
+no row (or on every row) gets that fold's constant, 0 or 1.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ _FOREST_LEAF = 5
 #: cores, 5,000-row ones 20-60 s, and its log-loss there (0.291) is far behind the logistic
 #: regressions' (0.250) either way (benchmarks/multilabel_quality.py, large).
 _FOREST_MAX_ROWS = 5000
+#: ``model="auto"`` leaves the forest out above this many rows x classes: there its fits take
+#: minutes (37,500 x 50: about 5 minutes on 2 cores) and the logistic regressions won anyway.
+_AUTO_FOREST_MAX_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,15 @@ class MultilabelModelChoice:
         Mean binary log-loss of every candidate tried (lower is better).
     folds : int
         Folds used.
+    notes : tuple of str
+        What was left out and why.
     """
 
     pred_probs: np.ndarray
     chosen: str
     log_loss: dict[str, float]
     folds: int
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         losses = ", ".join(f"{name} {loss:.4f}" for name, loss in self.log_loss.items())
@@ -172,6 +179,12 @@ def choose_multilabel_model(X=None, labels=None, *, model: str = "auto", cv: int
         if model not in names:
             raise ValueError(f"model={model!r} does not take {features.kind} input.")
         names = (model,)
+    notes: tuple[str, ...] = ()
+    if model == "auto" and "random_forest" in names and y.size > _AUTO_FOREST_MAX_CELLS:
+        names = tuple(n for n in names if n != "random_forest")
+        notes = (f"the random forest was not tried: {y.shape[0]:,} rows x {y.shape[1]} classes "
+                 f"is over {_AUTO_FOREST_MAX_CELLS:,} (minutes of fitting); "
+                 "model='random_forest' asks for it.",)
     folds = multilabel_folds(y.shape[0], cv, random_state)
     results: dict[str, np.ndarray] = {name: np.zeros(y.shape) for name in names}
     done, steps = 0, len(folds) * len(names)
@@ -188,7 +201,7 @@ def choose_multilabel_model(X=None, labels=None, *, model: str = "auto", cv: int
     chosen = min(losses, key=losses.get)
     probs = np.clip(results[chosen], 0.0, 1.0).astype(np.float32)
     return MultilabelModelChoice(pred_probs=probs, chosen=chosen, log_loss=losses,
-                                 folds=len(folds))
+                                 folds=len(folds), notes=notes)
 
 
 def multilabel_out_of_fold_probabilities(X=None, labels=None, **kwargs) -> np.ndarray:
