@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import reference_cl
 import reference_multilabel as ref
 
 from analysis.core import multilabel as ml
@@ -78,6 +79,9 @@ def test_confident_joint_and_noise_rates_equal_the_reference(case_id):
     np.testing.assert_allclose(est.tag_missing, missing, rtol=0, atol=1e-12)
     np.testing.assert_allclose(est.tag_extra, extra, rtol=0, atol=1e-12)
     assert est.confident_joint.shape == (labels.shape[1], 2, 2)
+    for c in range(labels.shape[1]):  # the per-class thresholds, "tag absent" and "present"
+        np.testing.assert_array_equal(est.thresholds[c],
+                                      reference_cl.thresholds(*ref.binary(labels, probs, c)))
 
 
 @pytest.mark.parametrize("case_id", list(ALL))
