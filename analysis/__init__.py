@@ -32,6 +32,12 @@ from analysis.core.issues import (
     label_quality_scores,
     num_label_issues,
 )
+from analysis.core.multilabel import (
+    MultilabelEstimate,
+    estimate_multilabel,
+    find_multilabel_issues,
+    multilabel_quality_scores,
+)
 from analysis.data.dataset import (
     DataError,
     Dataset,
@@ -41,6 +47,7 @@ from analysis.data.dataset import (
     load_dataset,
 )
 from analysis.model.embedding import prepare_features, project
+from analysis.model.multilabel import multilabel_out_of_fold_probabilities
 from analysis.model.neighbours import (
     default_duplicate_threshold,
     near_duplicates,
@@ -52,6 +59,11 @@ from analysis.model.probabilities import out_of_fold_probabilities
 from analysis.pipeline import Analysis, analyze
 
 __all__ = [
+    "MultilabelEstimate",
+    "estimate_multilabel",
+    "find_multilabel_issues",
+    "multilabel_out_of_fold_probabilities",
+    "multilabel_quality_scores",
     "Analysis",
     "analyze",
     "DataError",

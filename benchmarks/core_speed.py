@@ -2,12 +2,17 @@
 
     python benchmarks/core_speed.py                 # N = 1,000,000, K = 100, float32
     python benchmarks/core_speed.py --n 100000      # smaller, quicker
+    python benchmarks/core_speed.py --multilabel-only   # only the multi-label rows (#28)
 
 Prints one row per call: noiselens time, cleanlab time, the speed-up, whether the outputs are
 identical, and the peak memory the noiselens call added on top of its inputs (from the
 process's peak resident set, reset before each call), next to the size of ``pred_probs``.
 Each noiselens call is run once to warm up (numba compilation, cached on disk) and timed
 as the best of ``--repeat`` runs; cleanlab runs once (it takes seconds).
+
+The multi-label rows (``analysis.core.multilabel`` against cleanlab's
+``multilabel_classification``) run on ``--ml-n`` rows x ``--ml-k`` tags (default 100,000 x
+50, the scale #28 asks for), float32, about a quarter of the tags given per row.
 """
 
 from __future__ import annotations
@@ -113,33 +118,103 @@ def calls(labels, probs):
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--k", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    labels, probs = make_data(args.n, args.k)
-    size_mib = probs.nbytes / 2**20
-    print(f"N={args.n:,} K={args.k} float32, pred_probs {size_mib:.0f} MiB; "
-          f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
-    header = f"{'call':46} {'noiselens s':>11} {'cleanlab s':>10} {'ratio':>7} {'same':>5} " \
-             f"{'extra MiB':>9}"
-    print(header)
-    print("-" * len(header))
+def make_multilabel(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) 0/1 tags with about a quarter given per row, 10% of cells flipped, and float32
+    per-class probabilities from a noisy logit of the true tags."""
+    rng = np.random.default_rng(seed)
+    truth = rng.random((n, k), dtype=np.float32) < 0.25
+    logit = np.where(truth, 1.5, -1.5) + rng.normal(0, 1.2, (n, k)).astype(np.float32)
+    probs = (1 / (1 + np.exp(-logit))).astype(np.float32)
+    given = (truth ^ (rng.random((n, k), dtype=np.float32) < 0.1)).astype(np.uint8)
+    return given, probs
+
+
+def multilabel_calls(labels, probs):
+    """(name, noiselens call, cleanlab call) for the multi-label calls."""
+    from cleanlab.count import compute_confident_joint
+    from cleanlab.multilabel_classification import dataset as cl_dataset
+    from cleanlab.multilabel_classification import filter as cl_filter
+    from cleanlab.multilabel_classification import rank as cl_rank
+
+    from analysis.core import multilabel as ml
+
+    tags = ml.matrix_to_tags(labels)
+    return [
+        ("multilabel confident_joint (K x 2 x 2)",
+         lambda: ml.multilabel_confident_joint(labels, probs),
+         lambda: compute_confident_joint(tags, probs, multi_label=True)),
+        ("find_multilabel_issues",
+         lambda: ml.find_multilabel_issues(labels, probs),
+         lambda: cl_filter.find_label_issues(tags, probs, n_jobs=1)),
+        ("multilabel_quality_scores[ema]",
+         lambda: ml.multilabel_quality_scores(labels, probs,
+                                              aggregator="exponential_moving_average"),
+         lambda: cl_rank.get_label_quality_scores(tags, probs)),
+        ("multilabel_quality_scores[softmin]",
+         lambda: ml.multilabel_quality_scores(labels, probs, aggregator="softmin"),
+         lambda: cl_rank.get_label_quality_scores(
+             tags, probs, aggregator_kwargs={"method": "softmin"})),
+        ("rank_classes_by_multilabel_quality",
+         lambda: ml.rank_classes_by_multilabel_quality(
+             labels, ml.find_multilabel_issues(labels, probs, per_class=True))["class"],
+         lambda: cl_dataset.rank_classes_by_multilabel_quality(tags, probs)["Class Index"]),
+    ]
+
+
+def close(a, b) -> bool:
+    """Identical, or (float scores) equal to 1e-6."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f" and a.shape == b.shape:
+        return bool(np.allclose(a, b, rtol=0, atol=1e-6))
+    return same(a, b)
+
+
+def run_rows(rows, repeat: int, compare=same) -> float:
+    """Print one line per (name, ours, reference); the slowest speed-up."""
     worst = float("inf")
-    for name, ours, ref in calls(labels, probs):
+    for name, ours, ref in rows:
         ours()  # warm-up: numba compiles (or loads its disk cache) on first use
         mem = peak_extra_mib(ours)
-        t_ours, out_ours = best_time(ours, args.repeat)
+        t_ours, out_ours = best_time(ours, repeat)
         t0 = time.perf_counter()
         out_ref = ref()
         t_ref = time.perf_counter() - t0
         ratio = t_ref / t_ours
         worst = min(worst, ratio)
         print(f"{name:46} {t_ours:11.3f} {t_ref:10.3f} {ratio:6.1f}x "
-              f"{'yes' if same(out_ours, out_ref) else 'NO':>5} {mem:9.0f}")
+              f"{'yes' if compare(out_ours, out_ref) else 'NO':>5} {mem:9.0f}")
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ml-n", type=int, default=100_000)
+    parser.add_argument("--ml-k", type=int, default=50)
+    parser.add_argument("--multilabel-only", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    header = f"{'call':46} {'noiselens s':>11} {'cleanlab s':>10} {'ratio':>7} {'same':>5} " \
+             f"{'extra MiB':>9}"
+    machine = f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores"
+    if not args.multilabel_only:
+        labels, probs = make_data(args.n, args.k)
+        size_mib = probs.nbytes / 2**20
+        print(f"N={args.n:,} K={args.k} float32, pred_probs {size_mib:.0f} MiB; {machine}")
+        print(header)
+        print("-" * len(header))
+        worst = run_rows(calls(labels, probs), args.repeat)
+        print(f"slowest speed-up: {worst:.1f}x; pred_probs itself is {size_mib:.0f} MiB")
+        del labels, probs
+    tags, probs = make_multilabel(args.ml_n, args.ml_k)
+    size_mib = probs.nbytes / 2**20
+    print(f"\nmulti-label: N={args.ml_n:,} K={args.ml_k} float32, pred_probs {size_mib:.0f} MiB; "
+          f"{machine} ('same': identical, scores to 1e-6)")
+    print(header)
+    print("-" * len(header))
+    worst = run_rows(multilabel_calls(tags, probs), args.repeat, compare=close)
     print(f"slowest speed-up: {worst:.1f}x; pred_probs itself is {size_mib:.0f} MiB")
 
 

@@ -77,6 +77,25 @@ VENDORS_BAD_PAIRS = {(4, 9): 0.40, (7, 1): 0.40}  # the bad vendor's systematic 
 VENDORS_BAD_RATE = 0.12  # and its uniform noise on its other rows
 
 
+# digits_tags (multi-label, #28): tags derived from the true digit, then per-tag noise
+TAGS_SEED = 0
+#: tag -> the digits that truly have it
+TAGS = {
+    "even": (0, 2, 4, 6, 8),
+    "prime": (2, 3, 5, 7),
+    "loop": (0, 6, 8, 9),  # a closed loop in the usual handwriting
+    "large": (5, 6, 7, 8, 9),
+}
+#: tag -> (P(given 0 | true 1): the tag left out, P(given 1 | true 0): the tag added)
+TAGS_NOISE = {
+    "even": (0.05, 0.02),
+    "prime": (0.15, 0.03),
+    "loop": (0.25, 0.02),
+    "large": (0.05, 0.08),
+}
+TAGS_SEPARATOR = "|"
+
+
 @dataclass(frozen=True)
 class Built:
     """One sample, ready to write."""
@@ -488,6 +507,91 @@ def build_digits_vendors() -> Built:
     return Built(frame, card)
 
 
+# --------------------------------------------------------------------------- multi-label
+
+
+def tag_noise(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per tag, flip exactly ``flip_count(rate, rows)`` of the rows that truly have it (the
+    missing rate) and of the rows that do not (the extra rate), chosen at random."""
+    given = truth.copy()
+    for c, (missing, extra) in enumerate(TAGS_NOISE.values()):
+        for value, rate in ((1, missing), (0, extra)):
+            rows = np.flatnonzero(truth[:, c] == value)
+            flip = rng.choice(rows, size=flip_count(rate, rows.size), replace=False)
+            given[flip, c] = 1 - value
+    return given
+
+
+def joined_tags(matrix: np.ndarray) -> list[str]:
+    names = list(TAGS)
+    return [TAGS_SEPARATOR.join(names[c] for c in np.flatnonzero(row)) for row in matrix]
+
+
+def tags_section(truth: np.ndarray, given: np.ndarray) -> str:
+    n = truth.shape[0]
+    wrong = int((truth != given).any(axis=1).sum())
+    lines = [
+        f"Total: {wrong:,} of {n:,} rows have at least one wrong tag ({_pct(wrong, n)}); "
+        f"{int((truth != given).sum()):,} wrong (row, tag) cells.",
+        "",
+        "### Noise per tag",
+        "",
+        "| tag | rows with it (true) | left out (missing) | missing rate | rows without it "
+        "(true) | added (extra) | extra rate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c, name in enumerate(TAGS):
+        has = truth[:, c] == 1
+        missing = int((has & (given[:, c] == 0)).sum())
+        extra = int((~has & (given[:, c] == 1)).sum())
+        lines.append(f"| {name} | {int(has.sum()):,} | {missing:,} | {_pct(missing, has.sum())} "
+                     f"| {int((~has).sum()):,} | {extra:,} | {_pct(extra, (~has).sum())} |")
+    empty_true = int((truth.sum(axis=1) == 0).sum())
+    empty_given = int((given.sum(axis=1) == 0).sum())
+    lines += ["", f"Rows with no tag: {empty_true:,} truly (the 1s), {empty_given:,} as given."]
+    return "\n".join(lines)
+
+
+def build_digits_tags() -> Built:
+    pixels, y = _digit_pixels()
+    truth = np.array([[int(d in digits) for digits in TAGS.values()] for d in y], dtype=np.int64)
+    given = tag_noise(truth, np.random.default_rng(TAGS_SEED))
+    frame = pd.concat(
+        [
+            pd.DataFrame({"id": np.arange(y.size), "label": joined_tags(given),
+                          "true_label": joined_tags(truth)}),
+            pixels,
+        ],
+        axis=1,
+    )
+    rules = "; ".join(f"`{name}`: {', '.join(map(str, digits))}"
+                      for name, digits in TAGS.items())
+    rates = "; ".join(f"`{name}` {m:.0%} missing, {e:.0%} extra"
+                      for name, (m, e) in TAGS_NOISE.items())
+    noise = (
+        f"Each row's true tags follow from its true digit ({rules}; the digit 1 has none). "
+        "Then, per tag, exactly `flip_count(rate, rows)` rows that truly have the tag lose it "
+        "(missing) and as many rows without it gain it (extra), chosen by "
+        f"`numpy.random.default_rng({TAGS_SEED})` in tag order ({rates})."
+    )
+    card = _card(
+        "digits_tags: handwritten digits with several tags per row (multi-label)",
+        "1,797 rows; columns `id`, `label` (the noisy given tags, class names joined by "
+        f"`{TAGS_SEPARATOR}`; an empty cell is a row with no tag), `true_label` (the tags "
+        "before noise, in the same form) and the 64 pixels `px_0`..`px_63` of an 8x8 image. "
+        "Tags: " + ", ".join(f"`{t}`" for t in TAGS) + ". Read the tags with "
+        "`analysis.data.multilabel.parse_delimited(frame, 'label', class_names=[...])`.",
+        DIGITS_SOURCE,
+        noise,
+        tags_section(truth, given),
+        "digits_tags",
+    )
+    card = card.replace('from analysis.data.samples import load\n\nsample = load("digits_tags")',
+                        'from analysis.data.multilabel import load_multilabel_sample\n\n'
+                        'sample = load_multilabel_sample("digits_tags")')
+    return Built(frame, card)
+
+
 # --------------------------------------------------------------------------- writing
 
 BUILDERS: dict[str, Callable[[], Built]] = {
@@ -496,6 +600,7 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "wine": build_wine,
     "breast_cancer": build_breast_cancer,
     "digits_vendors": build_digits_vendors,
+    "digits_tags": build_digits_tags,
 }
 
 

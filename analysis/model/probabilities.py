@@ -481,6 +481,15 @@ def _features(X, text) -> _Features:
     return _tabular_features(X)
 
 
+def fold_features(X=None, text=None) -> _Features:
+    """The feature preparation of :func:`out_of_fold_probabilities`, for other models of the
+    same rows (the multi-label one, :mod:`analysis.model.multilabel`): ``kind`` is
+    ``"tabular"`` or ``"text"`` and ``fold(train, test)`` fits the imputation, scaling and
+    one-hot encoding (TF-IDF for ``text``) on the training rows and returns (train, test)
+    model inputs. Raises ``ValueError`` as :func:`out_of_fold_probabilities` does."""
+    return _features(X, text)
+
+
 def _num_rows(X, text) -> int:
     if text is not None and X is None:
         return len(text)
