@@ -81,3 +81,7 @@ with st.expander("Per-class table"):
         "estimated_true": st.column_config.NumberColumn("estimated true", format="%d"),
     })
 st.caption(f"Predicted probabilities: {result.probabilities_source}.")
+if getattr(result, "model", None):
+    with st.expander("How the model was chosen"):
+        # every decision of the automatic model (#26); plain text, never markup
+        st.text("\n".join(result.model.get("summary", [])))

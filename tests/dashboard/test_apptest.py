@@ -105,6 +105,10 @@ def test_overview_numbers_equal_the_analysis(digits):
     pair = digits.pairs().iloc[0]
     assert any(f"{pair['given_name']} → really {pair['true_name']}" in m.value
                for m in at.markdown)
+    # every decision of the automatic model, as plain text (#26)
+    assert digits.model is not None and "hist_gb" in "\n".join(digits.model["summary"])
+    shown = [e for e in at.expander if e.label == "How the model was chosen"]
+    assert [t.value for t in shown[0].text] == ["\n".join(digits.model["summary"])]
 
 
 def test_changing_the_filter_changes_the_flagged_count(digits):
