@@ -52,7 +52,7 @@ def cases(seed=0):
     and a zero row; a lattice of small integers (many exactly equal distances); rows on a
     line (equal distances both ways)."""
     rng = np.random.default_rng(seed)
-    X = (rng.normal(size=(260, 6)) * 3 + 40).astype(np.float32)
+    X = (rng.normal(size=(260, 5)) * 3 + 40).astype(np.float32)
     X[30:42] = X[5]
     X[100] = 0.0
     lattice = rng.integers(0, 3, size=(240, 4)).astype(np.float32)
@@ -104,14 +104,14 @@ def test_which_search_auto_takes():
     assert search_algorithm(30_000, 30) == "brute"
     assert search_algorithm(80_000, 50) == "brute"
     assert search_algorithm(100_000, 64) == "nndescent"
-    assert search_algorithm(100_000, 8) == "kd_tree"
-    assert search_algorithm(1_000_000, 8) == "kd_tree"
-    assert search_algorithm(1_000_000, 8, "manhattan") == "kd_tree"
-    assert search_algorithm(1_000_000, 8, "cosine") == "nndescent"  # no k-d tree for cosine
-    assert search_algorithm(1_000_000, 9) == "nndescent"
+    assert search_algorithm(100_000, 5) == "kd_tree"
+    assert search_algorithm(1_000_000, 5) == "kd_tree"
+    assert search_algorithm(1_000_000, 5, "manhattan") == "kd_tree"
+    assert search_algorithm(1_000_000, 5, "cosine") == "nndescent"  # no k-d tree for cosine
+    assert search_algorithm(1_000_000, 6) == "nndescent"
 
 
-def old_exact(X, k, metric, rows=None):
+def old_exact(X, k, metric, rows=None, progress=None):
     """The search this module ran up to 20,000 rows before: scikit-learn's, then the float64
     distances recomputed and re-sorted."""
     nn = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="auto").fit(X)

@@ -8,7 +8,7 @@ almost always wrong.
 Memory is O(N * k): nothing here builds an N x N matrix. ``method="auto"`` takes the cheapest
 search (:func:`search_algorithm`): an exact brute force in float32 blocks while
 ``N^2 (D + 120)`` is at most :data:`BRUTE_MAX_COST` (30k x 30 in ~3-6 s on a 2-core machine,
-no compilation), an exact k-d tree above that for at most 8 dimensions, and only beyond both
+no compilation), an exact k-d tree above that for at most 5 dimensions, and only beyond both
 pynndescent's approximate k-NN graph (NN-descent): 100k x 64 in ~14 s once compiled, but its
 numba compilation costs ~40-55 s on the first call of a process in a fresh install; recall@10
 0.95 on the benchmark's generated data and 0.94 on isotropic 64-D blobs, the hardest case
@@ -53,8 +53,9 @@ BRUTE_MAX_COST = 1.1e12
 #: 2.47, 3.45, 7.32 s: 0.019 s per dimension, 2.35 s at none), ``benchmarks/first_run.py``.
 BRUTE_PAIR_OVERHEAD = 120
 #: Up to this many dimensions a k-d tree (scikit-learn's ``KDTree``) is exact and fast at any
-#: N (1M x 8 in well under a minute); above, its pruning fails and it nears brute force.
-KD_TREE_MAX_DIMS = 8
+#: N; above, its pruning fails: 200k isotropic Gaussian rows took 10 s in 4 dimensions, 119 s
+#: in 6 and 201 s in 8 (2-core machine, loaded), against ~60 s for a first NN-descent.
+KD_TREE_MAX_DIMS = 5
 #: ``method="approximate"`` / above the brute-force and k-d tree limits: pynndescent's graph
 #: is built with at least this many neighbours, then cut to k: a wider graph is what makes
 #: NN-descent accurate (recall@10 0.53 -> 0.94 on isotropic 64-D blobs).
@@ -151,21 +152,14 @@ def nearest_neighbours(
         key = cache.fingerprint(
             "neighbours", CACHE_VERSION, cache_key, k, metric, method, random_state, X
         )
-        idx = cache.load_array("neighbours", f"{key}-indices")
-        dist = cache.load_array("neighbours", f"{key}-distances")
-        if (
-            idx is not None
-            and dist is not None
-            and idx.shape == dist.shape == (n, k)
-            and idx.dtype == np.int64
-            and dist.dtype == np.float32
-        ):
+        found = _load_graph(key, n, k)
+        if found is not None:
             report(1.0, "Neighbours loaded from the cache")
-            return idx, dist
+            return found
 
     report(0.05, f"Searching neighbours ({method})")
     if method == "exact":
-        idx, dist = _exact(X, k, metric)
+        idx, dist = _exact(X, k, metric, progress=report)
     else:
         idx, dist = _refine(X, *_approximate(X, k, metric, random_state), metric)
 
@@ -181,6 +175,16 @@ def nearest_neighbours(
             )
     report(1.0, "Neighbours done")
     return idx, dist
+
+
+def _load_graph(key: str, n: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached graph of ``key`` when it is there whole (shapes and dtypes), else None."""
+    idx = cache.load_array("neighbours", f"{key}-indices")
+    dist = cache.load_array("neighbours", f"{key}-distances")
+    if (idx is not None and dist is not None and idx.shape == dist.shape == (n, k)
+            and idx.dtype == np.int64 and dist.dtype == np.float32):
+        return idx, dist
+    return None
 
 
 def neighbours_of_rows(X, rows, k: int = 10, *,
@@ -258,6 +262,27 @@ def search_algorithm(n: int, d: int, metric: str = "euclidean") -> str:
     return "nndescent"
 
 
+#: Seconds per unit of :func:`brute_cost` (the fit of :data:`BRUTE_PAIR_OVERHEAD`).
+BRUTE_SECONDS_PER_UNIT = 4.9e-11
+#: Seconds of NN-descent's numba compilation on a process's first call (53 s fresh, 37 s with
+#: numba's cache filled: the estimate takes the middle) and per 100k rows x 64 dimensions.
+NNDESCENT_COMPILE_SECONDS = 45.0
+NNDESCENT_SECONDS_PER_100K = 14.0
+
+
+def search_seconds(n: int, d: int, metric: str = "euclidean") -> tuple[str, float]:
+    """The search ``method="auto"`` runs on an N x D matrix, in words, and a rough estimate
+    of its seconds on a 2-core machine (the measurements behind :data:`BRUTE_MAX_COST`):
+    for a progress line, not a promise."""
+    algorithm = search_algorithm(n, d, metric)
+    if algorithm == "brute":
+        return "exact, brute force", BRUTE_SECONDS_PER_UNIT * brute_cost(n, d)
+    if algorithm == "kd_tree":  # 200k x 4 in 10 s (KD_TREE_MAX_DIMS); about N log N
+        return "exact, k-d tree", float(10.0 * n / 200_000 * np.log2(max(n, 2)) / np.log2(200_000))
+    return "approximate, NN-descent", (NNDESCENT_COMPILE_SECONDS
+                                       + NNDESCENT_SECONDS_PER_100K * n / 1e5 * max(d, 16) / 64)
+
+
 def brute_cost(n: int, d: int) -> float:
     """The cost of the brute-force search in the units of :data:`BRUTE_MAX_COST`:
     ``N^2 (D + BRUTE_PAIR_OVERHEAD)``: the product of the blocks (D per pair) and the
@@ -265,17 +290,19 @@ def brute_cost(n: int, d: int) -> float:
     return float(n) * float(n) * (d + BRUTE_PAIR_OVERHEAD)
 
 
-def _exact(X, k, metric, rows=None) -> tuple[np.ndarray, np.ndarray]:
+def _exact(X, k, metric, rows=None, progress: Progress | None = None,
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Exact search; the row itself is excluded (also among exact duplicates). Nearest
     first by the float64 distance, ties in row order."""
     if rows is not None:
         return neighbours_of_rows(X, rows, k, metric=metric)
     if search_algorithm(*X.shape, metric) == "kd_tree":  # else brute force, at any cost
         return _kd_tree(X, k, metric)
-    return _brute(X, k, metric)
+    return _brute(X, k, metric, progress or no_progress)
 
 
-def _brute(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def _brute(X: np.ndarray, k: int, metric: str,
+           progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray]:
     """Exact neighbours by blocks of rows against all rows, never an N x N matrix.
 
     A block holds the rows' distances to every row: Euclidean and cosine from one float32
@@ -322,6 +349,7 @@ def _brute(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
         del block, view, values, columns, below
         dist = _pair_distances(X64, rows + lo, cols, metric, norms)
         out_idx[lo:hi], out_dist[lo:hi] = _first_k(rows, cols, dist, hi - lo, k)
+        progress(0.05 + 0.9 * hi / n, f"Neighbours of {hi:,} of {n:,} rows (exact)")
     return out_idx, _as_distance(out_dist, metric)
 
 
