@@ -405,10 +405,20 @@ class Analysis:
         """Every per-row signal (:class:`analysis.signals.compute.Signals`): the label issue of this
         analysis, near-duplicates, outliers and neighbour disagreement, in the space of
         :func:`analysis.signals.compute.signal_space`; the neighbour search is cached on disk."""
+        return self.find_signals()
+
+    def find_signals(self, progress: Progress | None = None):
+        """:attr:`signals`, computed now with ``progress`` (fraction, message) unless they
+        already are, and kept as :attr:`signals`."""
+        if "signals" in self.__dict__:
+            return self.__dict__["signals"]
         X, space, note = signal_space(self.dataset, self.pred_probs)
-        return compute_signals(self.labels, self.scores, self.is_issue, X,
-                               pred_probs=self.pred_probs, space=space, note=note,
-                               cache_key=("signals", self.dataset.fingerprint, space))
+        found = compute_signals(self.labels, self.scores, self.is_issue, X,
+                                pred_probs=self.pred_probs, space=space, note=note,
+                                cache_key=("signals", self.dataset.fingerprint, space),
+                                progress=progress)
+        self.__dict__["signals"] = found
+        return found
 
     @cached_property
     def checks(self) -> dict:

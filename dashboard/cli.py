@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+
+from dashboard import roundtrip_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +19,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find, show and fix label errors in a labelled dataset.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_dashboard_command(sub)
+    run = _add_analyze_inputs(sub)
+    _add_analyze_outputs(run)
+    roundtrip_cli.add_commands(sub)  # tasks, verdicts (#29)
+    return parser
+
+
+def _add_dashboard_command(sub) -> None:
+    """``noiselens dashboard`` and its options."""
     dash = sub.add_parser(
         "dashboard",
         help="open the interactive dashboard (on the bundled digits sample by default)",
@@ -40,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "(default: the workspace's exports/ folder); it cannot be changed from "
                       "the page")
 
+
+
+def _add_analyze_inputs(sub) -> argparse.ArgumentParser:
+    """``noiselens analyze``: the data, its columns and what comes with it."""
     run = sub.add_parser(
         "analyze",
         help="run the whole analysis headless and write the results, a report and the "
@@ -74,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     run.add_argument("--class-names", metavar="FILE", help="text file of the class names, one "
                      "per line, in the order of the probability columns (default: sorted)")
+    return run
+
+
+def _add_analyze_outputs(run) -> None:
+    """``noiselens analyze``: the detector, the cleaning and the outputs."""
     run.add_argument("--filter-by", default="prune_by_noise_rate",
                      help="label-issue filter (default: prune_by_noise_rate)")
     run.add_argument("--rank-by", default="self_confidence",
@@ -116,10 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a column to break the noise down by (vendor, source, annotator, "
                      "batch): noise rate per value with a 95%% interval, in the report and "
                      "summary.json")
-    from dashboard.roundtrip_cli import add_commands  # tasks, verdicts (#29)
-
-    add_commands(sub)
-    return parser
 
 
 def _fail(message: str) -> int:
@@ -204,36 +221,21 @@ def _chunked_core(result, args, progress):
 
 
 def analyze_command(args) -> int:
-    """``noiselens analyze``: the whole pipeline headless."""
+    """``noiselens analyze``: the whole pipeline headless.
+
+    The first results (label_issues.csv, summary.json, the tables and the cleaned split) are
+    written as soon as the label detector is done; the neighbour signals (issues.csv, the
+    manifest's checks) and report.html follow, with progress and a time estimate, in a
+    second set that replaces the first (``--out`` always shows one whole set).
+    """
     from pathlib import Path
 
-    import analysis as nl
-    from analysis.core.issues import FILTERS, RANKINGS
     from analysis.data.dataset import DataError
-    from analysis.export.split import (
-        UNREVIEWED_MIN_CONFIDENCE,
-        ExportError,
-        check_flag_column,
-        check_target,
-        unreviewed_decisions,
-    )
-    from analysis.review.store import ReviewStore, reconcile
+    from analysis.export.split import ExportError, check_target
 
+    started = time.perf_counter()
     files = [args.data] if isinstance(args.data, str) else list(args.data or [])
-    if bool(files) == (args.sample is not None):
-        return _fail("give either a DATA file or --sample NAME (not both).")
-    from analysis.pipeline import AUTO_DETECTOR, DETECTORS
-
-    if args.detector not in (AUTO_DETECTOR, *DETECTORS):
-        return _fail(f"--detector {args.detector!r} is not one of: "
-                     f"{', '.join((AUTO_DETECTOR, *DETECTORS))}.")
-    if args.filter_by not in FILTERS:
-        return _fail(f"--filter-by {args.filter_by!r} is not one of: {', '.join(FILTERS)}.")
-    if args.rank_by not in RANKINGS:
-        return _fail(f"--rank-by {args.rank_by!r} is not one of: {', '.join(RANKINGS)}.")
-    problem = _check_core_arguments(args)
-    if getattr(args, "min_class_size", None) is not None and args.min_class_size < 1:
-        problem = f"--min-class-size must be at least 1, got {args.min_class_size}."
+    problem = _check_analyze_arguments(args, files)
     if problem:
         return _fail(problem)
     out = Path(args.out)
@@ -246,57 +248,125 @@ def analyze_command(args) -> int:
         if problem:
             return _fail(problem)
     try:
-        if args.sample:
-            dataset = nl.from_sample(args.sample)
-        else:
-            options = {k: v for k, v in (
-                ("id_column", args.id_col), ("text_column", args.text_col),
-                ("missing_label", args.missing_label),
-                ("min_class_size", getattr(args, "min_class_size", None)),
-                ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
-                ("classes", getattr(args, "class_names", None))) if v is not None}
-            if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column
-                from analysis.data.splits import load_splits
-
-                dataset = load_splits(files, args.label_col, **options)
-            else:
-                dataset = nl.load_dataset(files[0], args.label_col, **options)
-            for note in dataset.notes:  # what the loading set aside (an image too large)
-                print(f"noiselens: warning: {note}", file=sys.stderr)
-            if dataset.class_order is not None and dataset.class_order.suspicious:
-                print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
-                      file=sys.stderr)
-        names = [str(c) for c in dataset.class_names]
-        if getattr(args, "slice_col", None):  # a wrong --slice-col fails before the analysis
-            from analysis.review.findings import slice_values
-
-            slice_values(dataset, args.slice_col)
-        # the review: read (and a damaged database named) before the long analysis
-        store = ReviewStore(dataset, getattr(args, "reviews", None), class_names=names,
-                            identity=getattr(args, "dataset_name", None))
-        carry = reconcile(store, dataset)
-
-        from analysis.pipeline import check_analysis
-
-        # memory estimated before the work starts: refused with the numbers if it won't fit
-        check_analysis(len(dataset), dataset.num_classes,
-                       has_probs=dataset.pred_probs is not None,
-                       kind="text" if dataset.text_column else "tabular")
-
-        def progress(fraction: float, message: str) -> None:
-            print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
-
-        # refuse before minutes of work what the export would refuse after them
-        check_flag_column(dataset, args.removed)
-        print(f"analysing {dataset.source}: {len(dataset):,} rows, {dataset.num_classes} "
-              "classes", file=sys.stderr)
-        result = nl.analyze(dataset, filter_by=args.filter_by, rank_by=args.rank_by,
-                            progress=progress, detector=args.detector)
-        if getattr(args, "dask", None) or getattr(args, "chunk_rows", None) is not None:
-            result = _chunked_core(result, args, progress)
-        print(file=sys.stderr)
+        dataset, store, carry = _open_dataset(args, files)
+        result = _detect(args, dataset)
     except (DataError, ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))
+    plan = _cleaning_plan(args, result, dataset, store, carry)
+    if isinstance(plan, str):
+        return _fail(plan)
+    try:
+        plan.update(_findings(args, dataset, result, store, carry))
+    except ValueError as exc:
+        return _fail(f"--slice-col: {exc}")
+    try:
+        first = _write_set(dataset, result, out, args, plan, carry, first=True)
+    except (ValueError, OSError) as exc:
+        return _fail(str(exc))
+    print(f"first results in {out}/ after {time.perf_counter() - started:.1f} s: "
+          f"{', '.join(p.name for p in first.files.values())}", file=sys.stderr)
+    problem = _extras(result, _progress)
+    try:
+        exported = None if problem else _write_set(dataset, result, out, args, plan, carry)
+    except (ValueError, OSError) as exc:
+        problem = str(exc)
+    if problem:
+        return _fail(f"{problem} The first results stay in {out}/ (label_issues.csv, "
+                     "summary.json, the cleaned split; manifest.json lists them); issues.csv "
+                     "and report.html were not written.")
+    _print_outcome(result, exported, plan["applied"], carry, out)
+    return 0
+
+
+def _check_analyze_arguments(args, files: list[str]) -> str | None:
+    """The choices and numbers of ``analyze`` checked before anything is read: the message,
+    or None."""
+    from analysis.core.issues import FILTERS, RANKINGS
+    from analysis.pipeline import AUTO_DETECTOR, DETECTORS
+
+    if bool(files) == (args.sample is not None):
+        return "give either a DATA file or --sample NAME (not both)."
+    if args.detector not in (AUTO_DETECTOR, *DETECTORS):
+        return (f"--detector {args.detector!r} is not one of: "
+                f"{', '.join((AUTO_DETECTOR, *DETECTORS))}.")
+    if args.filter_by not in FILTERS:
+        return f"--filter-by {args.filter_by!r} is not one of: {', '.join(FILTERS)}."
+    if args.rank_by not in RANKINGS:
+        return f"--rank-by {args.rank_by!r} is not one of: {', '.join(RANKINGS)}."
+    problem = _check_core_arguments(args)
+    if getattr(args, "min_class_size", None) is not None and args.min_class_size < 1:
+        problem = f"--min-class-size must be at least 1, got {args.min_class_size}."
+    return problem
+
+
+def _open_dataset(args, files: list[str]):
+    """The dataset (a sample, one file or several as splits; what the loading set aside
+    printed as warnings), its review store and what became of the review."""
+    import analysis as nl
+    from analysis.review.store import ReviewStore, reconcile
+
+    if args.sample:
+        dataset = nl.from_sample(args.sample)
+    else:
+        options = {k: v for k, v in (
+            ("id_column", args.id_col), ("text_column", args.text_col),
+            ("missing_label", args.missing_label),
+            ("min_class_size", getattr(args, "min_class_size", None)),
+            ("pred_probs", _open_pred_probs(args)), ("embeddings", args.embeddings),
+            ("classes", getattr(args, "class_names", None))) if v is not None}
+        if len(files) > 1:  # train.csv test.csv ...: one dataset with a split column
+            from analysis.data.splits import load_splits
+
+            dataset = load_splits(files, args.label_col, **options)
+        else:
+            dataset = nl.load_dataset(files[0], args.label_col, **options)
+        for note in dataset.notes:  # what the loading set aside (an image too large)
+            print(f"noiselens: warning: {note}", file=sys.stderr)
+        if dataset.class_order is not None and dataset.class_order.suspicious:
+            print(f"noiselens: warning: {dataset.class_order.message(dataset.source)}",
+                  file=sys.stderr)
+    names = [str(c) for c in dataset.class_names]
+    if getattr(args, "slice_col", None):  # a wrong --slice-col fails before the analysis
+        from analysis.review.findings import slice_values
+
+        slice_values(dataset, args.slice_col)
+    # the review: read (and a damaged database named) before the long analysis
+    store = ReviewStore(dataset, getattr(args, "reviews", None), class_names=names,
+                        identity=getattr(args, "dataset_name", None))
+    return dataset, store, reconcile(store, dataset)
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
+
+
+def _detect(args, dataset):
+    """The label detector's analysis (memory checked first, what the export would refuse
+    refused first), with ``--dask`` / ``--chunk-rows`` applied."""
+    import analysis as nl
+    from analysis.export.split import check_flag_column
+    from analysis.pipeline import check_analysis
+
+    # memory estimated before the work starts: refused with the numbers if it won't fit
+    check_analysis(len(dataset), dataset.num_classes, has_probs=dataset.pred_probs is not None,
+                   kind="text" if dataset.text_column else "tabular")
+    # refuse before minutes of work what the export would refuse after them
+    check_flag_column(dataset, args.removed)
+    print(f"analysing {dataset.source}: {len(dataset):,} rows, {dataset.num_classes} "
+          "classes", file=sys.stderr)
+    result = nl.analyze(dataset, filter_by=args.filter_by, rank_by=args.rank_by,
+                        progress=_progress, detector=args.detector)
+    if getattr(args, "dask", None) or getattr(args, "chunk_rows", None) is not None:
+        result = _chunked_core(result, args, _progress)
+    print(file=sys.stderr)
+    return result
+
+
+def _cleaning_plan(args, result, dataset, store, carry) -> dict | str:
+    """What the cleaned split applies (``--clean``): ``mode``, ``decisions``, ``unreviewed``
+    and the ``applied`` sentence; or the message when a review is asked for and none
+    applies."""
+    from analysis.export.split import UNREVIEWED_MIN_CONFIDENCE, unreviewed_decisions
 
     mode = args.clean
     unreviewed = None  # what the cleaning changed without review (suggestions only)
@@ -309,13 +379,13 @@ def analyze_command(args) -> int:
             print(f"review ({store.key}): {carry.message()}", file=sys.stderr)
         if carry.carried == 0:
             gone = ", ".join(carry.gone["id"].astype(str).head(5))
-            return _fail(
-                f"no review decision applies to {dataset.source}: "
-                + (f"all {carry.total:,} decisions of this dataset concern rows no longer in "
-                   f"the file (ids {gone}{', ...' if len(carry.gone) > 5 else ''}). "
-                   if carry.total else
-                   f"there is no review for it in {store.path} (dataset {store.key}). ")
-                + "Review it in the dashboard, or choose --clean suggestions or --clean none.")
+            return (f"no review decision applies to {dataset.source}: "
+                    + (f"all {carry.total:,} decisions of this dataset concern rows no longer "
+                       f"in the file (ids {gone}{', ...' if len(carry.gone) > 5 else ''}). "
+                       if carry.total else
+                       f"there is no review for it in {store.path} (dataset {store.key}). ")
+                    + "Review it in the dashboard, or choose --clean suggestions or --clean "
+                    "none.")
         decisions = carry.applicable
         applied = (f"your review: {carry.carried:,} decision(s) "
                    f"({len(carry.changed):,} on rows changed since; {len(carry.gone):,} on "
@@ -331,28 +401,64 @@ def analyze_command(args) -> int:
     else:
         decisions = carry.applicable.iloc[0:0]
         applied = "nothing (--clean none): the cleaned split is the input"
+    return {"mode": mode, "decisions": decisions, "unreviewed": unreviewed, "applied": applied}
 
+
+def _findings(args, dataset, result, store, carry) -> dict:
+    """Noise by slice, intervals, the review's evidence and the history (#17), recorded once
+    for both sets; raise ValueError on a bad ``--slice-col``."""
     from analysis.review import findings, history
-    from dashboard.exporting import write_export_set
 
-    try:  # noise by slice, intervals, the review's evidence, the history (#17)
-        slices = None
-        if getattr(args, "slice_col", None):
-            slices = findings.slice_noise(result, findings.slice_values(dataset, args.slice_col),
-                                          column=args.slice_col)
-    except ValueError as exc:
-        return _fail(f"--slice-col: {exc}")
+    slices = None
+    if getattr(args, "slice_col", None):
+        slices = findings.slice_noise(result, findings.slice_values(dataset, args.slice_col),
+                                      column=args.slice_col)
     intervals = findings.class_intervals(result)
     remaining = findings.errors_remaining(result, carry.applicable) if carry.total else None
     hist = history.record_analysis(dataset, result, key=store.key, wrong_interval=intervals.wrong)
-    try:
-        exported = write_export_set(
-            dataset, result, decisions, out, mode=mode, carry=carry, unreviewed=unreviewed,
-            intervals=intervals, slices=slices, remaining=remaining, history=hist,
-            fmt=args.format, removed=args.removed)
-    except (ValueError, OSError) as exc:
-        return _fail(str(exc))
+    return {"slices": slices, "intervals": intervals, "remaining": remaining, "history": hist}
 
+
+def _write_set(dataset, result, out, args, plan: dict, carry, *, first: bool = False):
+    """One export set at ``out``: the first (before the signals) or the whole one."""
+    from dashboard.exporting import write_export_set
+
+    return write_export_set(
+        dataset, result, plan["decisions"], out, mode=plan["mode"], carry=carry,
+        unreviewed=plan["unreviewed"], intervals=plan["intervals"], slices=plan["slices"],
+        remaining=plan["remaining"], history=plan["history"], fmt=args.format,
+        removed=args.removed, first=first)
+
+
+def _extras(result, progress) -> str | None:
+    """The neighbour signals, after a line with what they are and how long they should take;
+    the message when they cannot be computed (else None)."""
+    from analysis.model.neighbours import search_seconds
+    from analysis.signals.compute import signal_space
+
+    started = time.perf_counter()
+    try:
+        X, space, _ = signal_space(result.dataset, result.pred_probs)
+        algorithm, seconds = search_seconds(*X.shape)
+        print(f"next: the neighbour signals ({len(X):,} rows x {X.shape[1]:,} dimensions of "
+              f"the {space}, {algorithm}, about {_duration(seconds)}), then issues.csv and "
+              "report.html", file=sys.stderr)
+        result.find_signals(progress=progress)
+    except (ValueError, MemoryError, OSError) as exc:
+        print(file=sys.stderr)
+        return f"the neighbour signals could not be computed: {exc}"
+    print(f"\rneighbour signals done in {time.perf_counter() - started:.1f} s{' ' * 60}",
+          file=sys.stderr)
+    return None
+
+
+def _duration(seconds: float) -> str:
+    """``5 s``, ``3 min``: a rounded estimate."""
+    return f"{max(1, round(seconds)):,} s" if seconds < 120 else f"{round(seconds / 60):,} min"
+
+
+def _print_outcome(result, exported, applied: str, carry, out) -> None:
+    """What the run found, changed and wrote."""
     print(f"{result.num_issues:,} rows flagged; label health {result.health:.1f}/100; "
           f"cleaned split: {exported.cleaned.rows_out:,} rows -> {exported.files['cleaned']}",
           file=sys.stderr)
@@ -364,7 +470,6 @@ def analyze_command(args) -> int:
               f"decision: ids in {exported.files['review_changed_rows']}", file=sys.stderr)
     _print_splits(result)
     print(f"wrote {out}/: {' '.join(p.name for p in exported.files.values())}")
-    return 0
 
 
 def _print_splits(result) -> None:
@@ -372,6 +477,8 @@ def _print_splits(result) -> None:
     reason = f": {result.detector_reason}" if result.detector_reason else ""
     print(f"label detector: {result.detector} ({result.probabilities_source}){reason}",
           file=sys.stderr)
+    if getattr(result, "model", None):
+        print("model: " + result.model["summary"][0], file=sys.stderr)  # the rest: summary.json
     try:
         splits = result.checks.get("splits")
     except ValueError:  # the signals could not be computed: issues.csv says so already
@@ -406,9 +513,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return analyze_command(args)
     if args.command in ("tasks", "verdicts"):
-        from dashboard.roundtrip_cli import run
-
-        return run(args) if not extra else parser.error(f"unrecognized arguments: {extra}")
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return roundtrip_cli.run(args)
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2
 

@@ -26,7 +26,7 @@ def write_export_set(dataset, result, decisions: pd.DataFrame, folder: str | Pat
                      mode: str, carry: Carryover | None = None, unreviewed=None,
                      intervals=None, slices=None, remaining=None, history=None,
                      fmt: str = "csv", removed: str = "drop", parameters: dict | None = None,
-                     stem: str | None = None) -> ExportResult:
+                     stem: str | None = None, first: bool = False) -> ExportResult:
     """Write the whole export set of an analysis to ``folder`` (one atomic set).
 
     Parameters
@@ -46,6 +46,10 @@ def write_export_set(dataset, result, decisions: pd.DataFrame, folder: str | Pat
         :mod:`analysis.review.history`); ``intervals`` default to the analysis' own.
     fmt, removed, parameters, stem
         As :func:`~analysis.export.split.export_split`.
+    first : bool
+        The first set of ``noiselens analyze``, written as soon as the label detector is
+        done: everything but what needs the neighbour signals (:data:`PENDING`), which the
+        manifest lists as pending; the next, whole set replaces it.
 
     Raises
     ------
@@ -55,10 +59,11 @@ def write_export_set(dataset, result, decisions: pd.DataFrame, folder: str | Pat
     if intervals is None:
         intervals = findings.class_intervals(result)
     review = carry.counts() if mode == "reviewed" and carry is not None else None
-    extra = result_files(dataset, result, mode=mode, review=review)
-    extra["report.html"] = lambda cleaned: build_report(
-        dataset, result, cleaned=cleaned, slices=slices, remaining=remaining, history=history,
-        intervals=intervals, unreviewed=unreviewed)
+    extra = result_files(dataset, result, mode=mode, review=review, signals=not first)
+    if not first:
+        extra["report.html"] = lambda cleaned: build_report(
+            dataset, result, cleaned=cleaned, slices=slices, remaining=remaining,
+            history=history, intervals=intervals, unreviewed=unreviewed)
     extra["findings.json"] = json.dumps({
         "intervals": intervals.as_dict(),
         "slices": None if slices is None else slices.as_dict(),
@@ -69,4 +74,8 @@ def write_export_set(dataset, result, decisions: pd.DataFrame, folder: str | Pat
         extra["review_changed_rows.csv"] = guard_formulas(carry.table())
     return export_split(dataset, result, decisions, folder, fmt=fmt, removed=removed,
                         mode=mode, parameters=parameters, stem=stem, extra_files=extra,
-                        review=review, unreviewed=unreviewed)
+                        review=review, unreviewed=unreviewed, pending=PENDING if first else ())
+
+
+#: What a first set leaves to the next: the files that need the neighbour signals.
+PENDING = ("issues.csv", "report.html")

@@ -3,19 +3,104 @@
 Every kernel works in the dtype of its input (float32 stays float32) and reproduces the
 rounding of the equivalent numpy expression, so results are bit-identical to the plain
 numpy formulation of the same definition.
+
+Compilation is lazy (on a kernel's first call, for the dtypes it meets) and kept on disk
+(numba's ``cache=True``; :func:`analysis.core.cache.numba_cache_folder` when numba has no
+writable place). The row kernels come in two builds (:class:`_TwoBuilds`): serial for inputs
+under :data:`PARALLEL_MIN_ELEMENTS` values, parallel above: a first analysis of 30k rows x 10
+classes compiled its kernels in 17 s in the parallel build, 6.5 s in the serial one (2-core
+machine, ``benchmarks/first_run.py``), and on such inputs a pass takes milliseconds either way.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import types
 
 import numba as nb
 import numpy as np
 
-_OPTS = {"cache": True, "nogil": True}
+from analysis.core import cache
+
+#: Inputs (the first argument, usually ``pred_probs``) of at least this many values run the
+#: parallel build of a kernel, smaller ones the serial build (when numba has more than one
+#: thread). A serial pass over 5e7 float64 values takes ~50 ms: below, the parallel build
+#: saves less per run than its extra compilation (~11 s, once per install) costs.
+PARALLEL_MIN_ELEMENTS = 50_000_000
 
 
-@nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
+def _probe():  # pragma: no cover - compiled only to find where numba can cache
+    return 0
+
+
+def _cache_available() -> bool:
+    """Whether numba can keep this module's kernels on disk; when it has no writable place
+    (it would raise ``RuntimeError`` at import), ``NUMBA_CACHE_DIR`` is pointed at the
+    workspace (:func:`analysis.core.cache.numba_cache_folder`) first, also for pynndescent,
+    imported later. ``False``: compile without a cache (each process compiles again)."""
+    try:
+        nb.njit(cache=True)(_probe)
+        return True
+    except RuntimeError:
+        pass
+    folder = cache.numba_cache_folder()
+    if folder is None:
+        return False
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)  # numba re-reads its config from it
+    nb.config.CACHE_DIR = str(folder)
+    try:
+        nb.njit(cache=True)(_probe)
+        return True
+    except RuntimeError:  # pragma: no cover - the folder was just written to
+        return False
+
+
+_OPTS = {"cache": _cache_available(), "nogil": True}
+
+
+def _renamed(fn, suffix: str):
+    """A copy of ``fn`` under another qualified name: numba keeps each build's cache files
+    under its function's name and line, so the two builds of one kernel must not share it."""
+    new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                             fn.__closure__)
+    new.__qualname__ = f"{fn.__qualname__}_{suffix}"
+    new.__module__ = fn.__module__
+    new.__doc__ = fn.__doc__
+    return new
+
+
+class _TwoBuilds:
+    """A row kernel compiled on first use in the build its input needs: ``serial`` (a plain
+    loop) or ``parallel`` (``prange`` over numba's threads) for inputs of at least
+    :data:`PARALLEL_MIN_ELEMENTS` values. Both give the same results."""
+
+    def __init__(self, fn, options: dict):
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        self.serial = nb.njit(**options, **_OPTS)(_renamed(fn, "serial"))
+        self.parallel = nb.njit(parallel=True, **options, **_OPTS)(fn)
+
+    def __call__(self, *args):
+        big = np.size(args[0]) >= PARALLEL_MIN_ELEMENTS and nb.get_num_threads() > 1
+        return (self.parallel if big else self.serial)(*args)
+
+    def __reduce__(self):  # pickled by name (a dask task), as a function is
+        return _by_name, (self.__name__,)
+
+
+def _by_name(name: str) -> _TwoBuilds:
+    return globals()[name]
+
+
+def _row_kernel(**options):
+    """Decorator: :class:`_TwoBuilds` with numba ``options`` (fastmath)."""
+    return lambda fn: _TwoBuilds(fn, options)
+
+
+@_row_kernel(fastmath={"reassoc", "nsz"})
 def row_checks(pred_probs, tol):
     """Per row, the first problem found: 0 none, 1 NaN or infinity, 2 a value below ``-tol``,
     3 a value above ``1 + tol``, 4 a sum more than ``tol`` away from 1."""
@@ -80,7 +165,7 @@ def _guess_row(row, thresholds, k):
     return _first_equal(row, _max(row, 0, k))
 
 
-@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+@_row_kernel(fastmath=_FINITE)
 def confident_guess(pred_probs, thresholds, labels, blocks):
     """Estimated true class of each row (-1 when no class reaches its threshold), and the
     counts ``counts[true, given]`` of the rows with a guess.
@@ -106,7 +191,7 @@ def confident_guess(pred_probs, thresholds, labels, blocks):
     return out, counts
 
 
-@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+@_row_kernel(fastmath=_FINITE)
 def row_facts(pred_probs, labels, eps):
     """Arg-max class (first maximum), largest probability among the other classes, and
     whether the given label is the arg-max once ``eps`` is added to its probability (in the
@@ -129,7 +214,7 @@ def row_facts(pred_probs, labels, eps):
     return argmax, max_other, label_wins
 
 
-@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+@_row_kernel(fastmath=_FINITE)
 def label_wins_rows(pred_probs, labels, rows, eps):
     """The ``label_wins`` of :func:`row_facts` for the given rows only."""
     k = pred_probs.shape[1]
@@ -143,7 +228,7 @@ def label_wins_rows(pred_probs, labels, rows, eps):
     return out
 
 
-@nb.njit(parallel=True, **_OPTS)
+@_row_kernel()
 def gather(pred_probs, labels):
     """``pred_probs[i, labels[i]]`` for every row."""
     n = labels.size
@@ -228,7 +313,7 @@ def _pairwise_sum(a):
     return results[0]
 
 
-@nb.njit(parallel=True, **_OPTS)
+@_row_kernel()
 def row_xlogx_sum(pred_probs):
     """``sum_j p_ij * log(p_ij)`` per row (0 log 0 = 0), in the input dtype."""
     n, k = pred_probs.shape
@@ -282,7 +367,7 @@ def _sift_down(values, rows, lo, size, pos):
     rows[lo + pos] = r
 
 
-@nb.njit(parallel=True, **_OPTS)
+@_row_kernel()
 def prune_by_margin(pred_probs, order, starts, label_counts, counts, skip, mask):
     """The ``prune_by_noise_rate`` selection, one pass over each class's rows.
 
@@ -355,7 +440,7 @@ def prune_by_margin(pred_probs, order, starts, label_counts, counts, skip, mask)
     return tied
 
 
-@nb.njit(parallel=True, fastmath=_FINITE, **_OPTS)
+@_row_kernel(fastmath=_FINITE)
 def guess_rows(pred_probs, thresholds):
     """The per-row guess of :func:`confident_guess` without the (K, K) counts (no per-thread
     (K, K) arrays: for many classes and for row chunks)."""
@@ -366,7 +451,7 @@ def guess_rows(pred_probs, thresholds):
     return out
 
 
-@nb.njit(parallel=True, **_OPTS)
+@_row_kernel()
 def margin_heaps(pred_probs, order, starts, label_counts, pair_start, pair_j, cap, offset,
                  values, rows, size, top, lost, row_offset, max_other):
     """The ``prune_by_noise_rate`` heaps of :func:`prune_by_margin`, per (class, other class)
@@ -440,7 +525,7 @@ def _facts_of_row(row, lab, eps):
     return own, _first_equal(row, max(other, own)), other, before < bumped and after <= bumped
 
 
-@nb.njit(parallel=True, fastmath={"reassoc", "nsz"}, **_OPTS)
+@_row_kernel(fastmath={"reassoc", "nsz"})
 def chunk_facts(pred_probs, labels, tol, eps):
     """:func:`row_checks`, :func:`gather` and :func:`row_facts` in one pass over the rows (one
     read of a chunk instead of three). The facts of a row with a problem code are unset.
@@ -537,7 +622,7 @@ def sparse_column_pairwise_sums(indptr, indices, data, n):
     return out
 
 
-@nb.njit(parallel=True, **_OPTS)
+@_row_kernel()
 def most_common_other(neighbour_labels, labels):
     """Per row, the most common label among its neighbours other than its own (ties: the
     lowest class) and its count; -1 and 0 when every neighbour carries the row's label.

@@ -276,6 +276,29 @@ def save_json(kind: str, key: str, record: dict) -> None:
                       RuntimeWarning, stacklevel=2)
 
 
+#: Sub-folder of ``workspace()/cache`` that numba's compiled kernels go to when numba has no
+#: writable place of its own (:func:`numba_cache_folder`).
+NUMBA_FOLDER = "numba"
+
+
+def numba_cache_folder() -> Path | None:
+    """Where numba may keep compiled kernels when the package folder and the user's cache
+    folder are both read-only (an installed package in a container, a read-only home):
+    ``workspace()/cache/numba``, created, or ``None`` when it cannot be written either.
+
+    Numba's ``cache=True`` raises ``RuntimeError`` at import when it finds no writable place;
+    :mod:`analysis.core._kernels` then points ``NUMBA_CACHE_DIR`` here (and compiles without a
+    cache when this is ``None``), so the first run compiles and the next ones load.
+    """
+    folder = workspace() / "cache" / NUMBA_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # writable, as numba checks it
+    except OSError:
+        return None
+    return folder
+
+
 def clear_cache(kind: str | None = None) -> int:
     """Delete the cached arrays of one ``kind`` (or all); returns how many files went."""
     root = workspace() / "cache"

@@ -547,30 +547,26 @@ def _versions() -> dict[str, str]:
 
 def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
              files: dict[str, str | dict], parameters: dict | None = None,
-             review: dict | None = None, unreviewed: Unreviewed | None = None) -> dict:
+             review: dict | None = None, unreviewed: Unreviewed | None = None,
+             pending: tuple[str, ...] = ()) -> dict:
     """The ``manifest.json`` content: what went in, how, and what came out.
+
+    ``pending``: the files a first set leaves to the next one (``noiselens analyze`` writes
+    its first results before the neighbour signals); such a manifest has a ``pending``
+    section instead of the ``checks``, which need the signals.
 
     ``files`` maps each kind (``cleaned``, ``changes``, ``report``...) to its file name, or to
     ``{"name", "rows", "bytes", "sha256"}`` (what :func:`export_split` writes). ``review`` is
     :meth:`analysis.review.store.Carryover.counts` when the decisions came from the review store.
     """
-    sizes = class_sizes(dataset, cleaned)
-    label_col = dataset.label_column
     out = {
         "input": {"source": dataset.source, "fingerprint": dataset.fingerprint,
-                  "rows": cleaned.rows_in, "label_column": label_col,
+                  "rows": cleaned.rows_in, "label_column": dataset.label_column,
                   "id_column": dataset.id_column},
         "method": {"filter_by": result.filter_by, "rank_by": result.rank_by,
                    "probabilities": result.probabilities_source, "decisions": mode,
                    **(parameters or {})},
-        "counts": {"rows_before": cleaned.rows_in, "rows_after": cleaned.rows_out,
-                   "relabelled": cleaned.relabelled, "removed": cleaned.removed,
-                   "kept_as_is_reviewed": cleaned.kept,
-                   "flagged_by_detector": result.num_issues,
-                   "per_class_before": dict(zip(sizes["class"], sizes["before"].tolist(),
-                                                strict=True)),
-                   "per_class_after": dict(zip(sizes["class"], sizes["after"].tolist(),
-                                               strict=True))},
+        "counts": _counts(dataset, result, cleaned),
         "files": files,
         "versions": _versions(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -579,10 +575,30 @@ def manifest(dataset: Dataset, result: Analysis, cleaned: Cleaned, *, mode: str,
         out["review"] = dict(review)
     if unreviewed is not None:  # in plain words: no person reviewed these changes
         out["unreviewed"] = unreviewed.as_dict() | {"summary": unreviewed.line() + "."}
+    if pending:  # a first set: the checks come from the signals, computed after it
+        out["pending"] = {"files": list(pending), "note": PENDING_NOTE}
+        return out
     checks = _checks(result)
     if checks is not None:
         out["checks"] = checks
     return out
+
+
+#: The manifest's word on a first set (``pending``).
+PENDING_NOTE = ("the first results, written as soon as the label detector was done; the "
+                "pending files and the checks (from the neighbour signals) come in the next "
+                "set, which replaces this one")
+
+
+def _counts(dataset: Dataset, result: Analysis, cleaned: Cleaned) -> dict:
+    """The manifest's ``counts``: rows before and after, what the cleaning did, per class."""
+    sizes = class_sizes(dataset, cleaned)
+    return {"rows_before": cleaned.rows_in, "rows_after": cleaned.rows_out,
+            "relabelled": cleaned.relabelled, "removed": cleaned.removed,
+            "kept_as_is_reviewed": cleaned.kept,
+            "flagged_by_detector": result.num_issues,
+            "per_class_before": dict(zip(sizes["class"], sizes["before"].tolist(), strict=True)),
+            "per_class_after": dict(zip(sizes["class"], sizes["after"].tolist(), strict=True))}
 
 
 def _checks(result: Analysis) -> dict | None:
@@ -810,7 +826,8 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
                  *, fmt: str = "csv", removed: str = "drop", mode: str = "reviewed",
                  parameters: dict | None = None, stem: str | None = None,
                  extra_files: dict | None = None, review: dict | None = None,
-                 unreviewed: Unreviewed | None = None) -> ExportResult:
+                 unreviewed: Unreviewed | None = None,
+                 pending: tuple[str, ...] = ()) -> ExportResult:
     """Write the cleaned split, its change list, any extra files and ``manifest.json`` as one
     set, shown at ``folder``.
 
@@ -829,7 +846,8 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
     ``mode`` says where the decisions came from (``reviewed`` or ``suggestions``); ``review``
     (:meth:`analysis.review.store.Carryover.counts`) goes into the manifest as its ``review``
     section,
-    ``unreviewed`` (:func:`unreviewed_decisions`) as its ``unreviewed`` section.
+    ``unreviewed`` (:func:`unreviewed_decisions`) as its ``unreviewed`` section. ``pending``
+    names files a next set will add (:func:`manifest`).
 
     Raises
     ------
@@ -850,7 +868,7 @@ def export_split(dataset: Dataset, result: Analysis, decisions: pd.DataFrame, fo
         return manifest(dataset, result, cleaned, mode=mode, files=listing,
                         parameters={"removed_rows": removed, "format": fmt,
                                     **(parameters or {})}, review=review,
-                        unreviewed=unreviewed)
+                        unreviewed=unreviewed, pending=pending)
 
     sets = _make_sets_folder(target)
     progress = _ExportProgress()
@@ -1009,7 +1027,7 @@ def long_matrix(matrix, names: list[str], value: str) -> pd.DataFrame:
 
 
 def result_files(dataset: Dataset, result: Analysis, *, mode: str,
-                 review: dict | None = None) -> dict[str, object]:
+                 review: dict | None = None, signals: bool = True) -> dict[str, object]:
     """The result files of an analysis, for :func:`export_split`'s ``extra_files``.
 
     Returns
@@ -1020,7 +1038,8 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
         :data:`WIDE_MATRIX_CLASSES` classes, else long format ``given, true, count`` /
         ``p_given_given_true`` with the non-zero entries; formula-guarded: people open them in a
         spreadsheet), ``summary.json`` as a function of the :class:`Cleaned` split (its
-        counts go in it) and ``issues.csv`` (every issue type per row, computed when written).
+        counts go in it) and ``issues.csv`` (every issue type per row, computed when written;
+        not with ``signals=False``, a first set written before the neighbour signals).
     """
     names = [str(c) for c in dataset.class_names]
     if len(names) > WIDE_MATRIX_CLASSES:  # long format: the non-zero entries only
@@ -1034,7 +1053,7 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
         cj = cj.reset_index(names="confident joint")
 
     def summary(cleaned: Cleaned) -> str:
-        counts = manifest(dataset, result, cleaned, mode=mode, files={})["counts"]
+        counts = _counts(dataset, result, cleaned)  # not the checks: no signals needed
         return json.dumps({
             "source": dataset.source,
             "rows": len(dataset),
@@ -1066,8 +1085,7 @@ def result_files(dataset: Dataset, result: Analysis, *, mode: str,
         "noise_matrix.csv": guard_formulas(noise),
         "confident_joint.csv": guard_formulas(cj),
         "summary.json": summary,
-        "issues.csv": lambda cleaned: _issues_csv(dataset, result),
-    }
+    } | ({"issues.csv": lambda cleaned: _issues_csv(dataset, result)} if signals else {})
 
 
 def _issues_csv(dataset: Dataset, result: Analysis) -> pd.DataFrame:

@@ -5,14 +5,21 @@ A second, model-free signal of a wrong label: a row whose neighbours (in the spa
 another label, and pairs of (near-)identical rows with different labels, where one label is
 almost always wrong.
 
-Memory is O(N * k): nothing here builds an N x N matrix. Up to ``exact_max_rows`` rows (20,000)
-the neighbours are exact (scikit-learn); above, an all-pairs search costs too much (100k x 64
-took ~5 minutes on a 2-core machine), so pynndescent builds an approximate k-NN graph: 100k x 64
-in ~14 s, ~65 s on the first call of a process (numba compilation), recall@10 0.95 on the
-benchmark's generated data and 0.94 on isotropic 64-D blobs, the hardest case; see
-``benchmarks/embedding_speed.py``. Cache the result (``cache_key``) to pay that once.
-Euclidean and Manhattan distances of the returned pairs are always recomputed exactly (in
-float64), so identical rows are at distance 0.
+Memory is O(N * k): nothing here builds an N x N matrix. ``method="auto"`` takes the cheapest
+search (:func:`search_algorithm`): an exact brute force in float32 blocks while
+``N^2 (D + 120)`` is at most :data:`BRUTE_MAX_COST` (30k x 30 in ~3-6 s on a 2-core machine,
+no compilation), an exact k-d tree above that for at most 5 dimensions, and only beyond both
+pynndescent's approximate k-NN graph (NN-descent): 100k x 64 in ~14 s once compiled, but its
+numba compilation costs ~40-55 s on the first call of a process in a fresh install; recall@10
+0.95 on the benchmark's generated data and 0.94 on isotropic 64-D blobs, the hardest case
+(``benchmarks/embedding_speed.py``, ``benchmarks/first_run.py``). Cache the result
+(``cache_key``) to pay that once.
+
+The exact searches return the k nearest rows by the float64 distance of the float32 rows
+(Euclidean ``sqrt(sum (x - y)^2)``, Manhattan ``sum |x - y|``, cosine
+``1 - x.y / (|x| |y|)``), ties in row order: the same as a loop over all pairs. The
+approximate graph's Euclidean and Manhattan distances are recomputed the same way, so
+identical rows are at distance 0.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import cdist
 from scipy.stats import rankdata
+from sklearn.neighbors import KDTree
 
 from analysis.core import cache
 from analysis.core._helpers import Progress, no_progress
@@ -32,17 +41,40 @@ from analysis.model.embedding import check_matrix
 METRICS = ("euclidean", "manhattan", "cosine")
 #: Search methods of :func:`nearest_neighbours`.
 SEARCH_METHODS = ("auto", "exact", "approximate")
-#: Above this many rows ``method="auto"`` uses the approximate search.
-EXACT_MAX_ROWS = 20_000
-#: The approximate graph is built with at least this many neighbours, then cut to k: a wider
-#: graph is what makes NN-descent accurate (recall@10 0.53 -> 0.94 on isotropic 64-D blobs).
+#: The brute-force search runs while ``N^2 (D + BRUTE_PAIR_OVERHEAD)`` is at most this: at the
+#: measured 4.9e-11 s per unit that is ~53 s, what NN-descent's first call costs on a fresh
+#: install (53 s on 30k x 30, nearly all numba compiling; 37 s with numba's on-disk cache
+#: filled, 2 s once compiled in the process), so brute force is used wherever it is no
+#: slower than a first NN-descent, and it is exact. 2-core machine, ``benchmarks/first_run.py``.
+BRUTE_MAX_COST = 1.1e12
+#: Per pair of rows, the brute-force search costs ``D`` (the float32 product) plus this, in
+#: the same units: writing and reading the block once more (the group minima) costs as much
+#: as ~120 dimensions of the product. Fitted to 20k rows x 4, 16, 64, 256 dimensions (2.43,
+#: 2.47, 3.45, 7.32 s: 0.019 s per dimension, 2.35 s at none), ``benchmarks/first_run.py``.
+BRUTE_PAIR_OVERHEAD = 120
+#: Up to this many dimensions a k-d tree (scikit-learn's ``KDTree``) is exact and fast at any
+#: N; above, its pruning fails: 200k isotropic Gaussian rows took 10 s in 4 dimensions, 119 s
+#: in 6 and 201 s in 8 (2-core machine, loaded), against ~60 s for a first NN-descent.
+KD_TREE_MAX_DIMS = 5
+#: ``method="approximate"`` / above the brute-force and k-d tree limits: pynndescent's graph
+#: is built with at least this many neighbours, then cut to k: a wider graph is what makes
+#: NN-descent accurate (recall@10 0.53 -> 0.94 on isotropic 64-D blobs).
 APPROX_GRAPH_NEIGHBOURS = 30
 #: Default near-duplicate threshold, as a fraction of the median first-neighbour distance
 #: (the default of cleanlab's Datalab near-duplicate check).
 DUPLICATE_FRACTION = 0.13
-CACHE_VERSION = 1
+#: 2: the exact search is exact to the float64 distance with ties in row order (it was
+#: scikit-learn's, whose choice among ties at the k-th neighbour was its own).
+CACHE_VERSION = 2
 
 _CHUNK_BYTES = 64 * 2**20
+#: Bytes of one block of the brute-force search (block rows x N distances).
+_BLOCK_BYTES = 128 * 2**20
+#: Relative rounding of scikit-learn's k-d tree distances against ours (both float64 sums
+#: of D terms: ~D 1e-16), with a wide margin.
+_TREE_SLACK = 1e-9
+#: Absolute margin of the radius query of a row whose boundary distance is 0.
+_TREE_ABS_SLACK = 1e-300
 
 
 def nearest_neighbours(
@@ -51,7 +83,7 @@ def nearest_neighbours(
     *,
     metric: str = "euclidean",
     method: str = "auto",
-    exact_max_rows: int = EXACT_MAX_ROWS,
+    exact_max_rows: int | None = None,
     random_state: int | None = 0,
     cache_key: Any = None,
     progress: Progress | None = None,
@@ -66,11 +98,13 @@ def nearest_neighbours(
         Neighbours per row, ``1 <= k <= N - 1``.
     metric : {"euclidean", "manhattan", "cosine"}
     method : {"auto", "exact", "approximate"}
-        ``"exact"``: scikit-learn ``NearestNeighbors`` (``algorithm="auto"``: a k-d tree for few
-        dimensions, else brute force in bounded chunks). ``"approximate"``: pynndescent
-        NN-descent. ``"auto"``: exact up to ``exact_max_rows`` rows, approximate above.
-    exact_max_rows : int
-        Switch-over point of ``method="auto"``.
+        ``"exact"``: brute force in blocks, or a k-d tree for at most
+        :data:`KD_TREE_MAX_DIMS` dimensions where brute force costs more than
+        :data:`BRUTE_MAX_COST`. ``"approximate"``: pynndescent NN-descent. ``"auto"``: the
+        cheapest, :func:`search_algorithm`.
+    exact_max_rows : int, optional
+        With ``method="auto"``: exact up to this many rows, approximate above (instead of
+        :func:`search_algorithm`'s choice).
     random_state : int or None
         Seed of the approximate search (single-threaded when set, so results do not depend on
         the number of cores).
@@ -83,8 +117,9 @@ def nearest_neighbours(
     Returns
     -------
     indices : ndarray of shape (N, k), int64
-        ``indices[i]`` are rows other than ``i`` itself, nearest first. With exact duplicates a
-        row's duplicates come before any other row, but never the row itself.
+        ``indices[i]`` are rows other than ``i`` itself, nearest first (exact searches: ties
+        in row order). With exact duplicates a row's duplicates come before any other row,
+        but never the row itself.
     distances : ndarray of shape (N, k), float32
         Matching distances, ascending along each row.
 
@@ -102,8 +137,11 @@ def nearest_neighbours(
     if not isinstance(k, int | np.integer) or isinstance(k, bool) or not 1 <= k <= n - 1:
         raise ValueError(f"k must be an integer from 1 to N - 1 = {n - 1} (other rows), got {k!r}.")
     k = int(k)
-    if method == "auto":
+    if method == "auto" and exact_max_rows is not None:
         method = "exact" if n <= exact_max_rows else "approximate"
+    elif method == "auto":
+        method = "approximate" if search_algorithm(n, X.shape[1], metric) == "nndescent" \
+            else "exact"
     if method == "approximate" and n <= max(k + 1, APPROX_GRAPH_NEIGHBOURS) + 1:
         method = "exact"  # too small for an index, and exact is instant here
     report = progress or no_progress
@@ -114,24 +152,16 @@ def nearest_neighbours(
         key = cache.fingerprint(
             "neighbours", CACHE_VERSION, cache_key, k, metric, method, random_state, X
         )
-        idx = cache.load_array("neighbours", f"{key}-indices")
-        dist = cache.load_array("neighbours", f"{key}-distances")
-        if (
-            idx is not None
-            and dist is not None
-            and idx.shape == dist.shape == (n, k)
-            and idx.dtype == np.int64
-            and dist.dtype == np.float32
-        ):
+        found = _load_graph(key, n, k)
+        if found is not None:
             report(1.0, "Neighbours loaded from the cache")
-            return idx, dist
+            return found
 
     report(0.05, f"Searching neighbours ({method})")
     if method == "exact":
-        idx, dist = _exact(X, k, metric)
+        idx, dist = _exact(X, k, metric, progress=report)
     else:
-        idx, dist = _approximate(X, k, metric, random_state)
-    idx, dist = _refine(X, idx, dist, metric)
+        idx, dist = _refine(X, *_approximate(X, k, metric, random_state), metric)
 
     if key is not None:
         try:
@@ -145,6 +175,16 @@ def nearest_neighbours(
             )
     report(1.0, "Neighbours done")
     return idx, dist
+
+
+def _load_graph(key: str, n: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached graph of ``key`` when it is there whole (shapes and dtypes), else None."""
+    idx = cache.load_array("neighbours", f"{key}-indices")
+    dist = cache.load_array("neighbours", f"{key}-distances")
+    if (idx is not None and dist is not None and idx.shape == dist.shape == (n, k)
+            and idx.dtype == np.int64 and dist.dtype == np.float32):
+        return idx, dist
+    return None
 
 
 def neighbours_of_rows(X, rows, k: int = 10, *,
@@ -200,16 +240,266 @@ def neighbours_of_rows(X, rows, k: int = 10, *,
     return out_idx, out_dist
 
 
-def _exact(X, k, metric, rows=None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact search; the row itself is excluded (also among exact duplicates)."""
-    from sklearn.neighbors import NearestNeighbors
+# --------------------------------------------------------------------------------------------
+# exact search: brute force in float32 blocks, or a k-d tree in few dimensions
 
+
+def search_algorithm(n: int, d: int, metric: str = "euclidean") -> str:
+    """The search ``method="auto"`` runs on an N x D matrix, the cheapest of the three.
+
+    Returns
+    -------
+    {"brute", "kd_tree", "nndescent"}
+        ``"brute"`` (exact) while :func:`brute_cost` is at most :data:`BRUTE_MAX_COST`;
+        above, ``"kd_tree"`` (exact; scikit-learn's ``KDTree``) up to
+        :data:`KD_TREE_MAX_DIMS` dimensions (Euclidean and Manhattan: a k-d tree knows no
+        cosine); else ``"nndescent"`` (approximate, pynndescent).
+    """
+    if brute_cost(n, d) <= BRUTE_MAX_COST:
+        return "brute"
+    if metric != "cosine" and d <= KD_TREE_MAX_DIMS:
+        return "kd_tree"
+    return "nndescent"
+
+
+#: Seconds per unit of :func:`brute_cost` (the fit of :data:`BRUTE_PAIR_OVERHEAD`).
+BRUTE_SECONDS_PER_UNIT = 4.9e-11
+#: Seconds of NN-descent's numba compilation on a process's first call (53 s fresh, 37 s with
+#: numba's cache filled: the estimate takes the middle) and per 100k rows x 64 dimensions.
+NNDESCENT_COMPILE_SECONDS = 45.0
+NNDESCENT_SECONDS_PER_100K = 14.0
+
+
+def search_seconds(n: int, d: int, metric: str = "euclidean") -> tuple[str, float]:
+    """The search ``method="auto"`` runs on an N x D matrix, in words, and a rough estimate
+    of its seconds on a 2-core machine (the measurements behind :data:`BRUTE_MAX_COST`):
+    for a progress line, not a promise."""
+    algorithm = search_algorithm(n, d, metric)
+    if algorithm == "brute":
+        return "exact, brute force", BRUTE_SECONDS_PER_UNIT * brute_cost(n, d)
+    if algorithm == "kd_tree":  # 200k x 4 in 10 s (KD_TREE_MAX_DIMS); about N log N
+        return "exact, k-d tree", float(10.0 * n / 200_000 * np.log2(max(n, 2)) / np.log2(200_000))
+    return "approximate, NN-descent", (NNDESCENT_COMPILE_SECONDS
+                                       + NNDESCENT_SECONDS_PER_100K * n / 1e5 * max(d, 16) / 64)
+
+
+def brute_cost(n: int, d: int) -> float:
+    """The cost of the brute-force search in the units of :data:`BRUTE_MAX_COST`:
+    ``N^2 (D + BRUTE_PAIR_OVERHEAD)``: the product of the blocks (D per pair) and the
+    selection of the neighbours in them."""
+    return float(n) * float(n) * (d + BRUTE_PAIR_OVERHEAD)
+
+
+def _exact(X, k, metric, rows=None, progress: Progress | None = None,
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact search; the row itself is excluded (also among exact duplicates). Nearest
+    first by the float64 distance, ties in row order."""
     if rows is not None:
         return neighbours_of_rows(X, rows, k, metric=metric)
-    nn = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="auto").fit(X)
-    # Querying the training set: scikit-learn asks for k + 1 and drops the row itself.
-    dist, idx = nn.kneighbors()
-    return idx.astype(np.int64, copy=False), dist
+    if search_algorithm(*X.shape, metric) == "kd_tree":  # else brute force, at any cost
+        return _kd_tree(X, k, metric)
+    return _brute(X, k, metric, progress or no_progress)
+
+
+def _brute(X: np.ndarray, k: int, metric: str,
+           progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray]:
+    """Exact neighbours by blocks of rows against all rows, never an N x N matrix.
+
+    A block holds the rows' distances to every row: Euclidean and cosine from one float32
+    matrix product (squared distances ``|x|^2 + |y|^2 - 2 x.y`` of centred rows, or
+    ``2 - 2 x.y`` of unit rows), Manhattan from ``cdist`` in float64. The columns are cut
+    into G groups (column j in group ``j mod G``); the k-th smallest group minimum of a row
+    is at least its k-th smallest value (k groups, k distinct values under it). That bound
+    plus the bound of the block's rounding is a threshold: every value under it is a
+    candidate, its distance recomputed in float64, and the nearest k candidates (ties in
+    row order) are the exact neighbours. One pass of the block computes the minima
+    (``min`` over the groups), the rest reads only the groups that reach the threshold.
+    """
+    n = X.shape[0]
+    left, right, sq, slack = _search_matrix(X, metric)
+    group = int(np.clip(np.sqrt(n / k), 1, 512))  # G groups of `group` columns
+    groups = -(-n // group)
+    width = groups * group
+    wide = metric == "manhattan"
+    step = max(1, _BLOCK_BYTES // ((8 if wide else 4) * width))
+    lift = np.zeros(width)  # per column, the rounding bound the threshold adds
+    if not wide:
+        lift[:n] = slack * sq
+    out_idx = np.empty((n, k), dtype=np.int64)
+    out_dist = np.empty((n, k), dtype=np.float64)
+    X64 = X.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", X64, X64)) if metric == "cosine" else None
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        block = _block_distances(left, right, lo, hi, metric, width)
+        block[np.arange(hi - lo), np.arange(lo, hi)] = np.inf  # never the row itself
+        view = block.reshape(hi - lo, group, groups)  # [row, t, g]: column t * G + g
+        minima = view.min(axis=1)
+        kth = np.partition(minima, k - 1, axis=1)[:, k - 1].astype(np.float64)
+        if wide:  # relative error <= slack on every value: k-th and candidate
+            limit = kth * (1.0 + 3.0 * slack)
+        else:  # |error| <= slack (|x|^2 + |y|^2): the k-th's bound, then the candidate's
+            limit = kth + slack * (2.0 * sq[lo:hi] + sq.max())
+        reach = (limit + lift.max()).astype(block.dtype)
+        rows, cols = np.nonzero(minima <= _round_up(reach)[:, None])
+        values = view[rows, :, cols]  # (pairs, group): the reached groups' values
+        columns = cols[:, None] + groups * np.arange(group)[None, :]
+        below = values <= _round_up((limit[rows, None] + lift[columns]).astype(block.dtype))
+        rows, cols = np.broadcast_to(rows[:, None], below.shape)[below], columns[below]
+        del block, view, values, columns, below
+        dist = _pair_distances(X64, rows + lo, cols, metric, norms)
+        out_idx[lo:hi], out_dist[lo:hi] = _first_k(rows, cols, dist, hi - lo, k)
+        progress(0.05 + 0.9 * hi / n, f"Neighbours of {hi:,} of {n:,} rows (exact)")
+    return out_idx, _as_distance(out_dist, metric)
+
+
+def _round_up(values: np.ndarray) -> np.ndarray:
+    """The next representable value above each (a threshold rounded to its dtype stays
+    above the bound it stands for)."""
+    return np.nextafter(values, np.inf)
+
+
+def _search_matrix(X: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray,
+                                                      np.ndarray, float]:
+    """The two matrices whose product is a block (``left[lo:hi] @ right.T``), the rows'
+    squared norms (float64) and the rounding slack of a block's values.
+
+    Euclidean: rows centred (the norms, hence the bound, stay small) and augmented,
+    ``[y, |y|^2, 1] . [-2 x, 1, |x|^2] = |x - y|^2``: one float32 product gives the squared
+    distance, off by at most ``(2 gamma_(D+2) + 5 u) (|x|^2 + |y|^2)`` (u = 2^-24,
+    gamma_m ~ m u: a dot product's bound in any summation order, plus the norms' and the
+    centring's roundings). Cosine: unit rows (a zero row stays zero) against -2 x (2 is
+    added), the same bound with norms 1. The slack is twice that. Manhattan: ``cdist`` of
+    the float64 rows, sums of D non-negative terms, relative error under (D + 2) 2^-53,
+    slack 2x that.
+    """
+    d = X.shape[1]
+    X64 = X.astype(np.float64)
+    if metric == "manhattan":
+        return X64, X64, np.empty(0), 2.0 * (d + 2) * 2.0**-53
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", X64, X64))
+        Y = np.divide(X64, norms[:, None], out=np.zeros_like(X64), where=norms[:, None] > 0)
+        sq = np.ones(X.shape[0])  # the bound of unit rows (a zero row is tighter)
+        left, right = Y, -2.0 * Y
+    else:
+        Y = X64 - X64.mean(axis=0)
+        sq = np.einsum("ij,ij->i", Y, Y)
+        ones = np.ones((X.shape[0], 1))
+        left = np.hstack([Y, sq[:, None], ones])
+        right = np.hstack([-2.0 * Y, ones, sq[:, None]])
+    slack = 2.0 * (2.02 * (d + 2) + 5) * 2.0**-24
+    return (np.ascontiguousarray(left, dtype=np.float32),
+            np.ascontiguousarray(right, dtype=np.float32), sq, slack)
+
+
+def _block_distances(left: np.ndarray, right: np.ndarray, lo: int, hi: int, metric: str,
+                     width: int) -> np.ndarray:
+    """Rows ``lo:hi`` against all rows, padded with ``inf`` to ``width`` columns: squared
+    distances (Euclidean, float32), twice the cosine distance (float32) or Manhattan
+    distances (float64)."""
+    n = left.shape[0]
+    if metric == "manhattan":
+        block = np.full((hi - lo, width), np.inf)
+        block[:, :n] = cdist(left[lo:hi], right, metric="cityblock")
+        return block
+    block = np.empty((hi - lo, width), dtype=np.float32)
+    np.matmul(left[lo:hi], right.T, out=block[:, :n])
+    if metric == "cosine":
+        block[:, :n] += 2.0
+    block[:, n:] = np.inf
+    return block
+
+
+def _pair_distances(X64: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str,
+                    norms: np.ndarray | None) -> np.ndarray:
+    """Float64 distances of the pairs ``(rows[t], cols[t])``, in bounded chunks: Euclidean
+    ``sqrt(sum (x - y)^2)``, Manhattan ``sum |x - y|``, cosine ``1 - x.y / (|x| |y|)`` (a zero
+    row is at distance 1 from every row, as in scikit-learn)."""
+    out = np.empty(rows.size, dtype=np.float64)
+    step = max(1, _CHUNK_BYTES // (8 * X64.shape[1]))
+    for lo in range(0, rows.size, step):
+        a, b = X64[rows[lo:lo + step]], X64[cols[lo:lo + step]]
+        if metric == "cosine":
+            scale = norms[rows[lo:lo + step]] * norms[cols[lo:lo + step]]
+            dots = np.einsum("ij,ij->i", a, b)
+            sim = np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
+            out[lo:lo + step] = 1.0 - sim
+            continue
+        diff = a - b
+        if metric == "euclidean":
+            out[lo:lo + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        else:
+            out[lo:lo + step] = np.abs(diff).sum(axis=1)
+    return out
+
+
+def _first_k(rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, m: int,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+    """From candidate pairs of ``m`` rows (every row with at least ``k``), each row's ``k``
+    nearest by ``dist``, ties by the other row's number."""
+    order = np.lexsort((cols, dist, rows))
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))[:-1]])
+    take = order[starts[:, None] + np.arange(k)]
+    return cols[take].astype(np.int64, copy=False), dist[take]
+
+
+def _as_distance(dist: np.ndarray, metric: str) -> np.ndarray:
+    """Float64 distances as returned: cosine clipped to [0, 2] (rounding), float32."""
+    if metric == "cosine":
+        dist = np.clip(dist, 0.0, 2.0)
+    return dist.astype(np.float32)
+
+
+def _kd_tree(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact neighbours from scikit-learn's ``KDTree`` (few dimensions, any N).
+
+    The tree returns ``k + 2`` candidates (the row itself among them); their float64 distances
+    are recomputed as in :func:`_brute` and sorted, ties in row order. A row is settled when
+    its k-th distance is below the farthest candidate's: nothing outside can tie with it.
+    The others (ties or more than ``k + 1`` duplicates at the boundary) take every row within
+    the boundary distance (``query_radius``) and choose among them the same way.
+    """
+    n = X.shape[0]
+    X64 = X.astype(np.float64)
+    tree = KDTree(X64, metric=metric)
+    width = min(n, k + 2)
+    tree_dist, cand = tree.query(X64, k=width)
+    rows = np.repeat(np.arange(n), width)
+    cols = cand.reshape(-1).astype(np.int64)
+    dist = _pair_distances(X64, rows, cols, metric, None)
+    dist[rows == cols] = np.inf  # never the row itself
+    idx, out = _first_k(rows, cols, dist, n, width)
+    idx, out = idx[:, :k], out[:, :k]
+    if width < n:
+        reach = tree_dist[:, -1]
+        unsettled = np.flatnonzero(out[:, -1] >= reach * (1.0 - _TREE_SLACK))
+        if unsettled.size:
+            fix_idx, fix_dist = _kd_ties(tree, X64, unsettled, reach * (1.0 + _TREE_SLACK), k,
+                                         metric)
+            idx[unsettled], out[unsettled] = fix_idx, fix_dist
+    return idx, out.astype(np.float32)
+
+
+def _kd_ties(tree, X64: np.ndarray, rows: np.ndarray, reach: np.ndarray, k: int,
+             metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The exact neighbours of ``rows`` from every row within ``reach`` of each (at least
+    ``k + 1`` rows with the row itself)."""
+    out_idx = np.empty((rows.size, k), dtype=np.int64)
+    out_dist = np.empty((rows.size, k), dtype=np.float64)
+    step = 256  # query rows per call: the lists of a group of duplicates can be long
+    for lo in range(0, rows.size, step):
+        part = rows[lo:lo + step]
+        found = tree.query_radius(X64[part], r=reach[part] + _TREE_ABS_SLACK)
+        sizes = np.array([f.size for f in found])
+        pair_rows = np.repeat(part, sizes)
+        cols = np.concatenate(found).astype(np.int64)
+        dist = _pair_distances(X64, pair_rows, cols, metric, None)
+        dist[pair_rows == cols] = np.inf
+        local = np.repeat(np.arange(part.size), sizes)
+        take_idx, take_dist = _first_k(local, cols, dist, part.size, k)
+        out_idx[lo:lo + step], out_dist[lo:lo + step] = take_idx, take_dist
+    return out_idx, out_dist
 
 
 def _approximate(X, k, metric, random_state) -> tuple[np.ndarray, np.ndarray]:
