@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import manifold  # manifold.TSNE looked up at call time (tests stub it)
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.manifold import TSNE
 from sklearn.preprocessing import normalize
 
 from analysis.core import cache
@@ -467,7 +467,7 @@ def _tsne(X, random_state, report) -> np.ndarray:
     n = X.shape[0]
     report(0.1, f"Fitting t-SNE on {n:,} rows")
     perplexity = max(1.0, min(30.0, (n - 1) / 3))
-    model = TSNE(
+    model = manifold.TSNE(
         n_components=2,
         perplexity=perplexity,
         init="pca",
