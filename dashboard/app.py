@@ -144,7 +144,7 @@ def choose_methods() -> tuple[str, str]:
         help="How confident learning decides which labels are wrong (Northcutt et al., 2021); "
              "the combined detector cleans the flagged rows and fits the model again first "
              "(better on the benchmark, about 3x the fitting time of one fit, once: cached; "
-             "README, Why flagged).")
+             "docs/benchmarks.md, Why flagged: the combined detector measured).")
     rank_by = st.sidebar.selectbox(
         "Rank suspects by", ranks, index=ranks.index(q_rank) if q_rank in ranks else 0,
         format_func=labels.RANK_LABELS.get, key="rank_by",

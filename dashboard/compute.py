@@ -18,8 +18,13 @@ the projection is ready.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -32,8 +37,14 @@ import numpy as np
 import streamlit as st
 
 import analysis as nl
+from analysis.annotators.agreement import encode_ratings, weighted_vote
+from analysis.core.cache import workspace
 from analysis.data import store as dataset_store
+from analysis.model.neighbours import neighbours_of_rows
 from analysis.pipeline import Analysis
+from analysis.review.store import ReviewStore
+from analysis.signals.compute import DEFAULT_K, signal_space
+from dashboard import thumbs
 
 T = TypeVar("T")
 
@@ -179,7 +190,8 @@ def analysis_for(dataset: nl.Dataset, filter_by: str, rank_by: str) -> Analysis:
 
 def _first_analysis(dataset: nl.Dataset) -> Analysis:
     # confident learning first (one fit); the combined detector is the sidebar's choice, fitted
-    # on demand (dashboard.why.detector_result): README, Why flagged, says why
+    # on demand (dashboard.why.detector_result): docs/detection.md, "The dashboard's first page
+    # stays on confident learning", says why
     if dataset.pred_probs is not None:
         return nl.analyze(dataset, detector="confident_learning")
     slot = st.empty()
@@ -265,8 +277,6 @@ def _space(dataset: nl.Dataset) -> tuple[np.ndarray, str]:
 
 def _space_of(entry: _Entry, dataset: nl.Dataset) -> tuple[np.ndarray, str]:
     """:func:`_space` with the dataset's cache entry given (usable off the script thread)."""
-    from analysis.signals.compute import signal_space
-
     if entry.features is None:
         probs = dataset.pred_probs
         if probs is None and entry.base is not None:
@@ -309,8 +319,6 @@ def pixels_for(dataset: nl.Dataset) -> np.ndarray | None:
 
 def thumbnail(dataset: nl.Dataset, row: int, scale: int = 4) -> str:
     """PNG data URI of row ``row``'s image (kept for the :data:`MAX_THUMBNAILS` last used)."""
-    from dashboard import thumbs
-
     entry = cache().entry(dataset)
     key = (int(row), scale)
     hit = entry.thumbs.get(key)
@@ -329,8 +337,6 @@ def row_of_id(dataset: nl.Dataset, value) -> int | None:
 def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of one row and their distances (exact, Euclidean, in the
     space of :func:`features_for`): :func:`analysis.model.neighbours.neighbours_of_rows`."""
-    from analysis.model.neighbours import neighbours_of_rows
-
     entry = cache().entry(dataset)
     k = min(k, len(dataset) - 1)
     hit = entry.near.get((row, k))
@@ -346,8 +352,6 @@ def row_neighbours(dataset: nl.Dataset, row: int, k: int = 10) -> tuple[np.ndarr
 
 def ratings_for(dataset: nl.Dataset) -> np.ndarray:
     """The annotator columns encoded with the dataset's classes: (N, A), -1 = not rated."""
-    from analysis.annotators.agreement import encode_ratings
-
     entry = cache().entry(dataset)
     if entry.ratings is None:
         entry.ratings, _ = encode_ratings(dataset.frame, dataset.annotator_columns,
@@ -357,8 +361,6 @@ def ratings_for(dataset: nl.Dataset) -> np.ndarray:
 
 def consensus_for(dataset: nl.Dataset):
     """The annotators' quality-weighted vote, cached per dataset."""
-    from analysis.annotators.agreement import weighted_vote
-
     entry = cache().entry(dataset)
     if entry.consensus is None:
         entry.consensus = weighted_vote(ratings_for(dataset), dataset.num_classes)
@@ -369,8 +371,6 @@ def review_store(dataset: nl.Dataset):
     """The review decisions of ``dataset``: one store per dataset (it reads SQLite fresh on
     every call, so another tab's decisions show at once), seen by this browser session, so
     that Undo takes back this session's own last change and never another's."""
-    from analysis.review.store import ReviewStore
-
     entry = cache().entry(dataset)
     if entry.reviews is None:
         entry.reviews = ReviewStore(dataset, class_names=dataset.class_names)
@@ -538,8 +538,6 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
 
     One search per data set: the jobs of other views of it (another filter, the consensus)
     wait for the running one instead of starting a second child (1.9 GB at 1M rows)."""
-    from analysis.core.cache import workspace
-
     key = (str(workspace()), result.dataset.fingerprint)
     with _CHILD_LOCK:
         lock = _CHILD_SEARCHES.setdefault(key, threading.Lock())
@@ -558,8 +556,6 @@ def neighbours_in_child(result: Analysis, progress) -> bool:
 
 
 def _search_in_child(result: Analysis, progress) -> bool:
-    from analysis.signals.compute import DEFAULT_K, signal_space
-
     X, space, _ = signal_space(result.dataset, result.pred_probs)
     task = {"kind": "neighbours", "k": min(DEFAULT_K, X.shape[0] - 1),
             "key": ["signals", result.dataset.fingerprint, space]}
@@ -570,14 +566,6 @@ def _search_in_child(result: Analysis, progress) -> bool:
 def _in_child(X: np.ndarray, task: dict, progress, what: str) -> bool:
     """Run ``task`` (see ``_CHILD``) on ``X`` in a child process that fills the on-disk cache;
     its progress lines are passed on with the time elapsed. True when it succeeded."""
-    import json
-    import subprocess
-    import sys
-    import tempfile
-    import time
-
-    from analysis.core.cache import workspace
-
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),

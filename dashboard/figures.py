@@ -11,11 +11,13 @@ Pitfalls).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.selection import confused_classes
 from dashboard.text import plot, plot_all
 
 ACCENT = "#d6336c"
@@ -176,36 +178,42 @@ MATRIX_MAX_CLASSES = 25
 BAR_MAX_CLASSES = 30
 
 
-def noise_matrix_figure(
-    estimate,
-    class_names: Sequence[str],
-    *,
-    kind: str = "confident_joint",
-    hide_diagonal: bool = True,
-    selected: tuple[int, int] | None = None,
-    title: str | None = None,
-    cells: np.ndarray | None = None,
-    classes: Sequence[int] | None = None,
-) -> go.Figure:
-    """The noise matrix as a clickable grid: one square marker per (given, true) cell.
+@dataclass(frozen=True)
+class _MatrixGrid:
+    """The noise matrix's cells, one entry per drawn marker, ready to draw.
 
-    A scatter, not a ``go.Heatmap``: Streamlit returns no selection for heatmaps
-    (docs/architecture.md, Pitfalls).
-    Each marker's ``customdata`` is ``[given, true, count]``; hover shows the count and the
-    three rates. ``selected`` gets an outline.
-
-    ``cells`` — the rows listed under each cell, (K, K+1) from
-    :func:`dashboard.selection.cell_counts` — makes the counts view show those raw counts
-    (the calibrated confident joint goes to the hover) and adds a last column, "no confident
-    class", so that the cells together hold every row. ``classes`` draws only these classes
-    (rows and columns), in this order.
+    ``given`` / ``true`` are the cell's class indices (``true == k_all`` is the "no confident
+    class" column), ``shown`` the value the colour and the text show, ``cell_count`` the rows
+    the cell stands for, ``p_gt`` / ``p_tg`` / ``joint`` the rates the hover names.
     """
+
+    order: np.ndarray
+    columns: list
+    col_names: list
+    names_all: list
+    given: np.ndarray
+    true: np.ndarray
+    shown: np.ndarray
+    colour_max: float
+    p_gt: np.ndarray
+    p_tg: np.ndarray
+    joint: np.ndarray
+    label: list
+    cell_count: np.ndarray
+    calibrated: np.ndarray
+    k_all: int
+    raw: bool
+    is_count: bool
+    size: int
+
+
+def _matrix_grid(estimate, class_names: Sequence[str], *, kind: str, hide_diagonal: bool,
+                 cells: np.ndarray | None, classes: Sequence[int] | None) -> _MatrixGrid:
+    """Data preparation of :func:`noise_matrix_figure`: which cells, their values and rates."""
     values = matrix_values(estimate, kind)
     calibrated = dense(estimate.confident_joint)
     k_all = values.shape[0]
     if classes is None and k_all > MATRIX_MAX_CLASSES:  # never a million markers
-        from dashboard.selection import confused_classes
-
         classes = confused_classes(calibrated, MATRIX_MAX_CLASSES)
     order = np.arange(k_all) if classes is None else np.asarray(classes, dtype=np.int64)
     is_count = kind == "confident_joint"
@@ -230,61 +238,107 @@ def noise_matrix_figure(
     # (cat -> dog, 32) pale; its cells are drawn at the top colour, with their count (#25)
     scaled = np.where(in_matrix, shown, np.nan)
     colour_max = np.nanmax(scaled) if np.isfinite(scaled).any() else 1.0
-    p_gt = dense(estimate.noise_matrix)[given, tj]
-    p_tg = dense(estimate.inverse_noise_matrix)[tj, given]
-    joint = dense(estimate.joint)[given, tj]
     label = [
         "" if not np.isfinite(v) or (is_count and v == 0) or (not is_count and v < 0.005)
         else (f"{int(v)}" if is_count else f"{100 * v:.0f}%")
         for v in shown
     ]
-    k = len(order)
-    size = max(14, min(46, int(640 / max(k, 1))))
-    cell_count = counts[given, true] if raw else calibrated[given, tj]
+    return _MatrixGrid(
+        order=order, columns=columns, col_names=col_names, names_all=names_all,
+        given=given, true=true, shown=shown, colour_max=colour_max,
+        p_gt=dense(estimate.noise_matrix)[given, tj],
+        p_tg=dense(estimate.inverse_noise_matrix)[tj, given],
+        joint=dense(estimate.joint)[given, tj], label=label,
+        cell_count=counts[given, true] if raw else calibrated[given, tj],
+        calibrated=calibrated, k_all=k_all, raw=raw, is_count=is_count,
+        size=max(14, min(46, int(640 / max(len(order), 1)))),
+    )
+
+
+def _matrix_hover(g: _MatrixGrid) -> list[str]:
+    """The hover text of every cell: its rows and the three rates (P(given|true), P(true|given),
+    joint); the "no confident class" cells say why their rows have no column."""
+    names_all = g.names_all
 
     def hover(i, j, c, a, b, jv) -> str:
-        if j >= k_all:
+        if j >= g.k_all:
             return (f"given <b>{names_all[i]}</b>, no confident class<br>{int(c):,} "
                     f"row{'s' if int(c) != 1 else ''}: no class's probability reaches its "
                     "threshold<extra>click to list</extra>")
         rows = (f"{int(c):,} row{'s' if int(c) != 1 else ''} listed (raw count)<br>"
-                f"~{calibrated[i, j]:,.0f} after calibration to the class sizes" if raw
+                f"~{g.calibrated[i, j]:,.0f} after calibration to the class sizes" if g.raw
                 else f"~{int(c)} rows (confident joint)")
         return (f"given <b>{names_all[i]}</b>, true <b>{names_all[j]}</b><br>{rows}<br>"
                 f"P(given={names_all[i]} | true={names_all[j]}) = {100 * a:.1f}%<br>"
                 f"P(true={names_all[j]} | given={names_all[i]}) = {100 * b:.1f}%<br>"
                 f"joint {100 * jv:.2f}%<extra>click to list</extra>")
 
-    fig = go.Figure(
-        go.Scatter(
-            x=[col_names[c] for c in np.tile(np.arange(len(columns)), len(order))],
-            y=[names_all[i] for i in given],
-            mode="markers+text" if k <= 30 else "markers",
-            marker={
-                "symbol": "square",
-                "size": size,
-                "color": np.nan_to_num(shown, nan=0.0),
-                "colorscale": [[0, "#f8f9fa"], [0.15, "#fcc2d7"], [1, "#a61e4d"]],
-                "cmin": 0,
-                "cmax": colour_max or 1.0,
-                "line": {"width": 1, "color": "white"},
-                "showscale": True,
-                "colorbar": {"thickness": 12, "title": {
-                    "text": ("raw rows<br>(class cells;<br>no confident<br>class clipped)"
-                             if raw else "rows (calibrated)" if is_count else "")},
-                             "tickformat": "d" if is_count else ".0%"},
-            },
-            text=label,
-            textfont={"size": max(10, min(14, size // 3)),
-                      "color": np.where(np.nan_to_num(shown) > 0.55 * (colour_max or 1.0),
-                                        "white", "#212529").tolist()},
-            customdata=np.stack([given, true, cell_count], axis=1),
-            hovertemplate=[hover(i, j, c, a, b, jv) for i, j, c, a, b, jv in zip(
-                given, true, cell_count, p_gt, p_tg, joint, strict=True)],
-        )
+    return [hover(i, j, c, a, b, jv) for i, j, c, a, b, jv in zip(
+        g.given, g.true, g.cell_count, g.p_gt, g.p_tg, g.joint, strict=True)]
+
+
+def _matrix_trace(g: _MatrixGrid) -> go.Scatter:
+    """Drawing of :func:`noise_matrix_figure`: the cells as square markers with their text."""
+    k = len(g.order)
+    colour_max = g.colour_max or 1.0
+    return go.Scatter(
+        x=[g.col_names[c] for c in np.tile(np.arange(len(g.columns)), k)],
+        y=[g.names_all[i] for i in g.given],
+        mode="markers+text" if k <= 30 else "markers",
+        marker={
+            "symbol": "square",
+            "size": g.size,
+            "color": np.nan_to_num(g.shown, nan=0.0),
+            "colorscale": [[0, "#f8f9fa"], [0.15, "#fcc2d7"], [1, "#a61e4d"]],
+            "cmin": 0,
+            "cmax": colour_max,
+            "line": {"width": 1, "color": "white"},
+            "showscale": True,
+            "colorbar": {"thickness": 12, "title": {
+                "text": ("raw rows<br>(class cells;<br>no confident<br>class clipped)"
+                         if g.raw else "rows (calibrated)" if g.is_count else "")},
+                         "tickformat": "d" if g.is_count else ".0%"},
+        },
+        text=g.label,
+        textfont={"size": max(10, min(14, g.size // 3)),
+                  "color": np.where(np.nan_to_num(g.shown) > 0.55 * colour_max,
+                                    "white", "#212529").tolist()},
+        customdata=np.stack([g.given, g.true, g.cell_count], axis=1),
+        hovertemplate=_matrix_hover(g),
     )
+
+
+def noise_matrix_figure(
+    estimate,
+    class_names: Sequence[str],
+    *,
+    kind: str = "confident_joint",
+    hide_diagonal: bool = True,
+    selected: tuple[int, int] | None = None,
+    title: str | None = None,
+    cells: np.ndarray | None = None,
+    classes: Sequence[int] | None = None,
+) -> go.Figure:
+    """The noise matrix as a clickable grid: one square marker per (given, true) cell.
+
+    A scatter, not a ``go.Heatmap``: Streamlit returns no selection for heatmaps
+    (docs/architecture.md, Pitfalls).
+    Each marker's ``customdata`` is ``[given, true, count]``; hover shows the count and the
+    three rates. ``selected`` gets an outline.
+
+    ``cells`` — the rows listed under each cell, (K, K+1) from
+    :func:`dashboard.selection.cell_counts` — makes the counts view show those raw counts
+    (the calibrated confident joint goes to the hover) and adds a last column, "no confident
+    class", so that the cells together hold every row. ``classes`` draws only these classes
+    (rows and columns), in this order.
+    """
+    g = _matrix_grid(estimate, class_names, kind=kind, hide_diagonal=hide_diagonal,
+                     cells=cells, classes=classes)
+    order, columns, col_names, names_all = g.order, g.columns, g.col_names, g.names_all
+    k, size = len(order), g.size
+    fig = go.Figure(_matrix_trace(g))
     if selected is not None and selected[0] in set(order.tolist()) and (
-            selected[1] in set(order.tolist()) or (raw and selected[1] == k_all)):
+            selected[1] in set(order.tolist()) or (g.raw and selected[1] == g.k_all)):
         i, j = selected
         fig.add_trace(go.Scatter(
             x=[col_names[columns.index(j)]], y=[names_all[i]], mode="markers",
@@ -307,7 +361,6 @@ def noise_matrix_figure(
     return _layout(fig, height=side, title=title)
 
 
-# -- embedding map -----------------------------------------------------------------------
 COLOUR_BY = {
     "given": "given label",
     "suggested": "suggested label",
@@ -345,6 +398,141 @@ def _density_trace(xy: np.ndarray, bins: int = 240) -> go.Heatmap:
     )
 
 
+def _embedding_rows(is_issue: np.ndarray, *, dense: bool, max_points: int, max_drawn: int,
+                    random_state: int) -> np.ndarray:
+    """Which rows the embedding map draws as points: all of them, or a sample that keeps the
+    flagged rows (past ``max_points``; on a density map, at most ``max_drawn``)."""
+    n = len(is_issue)
+    keep = np.arange(n)
+    if dense:
+        keep = _drawn_rows(is_issue, max_drawn, random_state)
+    elif n > max_points:
+        rng = np.random.default_rng(random_state)
+        flagged = np.flatnonzero(is_issue)
+        rest = np.setdiff1d(keep, flagged)
+        room = max(0, max_points - flagged.size)
+        keep = np.sort(np.concatenate([flagged, rng.choice(rest, min(room, rest.size),
+                                                           replace=False)]))
+    return keep
+
+
+@dataclass(frozen=True)
+class _MapPoints:
+    """The drawn rows of the embedding map: coordinates, customdata and what colours them.
+
+    ``custom`` is ``[row, id, score]`` per point; ``id_word`` names the second column in the
+    hover ("id" for integer ids, else "row"); ``codes`` is the class the colours follow (the
+    suggested one when the map is coloured by it, else the given one).
+    """
+
+    xy: np.ndarray
+    custom: np.ndarray
+    id_word: str
+    issue: np.ndarray
+    given: np.ndarray
+    codes: np.ndarray
+    names: list
+    size: int
+
+    @property
+    def many(self) -> bool:
+        """Past the palette one trace per class would mean hundreds of WebGL traces: one trace,
+        colours per point, the class name in each point's text."""
+        return len(self.names) > len(PALETTE)
+
+    def hover(self, group: str) -> str:
+        """The hover template of a trace whose points belong to ``group``."""
+        return (f"{self.id_word} %{{customdata[1]:d}}<br>{group}<br>quality "
+                "%{customdata[2]:.3f}<extra></extra>")
+
+    def name_of(self, k: int) -> str:
+        """The plotly-safe name of class ``k`` (its number past the known names)."""
+        return self.names[k] if k < len(self.names) else plot(k)
+
+    def point_names(self, values) -> np.ndarray:
+        """The class name of each point (``""`` past the known names)."""
+        shown_names = np.asarray(self.names + [""], dtype=object)
+        return shown_names[np.minimum(values, len(self.names))]
+
+
+def _map_points(coords: np.ndarray, table: pd.DataFrame, keep: np.ndarray,
+                class_names: Sequence[str], *, dense: bool, colour_by: str) -> _MapPoints:
+    """Data preparation of :func:`embedding_figure`: the kept rows' coordinates and columns."""
+    n = len(table)
+    t = table.iloc[keep] if keep.size < n else table
+    xy = np.asarray(coords, dtype=np.float32)
+    xy = xy[keep] if keep.size < n else xy
+    ids = t["id"].to_numpy()
+    shown_ids = ids.astype(np.float64) if ids.dtype.kind in "iu" else t["row"].to_numpy()
+    # numeric customdata only: 100k points serialise in milliseconds (strings would take s)
+    custom = np.stack([t["row"].to_numpy(np.float64), shown_ids,
+                       t["score"].to_numpy(np.float64)], axis=1)
+    return _MapPoints(
+        xy=xy, custom=custom, id_word="id" if ids.dtype.kind in "iu" else "row",
+        issue=t["is_issue"].to_numpy(), given=t["given"].to_numpy(),
+        codes=t["suggested" if colour_by == "suggested" else "given"].to_numpy(),
+        names=plot_all(class_names),
+        size=4 if dense else 5 if len(t) > 20_000 else 7,
+    )
+
+
+def _class_traces(fig: go.Figure, pts: _MapPoints, by: str) -> None:
+    """Colour by the given or the suggested class: one trace per class (one in all past the
+    palette)."""
+    xy, custom, size = pts.xy, pts.custom, pts.size
+    codes = pts.codes
+    if pts.many:
+        fig.add_trace(go.Scattergl(
+            x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"{by} label", showlegend=False,
+            customdata=custom, text=pts.point_names(codes),
+            hovertemplate=pts.hover(f"{by} <b>%{{text}}</b>"),
+            marker={"size": size, "color": [class_colour(int(c)) for c in codes],
+                    "opacity": 0.8},
+        ))
+        return
+    for k in np.unique(codes):
+        m = codes == k
+        fig.add_trace(go.Scattergl(
+            x=xy[m, 0], y=xy[m, 1], mode="markers", name=pts.name_of(int(k)),
+            customdata=custom[m], hovertemplate=pts.hover(f"{by} <b>{pts.name_of(int(k))}</b>"),
+            marker={"size": size, "color": class_colour(int(k)), "opacity": 0.8},
+        ))
+
+
+def _score_traces(fig: go.Figure, pts: _MapPoints) -> None:
+    """Colour by the label quality score, on one shared colour axis (red low, green high)."""
+    xy, custom, given = pts.xy, pts.custom, pts.given
+    groups = [None] if pts.many else np.unique(given)
+    for k in groups:
+        m = np.ones(len(given), bool) if k is None else given == k
+        fig.add_trace(go.Scattergl(
+            x=xy[m, 0], y=xy[m, 1], mode="markers",
+            name="rows" if k is None else pts.name_of(int(k)),
+            showlegend=False, customdata=custom[m], text=pts.point_names(given[m]),
+            hovertemplate=pts.hover("given <b>%{text}</b>"),
+            marker={"size": pts.size, "color": custom[m, 2], "coloraxis": "coloraxis"},
+        ))
+    fig.update_layout(coloraxis={"colorscale": "RdYlGn", "cmin": 0, "cmax": 1,
+                                 "colorbar": {"title": {"text": "quality"},
+                                              "thickness": 12}})
+
+
+def _issue_traces(fig: go.Figure, pts: _MapPoints) -> None:
+    """Colour by the issue flag: grey rows that look right, accent-coloured flagged rows."""
+    xy, custom, given, issue = pts.xy, pts.custom, pts.given, pts.issue
+    for flag, colour, label in ((False, "#ced4da", "looks right"),
+                                (True, ACCENT, "flagged")):
+        groups = [None] if pts.many else np.unique(given[issue == flag])
+        for first, k in enumerate(groups):
+            m = (issue == flag) & (True if k is None else given == k)
+            fig.add_trace(go.Scattergl(
+                x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, legendgroup=label,
+                showlegend=first == 0, customdata=custom[m], text=pts.point_names(given[m]),
+                hovertemplate=pts.hover("given <b>%{text}</b>"),
+                marker={"size": pts.size + (2 if flag else 0), "color": colour},
+            ))
+
+
 def embedding_figure(
     coords: np.ndarray,
     table: pd.DataFrame,
@@ -374,99 +562,24 @@ def embedding_figure(
     """
     if colour_by not in COLOUR_BY:
         raise ValueError(f"colour_by={colour_by!r} is not one of: {', '.join(COLOUR_BY)}.")
-    n = len(table)
-    keep = np.arange(n)
-    dense = n > (DENSITY_ABOVE if density_above is None else density_above)
-    if dense:
-        keep = _drawn_rows(table["is_issue"].to_numpy(), max_drawn, random_state)
-    elif n > max_points:
-        rng = np.random.default_rng(random_state)
-        flagged = np.flatnonzero(table["is_issue"].to_numpy())
-        rest = np.setdiff1d(keep, flagged)
-        room = max(0, max_points - flagged.size)
-        keep = np.sort(np.concatenate([flagged, rng.choice(rest, min(room, rest.size),
-                                                           replace=False)]))
-    t = table.iloc[keep] if keep.size < n else table
-    xy = np.asarray(coords, dtype=np.float32)
-    xy = xy[keep] if keep.size < n else xy
-    names = plot_all(class_names)
-    ids = t["id"].to_numpy()
-    shown_ids = ids.astype(np.float64) if ids.dtype.kind in "iu" else t["row"].to_numpy()
-    # numeric customdata only: 100k points serialise in milliseconds (strings would take s)
-    custom = np.stack([t["row"].to_numpy(np.float64), shown_ids,
-                       t["score"].to_numpy(np.float64)], axis=1)
-    id_word = "id" if ids.dtype.kind in "iu" else "row"
-
-    def hover(group: str) -> str:
-        return (f"{id_word} %{{customdata[1]:d}}<br>{group}<br>quality "
-                "%{customdata[2]:.3f}<extra></extra>")
-
+    dense = len(table) > (DENSITY_ABOVE if density_above is None else density_above)
+    keep = _embedding_rows(table["is_issue"].to_numpy(), dense=dense, max_points=max_points,
+                           max_drawn=max_drawn, random_state=random_state)
+    pts = _map_points(coords, table, keep, class_names, dense=dense, colour_by=colour_by)
     fig = go.Figure()
     if dense:
         fig.add_trace(_density_trace(np.asarray(coords, dtype=np.float32)))
-    issue = t["is_issue"].to_numpy()
-    given = t["given"].to_numpy()
-    size = 4 if dense else 5 if len(t) > 20_000 else 7
-    by = "suggested" if colour_by == "suggested" else "given"
-    codes = t[by].to_numpy()
-
-    def name_of(k: int) -> str:
-        return names[k] if k < len(names) else plot(k)
-
-    # past the palette one trace per class would mean hundreds of WebGL traces: one trace,
-    # colours per point, the class name in each point's text
-    many = len(names) > len(PALETTE)
-    shown_names = np.asarray(names + [""], dtype=object)
-
-    def point_names(values) -> np.ndarray:
-        return shown_names[np.minimum(values, len(names))]
-
-    if colour_by in ("given", "suggested") and many:
-        fig.add_trace(go.Scattergl(
-            x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"{by} label", showlegend=False,
-            customdata=custom, text=point_names(codes),
-            hovertemplate=hover(f"{by} <b>%{{text}}</b>"),
-            marker={"size": size, "color": [class_colour(int(c)) for c in codes],
-                    "opacity": 0.8},
-        ))
-    elif colour_by in ("given", "suggested"):
-        for k in np.unique(codes):
-            m = codes == k
-            fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", name=name_of(int(k)),
-                customdata=custom[m], hovertemplate=hover(f"{by} <b>{name_of(int(k))}</b>"),
-                marker={"size": size, "color": class_colour(int(k)), "opacity": 0.8},
-            ))
+    if colour_by in ("given", "suggested"):
+        _class_traces(fig, pts, colour_by)
     elif colour_by == "score":
-        groups = [None] if many else np.unique(given)
-        for k in groups:
-            m = np.ones(len(given), bool) if k is None else given == k
-            fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers",
-                name="rows" if k is None else name_of(int(k)),
-                showlegend=False, customdata=custom[m], text=point_names(given[m]),
-                hovertemplate=hover("given <b>%{text}</b>"),
-                marker={"size": size, "color": custom[m, 2], "coloraxis": "coloraxis"},
-            ))
-        fig.update_layout(coloraxis={"colorscale": "RdYlGn", "cmin": 0, "cmax": 1,
-                                     "colorbar": {"title": {"text": "quality"},
-                                                  "thickness": 12}})
+        _score_traces(fig, pts)
     else:  # issue
-        for flag, colour, label in ((False, "#ced4da", "looks right"),
-                                    (True, ACCENT, "flagged")):
-            groups = [None] if many else np.unique(given[issue == flag])
-            for first, k in enumerate(groups):
-                m = (issue == flag) & (True if k is None else given == k)
-                fig.add_trace(go.Scattergl(
-                    x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, legendgroup=label,
-                    showlegend=first == 0, customdata=custom[m], text=point_names(given[m]),
-                    hovertemplate=hover("given <b>%{text}</b>"),
-                    marker={"size": size + (2 if flag else 0), "color": colour},
-                ))
+        _issue_traces(fig, pts)
+    issue, size = pts.issue, pts.size
     if highlight_issues and colour_by != "issue" and issue.any():
         fig.add_trace(go.Scattergl(
-            x=xy[issue, 0], y=xy[issue, 1], mode="markers", name="flagged (outlined)",
-            customdata=custom[issue], hovertemplate=hover("flagged"),
+            x=pts.xy[issue, 0], y=pts.xy[issue, 1], mode="markers", name="flagged (outlined)",
+            customdata=pts.custom[issue], hovertemplate=pts.hover("flagged"),
             marker={"size": size + (3 if dense else 5), "color": "rgba(0,0,0,0)",
                     "line": {"width": 0.8 if dense else 1.5, "color": "#212529"}},
         ))

@@ -327,6 +327,104 @@ def _methods(result: Analysis) -> str:
     )
 
 
+def _findings_section(result: Analysis, wrong: int, n: int,
+                      wi: findings.Interval) -> tuple[str, list[str], pd.DataFrame]:
+    """The report's "What we found": the headline sentence, the finding cards, the systematic pairs.
+
+    The six leading class pairs are shown, the systematic ones first; the headline says
+    whether the guideline or the rows need the fix.
+    """
+    pairs = result.pairs()
+    systematic = pairs[pairs["verdict"] == "systematic"]
+    findings_html = []
+    for _, row in pd.concat([systematic, pairs[pairs["verdict"] != "systematic"]]).head(6) \
+            .iterrows():
+        findings_html.append(
+            f'<div class="finding {row["verdict"]}"><span class="tag">{_e(row["verdict"])}'
+            f'</span><b>labelled {_e(row["given_name"])}, really {_e(row["true_name"])}</b>: '
+            f"{_e(describe_pair(row))}</div>"
+        )
+    if len(systematic):
+        guideline = (f"{len(systematic)} class pair(s) are confused systematically — a sign the "
+                     "labelling guideline needs a fix, not just the rows.")
+    else:
+        guideline = ("No class pair is confused systematically: the wrong labels look like "
+                     "isolated mistakes, to be fixed row by row.")
+    headline = (
+        f"About <b>{wrong:,}</b> of the <b>{n:,}</b> labels ({100 * wrong / max(n, 1):.1f}%) "
+        f"are estimated to be wrong (95% interval {wi.low:,.0f}–{wi.high:,.0f}). {guideline}"
+    )
+    return headline, findings_html, systematic
+
+
+def _slice_section(slices: findings.Slices | None) -> str:
+    """The report's "Where the wrong labels come from": noise by slice, or "" without slices."""
+    slice_html = ""
+    if slices is not None and len(slices.table):
+        t = slices.table
+        first = t.iloc[0]
+        others = t.iloc[1:]
+        lead = ""
+        if len(others):
+            ratio = first["noise_rate"] / max(others["noise_rate"].mean(), 1e-9)
+            lead = (f"<p><b>{_e(first['slice'])}</b> has the noisiest labels: "
+                    f"{100 * first['noise_rate']:.1f}% estimated wrong "
+                    f"({100 * first['low']:.1f}–{100 * first['high']:.1f}%), {ratio:.1f} times "
+                    f"the average of the other {len(others)} "
+                    f"{_e(slices.column)} value(s); it holds {100 * first['share_of_wrong']:.0f}% "
+                    f"of all estimated wrong labels.</p>")
+        rows = "".join(
+            f"<tr><td>{_e(r.slice)}</td><td>{r.rows:,}</td><td>{100 * r.noise_rate:.1f}% "
+            f"({100 * r.low:.1f}–{100 * r.high:.1f}%)</td><td>{r.wrong:,.0f}</td>"
+            f"<td>{r.flagged:,}</td><td>"
+            + ", ".join(f"{_e(g)} for {_e(tr)} (~{c:.0f})" for g, tr, c in r.top_pairs)
+            + "</td></tr>" for r in t.head(MAX_CLASSES_SHOWN).itertuples())
+        slice_html = (
+            f"<h2>Where the wrong labels come from: by {_e(slices.column)}</h2>{lead}"
+            + _hbars([(r.slice, r.noise_rate, r.low, r.high)
+                      for r in t.head(MAX_CLASSES_SHOWN).itertuples()],
+                     fmt=lambda v: f"{100 * v:.1f}%",
+                     title=f"Share of labels estimated wrong, by {slices.column}")
+            + f"<table><tr><th>{_e(slices.column)}</th><th>rows</th><th>estimated wrong "
+            "(95% interval)</th><th>wrong rows</th><th>flagged</th><th>most confused "
+            f"(labelled X for Y)</th></tr>{rows}</table>")
+    return slice_html
+
+
+def _remaining_section(remaining: findings.Remaining | None) -> str:
+    """The report's "After the review": wrong labels likely left, or "" before any review."""
+    remaining_html = ""
+    if remaining is not None:
+        remaining_html = (
+            f'<h2>After the review</h2><p class="remaining">{_e(remaining.line())}.</p>'
+            f'<p class="note">Of the wrong labels likely left, about '
+            f"{remaining.remaining_flagged.estimate:,.0f} are among the flagged rows not yet "
+            f"reviewed and {remaining.remaining_unflagged.estimate:,.0f} among the rows nobody "
+            f"flagged. Model: {_e(remaining.method)}.</p>")
+    return remaining_html
+
+
+def _history_section(history) -> str:
+    """The report's "History": the trend of earlier analyses, or "" with fewer than two."""
+    history_html = ""
+    if history is not None and len(history.records) >= 2:
+        ch = history.changes()
+        since = ""
+        if ch is not None:
+            moved = ", ".join(f"{_e(c['class'])} {100 * c['before']:.1f}% → "
+                              f"{100 * c['now']:.1f}%" for c in ch["classes"][:3]
+                              if round(100 * c["before"], 1) != round(100 * c["now"], 1))
+            since = (f"<p>Since the previous version ("
+                     f"{_e(time.strftime('%d %B %Y', time.gmtime(ch['since'])))}): "
+                     f"{ch['rows']:+,} rows, label health {ch['health']:+.1f} points, "
+                     f"estimated wrong labels {ch['estimated_wrong']:+,}"
+                     + (f"; biggest moves: {moved}" if moved else "") + ".</p>")
+        history_html = (f"<h2>History</h2><p>{len(history.records)} analyses of this dataset "
+                        "recorded; estimated wrong labels over time:</p>"
+                        f"{_trend(history.records)}{since}")
+    return history_html
+
+
 def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: int = 24,
                  title: str | None = None, slices: findings.Slices | None = None,
                  remaining: findings.Remaining | None = None, history=None,
@@ -359,26 +457,7 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
     wrong = result.estimated_wrong
     wi = intervals.wrong
     name = title or f"Label quality report — {dataset.source}"
-    pairs = result.pairs()
-    systematic = pairs[pairs["verdict"] == "systematic"]
-    findings_html = []
-    for _, row in pd.concat([systematic, pairs[pairs["verdict"] != "systematic"]]).head(6) \
-            .iterrows():
-        findings_html.append(
-            f'<div class="finding {row["verdict"]}"><span class="tag">{_e(row["verdict"])}'
-            f'</span><b>labelled {_e(row["given_name"])}, really {_e(row["true_name"])}</b>: '
-            f"{_e(describe_pair(row))}</div>"
-        )
-    if len(systematic):
-        guideline = (f"{len(systematic)} class pair(s) are confused systematically — a sign the "
-                     "labelling guideline needs a fix, not just the rows.")
-    else:
-        guideline = ("No class pair is confused systematically: the wrong labels look like "
-                     "isolated mistakes, to be fixed row by row.")
-    headline = (
-        f"About <b>{wrong:,}</b> of the <b>{n:,}</b> labels ({100 * wrong / max(n, 1):.1f}%) "
-        f"are estimated to be wrong (95% interval {wi.low:,.0f}–{wi.high:,.0f}). {guideline}"
-    )
+    headline, findings_html, systematic = _findings_section(result, wrong, n, wi)
     design = audit_design(result)  # the Overview's and Evaluate's sentence (#25)
     truth_note = "" if design is None else f"<p>{_e(audit_line(design))}</p>"
     table = intervals.table.sort_values("noise_rate", ascending=False, kind="stable")
@@ -387,59 +466,9 @@ def build_report(dataset: nl.Dataset, result: Analysis, *, cleaned=None, top: in
                   f"The {MAX_CLASSES_SHOWN} noisiest of {k} classes: share of labels wrong")
     bars = _hbars([(r.name, r.noise_rate, r.noise_low, r.noise_high) for r in shown.itertuples()],
                   fmt=lambda v: f"{100 * v:.1f}%", title=bars_title)
-    slice_html = ""
-    if slices is not None and len(slices.table):
-        t = slices.table
-        first = t.iloc[0]
-        others = t.iloc[1:]
-        lead = ""
-        if len(others):
-            ratio = first["noise_rate"] / max(others["noise_rate"].mean(), 1e-9)
-            lead = (f"<p><b>{_e(first['slice'])}</b> has the noisiest labels: "
-                    f"{100 * first['noise_rate']:.1f}% estimated wrong "
-                    f"({100 * first['low']:.1f}–{100 * first['high']:.1f}%), {ratio:.1f} times "
-                    f"the average of the other {len(others)} "
-                    f"{_e(slices.column)} value(s); it holds {100 * first['share_of_wrong']:.0f}% "
-                    f"of all estimated wrong labels.</p>")
-        rows = "".join(
-            f"<tr><td>{_e(r.slice)}</td><td>{r.rows:,}</td><td>{100 * r.noise_rate:.1f}% "
-            f"({100 * r.low:.1f}–{100 * r.high:.1f}%)</td><td>{r.wrong:,.0f}</td>"
-            f"<td>{r.flagged:,}</td><td>"
-            + ", ".join(f"{_e(g)} for {_e(tr)} (~{c:.0f})" for g, tr, c in r.top_pairs)
-            + "</td></tr>" for r in t.head(MAX_CLASSES_SHOWN).itertuples())
-        slice_html = (
-            f"<h2>Where the wrong labels come from: by {_e(slices.column)}</h2>{lead}"
-            + _hbars([(r.slice, r.noise_rate, r.low, r.high)
-                      for r in t.head(MAX_CLASSES_SHOWN).itertuples()],
-                     fmt=lambda v: f"{100 * v:.1f}%",
-                     title=f"Share of labels estimated wrong, by {slices.column}")
-            + f"<table><tr><th>{_e(slices.column)}</th><th>rows</th><th>estimated wrong "
-            "(95% interval)</th><th>wrong rows</th><th>flagged</th><th>most confused "
-            f"(labelled X for Y)</th></tr>{rows}</table>")
-    remaining_html = ""
-    if remaining is not None:
-        remaining_html = (
-            f'<h2>After the review</h2><p class="remaining">{_e(remaining.line())}.</p>'
-            f'<p class="note">Of the wrong labels likely left, about '
-            f"{remaining.remaining_flagged.estimate:,.0f} are among the flagged rows not yet "
-            f"reviewed and {remaining.remaining_unflagged.estimate:,.0f} among the rows nobody "
-            f"flagged. Model: {_e(remaining.method)}.</p>")
-    history_html = ""
-    if history is not None and len(history.records) >= 2:
-        ch = history.changes()
-        since = ""
-        if ch is not None:
-            moved = ", ".join(f"{_e(c['class'])} {100 * c['before']:.1f}% → "
-                              f"{100 * c['now']:.1f}%" for c in ch["classes"][:3]
-                              if round(100 * c["before"], 1) != round(100 * c["now"], 1))
-            since = (f"<p>Since the previous version ("
-                     f"{_e(time.strftime('%d %B %Y', time.gmtime(ch['since'])))}): "
-                     f"{ch['rows']:+,} rows, label health {ch['health']:+.1f} points, "
-                     f"estimated wrong labels {ch['estimated_wrong']:+,}"
-                     + (f"; biggest moves: {moved}" if moved else "") + ".</p>")
-        history_html = (f"<h2>History</h2><p>{len(history.records)} analyses of this dataset "
-                        "recorded; estimated wrong labels over time:</p>"
-                        f"{_trend(history.records)}{since}")
+    slice_html = _slice_section(slices)
+    remaining_html = _remaining_section(remaining)
+    history_html = _history_section(history)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{_e(name)}</title>

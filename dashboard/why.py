@@ -4,6 +4,10 @@ Streamlit components (the Overview's issue summary, the Suspects' issue-type fil
 "Why flagged" panel of an example) and the report's section, all reading
 :attr:`analysis.pipeline.Analysis.signals` (computed once per analysis; the neighbour search
 is cached on disk). Dataset text goes through :mod:`dashboard.text`.
+
+``streamlit`` and :mod:`dashboard.compute` (which imports streamlit) are imported inside the
+functions that draw: :func:`report_section` runs without a server, in the report the CLI
+writes (docs/architecture.md, Layers).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from analysis.signals.compute import (
     class_summary,
     why_sentences,
 )
+from dashboard import labels
 from dashboard.text import html_text, md, visible
 
 _SPACE = {"features": "the standardised features", "embeddings": "the embeddings",
@@ -69,18 +74,15 @@ def _pending(result, where: str) -> None:
 
 def detector_name(result) -> str:
     """The label detector in use, in words."""
-    from dashboard import labels
-
     return labels.method_label(result)
 
 
 def detector_reason(result) -> str:
     """Why the label detector in use is the one in use, in words (the Overview's caption)."""
-    from dashboard import labels
-
     if getattr(result, "detector", "confident_learning") != "confident_learning":
         return ("It found label errors better than confident learning alone on every data set "
-                "of the benchmark (README, Why flagged).")
+                "of the benchmark (docs/benchmarks.md, Why flagged: the combined detector "
+                "measured).")
     if result.dataset.pred_probs is not None:
         return ("The dataset brings its own probabilities: confident learning alone, there is "
                 "no model to fit again.")
@@ -97,8 +99,6 @@ def detector_result(dataset, result, choice: str):
     cleaned labels) and kept with the analysis (``compute.derived``). A dataset with its own
     probabilities cannot be refitted: a warning, and confident learning."""
     import streamlit as st
-
-    from dashboard import labels
 
     if choice not in labels.DETECTOR_LABELS:
         return result

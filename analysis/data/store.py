@@ -40,6 +40,7 @@ Files under :data:`MIN_BYTES` are not kept: they load in well under a second any
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -50,8 +51,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from analysis.core import cache as cache_module
 from analysis.core.cache import fingerprint, workspace
+from analysis.data import (
+    _arrays,
+    _basics,
+    _cells,
+    _files,
+    _images,
+    _roles,
+    class_order,
+    quoting,
+)
+from analysis.data import dataset as data_module
 from analysis.data.dataset import Dataset, Origin, load_dataset
 
 #: Version of the stored form; part of every key.
@@ -84,8 +98,6 @@ def _stamp(path: Path) -> list:
 
 def _digest(path: Path) -> str:
     """SHA-256 of a file's bytes (hardware-accelerated: ~1.4 GB/s on the 2-core CI machine)."""
-    import hashlib
-
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -109,13 +121,10 @@ def _code_version() -> str:
     """What the loaded dataset depends on besides the file: the source of the modules that
     build and hash it and the versions of the libraries that parse it (an upgrade or an edit
     of the loader is a new key, never an old dataset)."""
-    import pyarrow
-
-    from analysis.core import cache as cache_module
-    from analysis.data import dataset as data_module
-
-    sources = [Path(m.__file__).read_bytes() for m in (data_module, cache_module)]
-    return fingerprint(*sources, np.__version__, pd.__version__, pyarrow.__version__)
+    loader = (data_module, _basics, _cells, _arrays, _images, _roles, _files, class_order,
+              quoting)  # the modules of the loader (#27: dataset.py split by job)
+    sources = [Path(m.__file__).read_bytes() for m in (*loader, cache_module)]
+    return fingerprint(*sources, np.__version__, pd.__version__, pa.__version__)
 
 
 def key_of(path: str | Path, label_column: str | None, options: dict) -> str | None:
@@ -210,8 +219,6 @@ def _read(entry: Path, files: list[Path]) -> Dataset | None:
 
 def _read_frame(path: Path, rows: int) -> pd.DataFrame:
     """The frame in ``path``, its columns memory-mapped without a copy (one record batch)."""
-    import pyarrow as pa
-
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     # a damaged or crafted file (offsets past the end of a string column) would crash the
@@ -237,8 +244,6 @@ def _origin(entry: Path, meta: dict) -> Origin | None:
         return None
     schema = None
     if origin["schema"]:
-        import pyarrow as pa
-
         schema = pa.ipc.read_schema(pa.py_buffer((entry / "schema.arrow").read_bytes()))
     return Origin(**{**origin, "schema": schema})
 
@@ -336,8 +341,6 @@ def _bytes_of(dataset: Dataset) -> int:
 
 
 def _write_entry(dataset: Dataset, entry: Path) -> dict:
-    import pyarrow as pa
-
     stored = []
     for name in _FRAMES:
         frame = getattr(dataset, name)
@@ -419,16 +422,12 @@ def _column(path: Path, name: str) -> pd.Series:
     """One column of a stored frame, as the whole frame gives it. The file is mapped for
     this column alone: only its pages are read, and they are unmapped when the column goes
     (reading it with ``memory_map=False`` would read the whole record batch each time)."""
-    import pyarrow as pa
-
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all().select([name])
     return table.to_pandas(split_blocks=True)[name]
 
 
 def _frame_reads_back(frame: pd.DataFrame, path: Path) -> bool:
-    import pyarrow as pa
-
     with pa.memory_map(str(path)) as source:  # the schema only
         reader = pa.ipc.open_file(source)
         names, rows = reader.schema.names, sum(

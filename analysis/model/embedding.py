@@ -18,6 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import manifold  # manifold.TSNE looked up at call time (tests stub it)
+from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from analysis.core import cache
 from analysis.core._helpers import Progress, no_progress
@@ -199,10 +203,6 @@ def _standardise(X) -> np.ndarray:
 
 
 def _text_features(text, random_state) -> np.ndarray:
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.preprocessing import normalize
-
     if isinstance(text, str | bytes):
         raise ValueError("text must be one document per row, not a single string.")
     items = list(text.tolist() if isinstance(text, pd.Series | np.ndarray) else text)
@@ -309,6 +309,61 @@ def _check_mask(mask, n: int, name: str) -> np.ndarray:
 # projection
 
 
+def _check_projection_inputs(X, method: str, max_fit_rows, sample_keep,
+                             strata) -> tuple[np.ndarray, np.ndarray | None]:
+    """The checks of :func:`project`: ``X`` as a finite matrix and the fit-sample mask.
+
+    Raises the ``ValueError`` :func:`project` documents (unknown method, bad ``X``,
+    ``max_fit_rows``, ``sample_keep`` / ``strata`` lengths, t-SNE above its row limit).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of: {', '.join(METHODS)}.")
+    X = check_matrix(X)
+    n = X.shape[0]
+    if not isinstance(max_fit_rows, int | np.integer) or max_fit_rows < 3:
+        raise ValueError(f"max_fit_rows must be an integer >= 3, got {max_fit_rows!r}.")
+    keep = None if sample_keep is None else _check_mask(sample_keep, n, "sample_keep")
+    if strata is not None and np.shape(strata) != (n,):
+        raise ValueError(f"strata must have one value per row ({n}), got {np.shape(strata)}.")
+    if method == "tsne" and n > TSNE_MAX_ROWS:
+        raise ValueError(
+            f"t-SNE on {n:,} rows would take very long and cannot be fitted on a sample (it has "
+            f"no transform); it is limited to {TSNE_MAX_ROWS:,} rows. Use method='umap' (fits "
+            "a sample and places the rest) or 'pca'."
+        )
+    return X, keep
+
+
+def _projection_key(cache_key: Any, method: str, random_state: int | None, max_fit_rows: int,
+                    X: np.ndarray) -> str:
+    """The projection cache's key: the caller's key, the method, seed, row count,
+    ``max_fit_rows``, the UMAP parameters and the content of ``X``."""
+    params = UMAP_PARAMS if method == "umap" else {}
+    return cache.fingerprint(
+        "projection",
+        CACHE_VERSION,
+        cache_key,
+        method,
+        random_state,
+        X.shape[0],
+        max_fit_rows,
+        params,
+        X,
+    )
+
+
+def _cache_projection(key: str, out: np.ndarray) -> None:
+    """Store a projection; a disk that refuses only costs a recomputation (a warning)."""
+    try:
+        cache.save_array("projection", key, out)
+    except OSError as exc:
+        warnings.warn(
+            f"could not cache the projection ({exc}); it will be recomputed next time.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def project(
     X,
     method: str = "umap",
@@ -368,38 +423,14 @@ def project(
     ImportError
         UMAP asked for but umap-learn is not installed.
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of: {', '.join(METHODS)}.")
-    X = check_matrix(X)
+    X, keep = _check_projection_inputs(X, method, max_fit_rows, sample_keep, strata)
     n = X.shape[0]
-    if not isinstance(max_fit_rows, int | np.integer) or max_fit_rows < 3:
-        raise ValueError(f"max_fit_rows must be an integer >= 3, got {max_fit_rows!r}.")
-    keep = None if sample_keep is None else _check_mask(sample_keep, n, "sample_keep")
-    if strata is not None and np.shape(strata) != (n,):
-        raise ValueError(f"strata must have one value per row ({n}), got {np.shape(strata)}.")
-    if method == "tsne" and n > TSNE_MAX_ROWS:
-        raise ValueError(
-            f"t-SNE on {n:,} rows would take very long and cannot be fitted on a sample (it has "
-            f"no transform); it is limited to {TSNE_MAX_ROWS:,} rows. Use method='umap' (fits "
-            "a sample and places the rest) or 'pca'."
-        )
     report = progress or no_progress
     label = _LABELS[method]
     report(0.0, f"Projecting {n:,} rows with {label}")
     key = None
     if cache_key is not None:
-        params = UMAP_PARAMS if method == "umap" else {}
-        key = cache.fingerprint(
-            "projection",
-            CACHE_VERSION,
-            cache_key,
-            method,
-            random_state,
-            n,
-            int(max_fit_rows),
-            params,
-            X,
-        )
+        key = _projection_key(cache_key, method, random_state, int(max_fit_rows), X)
         hit = cache.load_array("projection", key)
         if hit is not None and hit.shape == (n, 2) and hit.dtype == np.float32:
             report(1.0, f"{label} projection loaded from the cache")
@@ -410,14 +441,7 @@ def project(
     out = _compute(X, method, random_state, report, keep, strata, int(max_fit_rows))
     out = np.ascontiguousarray(out, dtype=np.float32)
     if key is not None:
-        try:
-            cache.save_array("projection", key, out)
-        except OSError as exc:
-            warnings.warn(
-                f"could not cache the projection ({exc}); it will be recomputed next time.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        _cache_projection(key, out)
     report(1.0, f"{label} projection of {n:,} rows done in {time.perf_counter() - start:.1f} s")
     return out
 
@@ -431,8 +455,6 @@ def _compute(X, method, random_state, report, keep, strata, max_fit_rows) -> np.
 
 
 def _pca(X, random_state, report) -> np.ndarray:
-    from sklearn.decomposition import PCA
-
     report(0.1, "Fitting PCA")
     dims = min(2, X.shape[1])
     out = PCA(n_components=dims, random_state=random_state).fit_transform(X)
@@ -442,12 +464,10 @@ def _pca(X, random_state, report) -> np.ndarray:
 
 
 def _tsne(X, random_state, report) -> np.ndarray:
-    from sklearn.manifold import TSNE
-
     n = X.shape[0]
     report(0.1, f"Fitting t-SNE on {n:,} rows")
     perplexity = max(1.0, min(30.0, (n - 1) / 3))
-    model = TSNE(
+    model = manifold.TSNE(
         n_components=2,
         perplexity=perplexity,
         init="pca",

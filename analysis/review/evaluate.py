@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from analysis.core.evidence import Evidence
 from analysis.core.issues import FILTERS, RANKINGS, issues_mask_from, scores_from
@@ -301,34 +306,11 @@ def retrain_check(
     -------
     RetrainResult
     """
-    from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    X = np.asarray(X)  # float64 after sampling: a copy of the sample only
-    labels = np.asarray(labels)
-    cleaned = np.asarray(cleaned_labels)
-    truth = np.asarray(true_labels)
-    if not (len(X) == labels.size == cleaned.size == truth.size):
-        raise ValueError("X, labels, cleaned_labels and true_labels must have one entry per row.")
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
     total = len(X)
-    if max_rows is not None and total > max_rows:
-        use = stratified_sample(np.where(truth >= 0, truth, -1), max_rows,
-                                random_state=random_state)
-        X, labels, cleaned, truth = X[use], labels[use], cleaned[use], truth[use]
-    X = np.asarray(X, dtype=np.float64)
-    known = np.flatnonzero(truth >= 0)
-    if known.size < 10:
-        raise ValueError(f"the retrain check needs known true labels for at least 10 rows, got "
-                         f"{known.size}.")
-    counts = np.bincount(truth[known])
-    stratify = truth[known] if counts[counts > 0].min() >= 2 else None
-    _, test = train_test_split(known, test_size=test_size, random_state=random_state,
-                               stratify=stratify)
+    X, labels, cleaned, truth = _retrain_rows(X, labels, cleaned_labels, true_labels,
+                                              test_size=test_size, max_rows=max_rows,
+                                              random_state=random_state)
+    test = _held_out_rows(truth, test_size, random_state)
     train = np.setdiff1d(np.arange(len(X)), test)
     base = model if model is not None else make_pipeline(
         StandardScaler(), LogisticRegression(max_iter=1000))
@@ -337,19 +319,13 @@ def retrain_check(
     fit_b = clone(base).fit(X[keep], cleaned[keep])
     right_a = fit_a.predict(X[test]) == truth[test]
     right_b = fit_b.predict(X[test]) == truth[test]
-    rng = np.random.default_rng(random_state)
-    boots = rng.integers(0, test.size, size=(n_boot, test.size))
-    acc_a = right_a[boots].mean(axis=1)
-    acc_b = right_b[boots].mean(axis=1)
-    lo, hi = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
-
-    def summary(point, samples):
-        return float(point), float(np.percentile(samples, lo)), float(np.percentile(samples, hi))
-
+    original, cleaned_acc, gain = _paired_bootstrap(right_a, right_b, n_boot=n_boot,
+                                                    confidence=confidence,
+                                                    random_state=random_state)
     return RetrainResult(
-        original=summary(right_a.mean(), acc_a),
-        cleaned=summary(right_b.mean(), acc_b),
-        gain=summary(right_b.mean() - right_a.mean(), acc_b - acc_a),
+        original=original,
+        cleaned=cleaned_acc,
+        gain=gain,
         test_rows=int(test.size),
         train_rows_original=int(train.size),
         train_rows_cleaned=int(keep.size),
@@ -359,6 +335,56 @@ def retrain_check(
         sample_rows=int(len(X)),
         total_rows=int(total),
     )
+
+
+def _retrain_rows(X, labels, cleaned_labels, true_labels, *, test_size: float,
+                  max_rows: int | None, random_state: int) -> tuple[np.ndarray, ...]:
+    """The checked inputs of :func:`retrain_check`, on a stratified sample past ``max_rows``:
+    ``(X as float64, labels, cleaned, truth)``."""
+    X = np.asarray(X)  # float64 after sampling: a copy of the sample only
+    labels = np.asarray(labels)
+    cleaned = np.asarray(cleaned_labels)
+    truth = np.asarray(true_labels)
+    if not (len(X) == labels.size == cleaned.size == truth.size):
+        raise ValueError("X, labels, cleaned_labels and true_labels must have one entry per row.")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}.")
+    if max_rows is not None and len(X) > max_rows:
+        use = stratified_sample(np.where(truth >= 0, truth, -1), max_rows,
+                                random_state=random_state)
+        X, labels, cleaned, truth = X[use], labels[use], cleaned[use], truth[use]
+    return np.asarray(X, dtype=np.float64), labels, cleaned, truth
+
+
+def _held_out_rows(truth: np.ndarray, test_size: float, random_state: int) -> np.ndarray:
+    """The test rows of the retrain check: drawn from the rows of known truth, stratified by
+    it when every class there has two rows."""
+    known = np.flatnonzero(truth >= 0)
+    if known.size < 10:
+        raise ValueError(f"the retrain check needs known true labels for at least 10 rows, got "
+                         f"{known.size}.")
+    counts = np.bincount(truth[known])
+    stratify = truth[known] if counts[counts > 0].min() >= 2 else None
+    _, test = train_test_split(known, test_size=test_size, random_state=random_state,
+                               stratify=stratify)
+    return test
+
+
+def _paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, n_boot: int,
+                      confidence: float, random_state: int) -> tuple[tuple[float, ...], ...]:
+    """Accuracy of both models and their gain, each ``(point, low, high)``: the same bootstrap
+    resamples of the test rows for both (paired)."""
+    rng = np.random.default_rng(random_state)
+    boots = rng.integers(0, right_a.size, size=(n_boot, right_a.size))
+    acc_a = right_a[boots].mean(axis=1)
+    acc_b = right_b[boots].mean(axis=1)
+    lo, hi = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
+
+    def summary(point, samples):
+        return float(point), float(np.percentile(samples, lo)), float(np.percentile(samples, hi))
+
+    return (summary(right_a.mean(), acc_a), summary(right_b.mean(), acc_b),
+            summary(right_b.mean() - right_a.mean(), acc_b - acc_a))
 
 
 #: An audit counts as chosen by the detector when flagged rows were audited at least this many
