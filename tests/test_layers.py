@@ -148,14 +148,6 @@ def test_no_import_circle_in_analysis():
 #: last line, docstring included): past it a function does the work of several.
 MAX_FUNCTION_LINES = 100
 
-#: Functions still over the limit, by "path:name": being split on another branch (#27).
-LONG_FUNCTIONS_ALLOWED = {
-    "analysis/model/probabilities.py:choose_model",  # being split on another branch
-    "dashboard/cli.py:build_parser",  # being split on another branch
-    "dashboard/cli.py:analyze_command",  # being split on another branch
-}
-
-
 def _long_functions() -> list[str]:
     """"path:name (lines)" of every function over :data:`MAX_FUNCTION_LINES`."""
     found = []
@@ -170,6 +162,6 @@ def _long_functions() -> list[str]:
 
 
 def test_no_function_over_100_lines():
-    long = [f for f in _long_functions() if f.split(" (")[0] not in LONG_FUNCTIONS_ALLOWED]
+    long = _long_functions()
     assert not long, f"split by job (at most {MAX_FUNCTION_LINES} lines): {long}"
 
