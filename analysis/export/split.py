@@ -22,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.core._helpers import to_csv
 from analysis.data.dataset import Dataset, Origin
+from analysis.data.quoting import quoted_cells, quoted_header
 from analysis.data.splits import split_column, split_values
 from analysis.export.spreadsheet import guard_formulas
 from analysis.pipeline import Analysis
@@ -482,11 +485,6 @@ def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
     too, which Python's csv writer leaves bare -- unless the source quotes more), with the
     source's delimiter, line ending and byte-order mark. Vectorised (Arrow), no Python loop
     per cell."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from analysis.data.quoting import quoted_cells, quoted_header
-
     delim, end = origin.delimiter, origin.lineterminator
     quoting = origin.quoting
     single = frame.shape[1] == 1  # a lone empty cell must be quoted, or the row is lost
