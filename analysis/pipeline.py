@@ -41,8 +41,10 @@ PROBABILITIES_VERSION = 2
 #: :func:`relative_confidence_flags`; ``benchmarks/detection_quality.py --cleanlab-noise``).
 DETECTORS = ("confident_learning", "clean_and_refit")
 #: What :func:`analyze` takes by default: the combined detector wherever it can run (the
-#: dataset has no pred_probs of its own: it beats confident learning alone on every data set
-#: of the benchmark, README "Why flagged"), else confident learning (:func:`choose_detector`).
+#: dataset has no pred_probs of its own and at most :data:`AUTO_REFIT_MAX_ROWS` rows: it beats
+#: confident learning alone on every small data set of the benchmark, docs/benchmarks.md,
+#: "Why flagged: the combined detector measured"), else confident learning
+#: (:func:`choose_detector`).
 AUTO_DETECTOR = "auto"
 #: Above this many rows ``"auto"`` takes confident learning alone. Measured (#26,
 #: docs/benchmarks.md "The default detector by size"): the combined detector gains on the
@@ -59,7 +61,7 @@ REFIT_ROUNDS = 2
 #: benchmark's seeds 1-2 (``benchmarks/detection_quality.py --cleanlab-noise``, 2 refits:
 #: digits / wine / breast cancer 0.922 / 0.933 / 0.520 against 0.915 / 0.927 / 0.514) but not
 #: on fresh seeds 3-4 (0.902 / 0.746 / 0.517 against 0.904 / 0.753 / 0.525), at 1.7x the
-#: refits' time: 5 it is (README, Why flagged).
+#: refits' time: 5 it is (docs/benchmarks.md, "Why flagged: the combined detector measured").
 REFIT_CV = 5
 
 
@@ -72,7 +74,8 @@ def relative_confidence_flags(ev: Evidence, count: int) -> np.ndarray:
     classes. Rows whose given label is (within 1e-6) the model's prediction are never flagged,
     as in every filter. The count comes from the chosen filter (``prune_by_noise_rate`` by
     default) on the same probabilities: the filter says how many, the ranking says which.
-    Measured on ``benchmarks/detection_quality.py --cleanlab-noise`` (README, Why flagged):
+    Measured on ``benchmarks/detection_quality.py --cleanlab-noise`` (docs/benchmarks.md,
+    "Why flagged: the combined detector measured"):
     digits / wine / breast cancer F1 0.944 / 0.944 / 0.510 on seeds 1-2 against 0.915 / 0.927
     / 0.514 with the filter's own rows.
 
@@ -456,7 +459,7 @@ class Analysis:
         Each round's probabilities are cached on disk (keyed by the dataset's fingerprint,
         the model and the cleaned labels), so a second call fits nothing. Measured against
         confident learning alone by ``benchmarks/detection_quality.py --cleanlab-noise``
-        (README, Why flagged).
+        (docs/benchmarks.md, "Why flagged: the combined detector measured").
 
         Parameters
         ----------
