@@ -265,6 +265,13 @@ def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> pd.DataF
     return _read_source(path, max_bytes)[0]
 
 
+def read_source(path: str | Path, *,
+                max_bytes: int = MAX_FILE_BYTES) -> tuple[pd.DataFrame, Origin]:
+    """:func:`read_table` and the file's :class:`Origin` (how it is written, so that a changed
+    copy is written the same way: the multi-label cleaned split, #28)."""
+    return _read_source(path, max_bytes)
+
+
 def read_columns(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[str]:
     """The column names :func:`read_table` gives for ``path``, in order.
 

@@ -55,6 +55,7 @@ from analysis.data._files import (  # noqa: F401 (the two private names: tests i
     _header_columns,
     _read_source,
     read_columns,
+    read_source,
     read_table,
 )
 from analysis.data._images import FOLDER_PIXELS, image_pixels
@@ -104,6 +105,7 @@ __all__ = [
     "load_image_folder",
     "read_class_names",
     "read_columns",
+    "read_source",
     "read_table",
 ]
 
