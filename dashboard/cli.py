@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from dashboard import roundtrip_cli
+from dashboard import multilabel_cli, roundtrip_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +94,15 @@ def _add_analyze_inputs(sub) -> argparse.ArgumentParser:
     run.add_argument("--embeddings", help=".npy file of embeddings (N x D)")
     run.add_argument("--class-names", metavar="FILE", help="text file of the class names, one "
                      "per line, in the order of the probability columns (default: sorted)")
+    run.add_argument("--multi-label", action="store_true", help="rows carry several tags (or "
+                     "none): a delimited --label-col, or 0/1 columns (--label-cols, "
+                     "--label-prefix); see dashboard/multilabel_cli.py for what is written")
+    run.add_argument("--label-sep", default="|", metavar="SEP",
+                     help="with --multi-label: the text between two tags of a cell (default |)")
+    run.add_argument("--label-cols", metavar="A,B,C",
+                     help="with --multi-label: one 0/1 column per class, comma-separated")
+    run.add_argument("--label-prefix", metavar="P", help="with --multi-label: every column "
+                     "named P<class> is a 0/1 column of that class")
     return run
 
 
@@ -515,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "analyze":
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if multilabel_cli.wanted(args):  # #28
+            return multilabel_cli.run(args)
         return analyze_command(args)
     if args.command in ("tasks", "verdicts"):
         if extra:

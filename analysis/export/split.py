@@ -162,6 +162,14 @@ def _origin_attr(origin) -> dict:
                        if schema is not None else None)}
 
 
+def with_origin(frame: pd.DataFrame, origin) -> pd.DataFrame:
+    """``frame`` marked to be written by :func:`write_table` as the source ``origin`` is
+    (the multi-label cleaned split, #28); None leaves it unmarked."""
+    if origin is not None:
+        frame.attrs[ORIGIN_ATTR] = _origin_attr(origin)
+    return frame
+
+
 def _origin_of(frame: pd.DataFrame):
     """The :class:`~analysis.data.dataset.Origin` a cleaned frame carries, or None."""
     attr = frame.attrs.get(ORIGIN_ATTR)
