@@ -125,6 +125,17 @@ def _one_row_class(folder: Path, extra: str = "") -> Path:
     return path
 
 
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _ml(folder: Path, csv_text: str, *flags: str) -> list[str]:
+    """``noiselens analyze t.csv --multi-label FLAGS`` on a table written from ``csv_text``."""
+    return ["analyze", str(_write(folder / "t.csv", csv_text)), "--multi-label", *flags,
+            "--out", str(folder / "out")]
+
+
 CLI_CASES = {
     # a class with no pred_prob_ column: the columns were taken as features, a model trained
     "class 'd' has no pred_prob_d column": (
@@ -202,6 +213,40 @@ CLI_CASES = {
     "--min-class-size 0": (
         lambda f: _args(f, "--min-class-size", "0", "--out", str(f / "out")),
         "noiselens: error: --min-class-size must be at least 1, got 0."),
+    # multi-label (#28): one line per case, each named by file, column and rows
+    "--multi-label: a tag not in --class-names": (
+        lambda f: _ml(f, "id,x,label\n1,0.1,a|b\n2,0.2,a\n3,0.3,c\n", "--class-names",
+                      str(_write(f / "names.txt", "a\nb\n"))),
+        "noiselens: error: t.csv: column 'label' has tag 'c', which is not one of the class "
+        "names ['a', 'b'], in row 2.\n"),
+    "--multi-label: the separator inside a class name": (
+        lambda f: _ml(f, "id,x,label\n1,0.1,a|b\n2,0.2,a\n", "--class-names",
+                      str(_write(f / "names.txt", "a|x\nb\n"))),
+        "noiselens: error: t.csv: class name 'a|x' contains the tag separator '|': choose "
+        "another separator (--label-sep) or rename the class.\n"),
+    "--multi-label: a 0/1 column holding 2": (
+        lambda f: _ml(f, "id,x,a,b\n1,0.1,1,0\n2,0.2,2,1\n3,0.3,0,1\n", "--label-cols", "a,b"),
+        "noiselens: error: t.csv: 0/1 column 'a' holds '2' in row 1: each cell must be 0 or 1.\n"),
+    "--multi-label: a 0/1 column holding text": (
+        lambda f: _ml(f, "id,x,a,b\n1,0.1,1,0\n2,0.2,1,no\n3,0.3,0,1\n", "--label-cols", "a,b"),
+        "noiselens: error: t.csv: 0/1 column 'b' holds 'no' in row 1: each cell must be 0 or 1.\n"),
+    "--multi-label: a probability outside 0..1": (
+        lambda f: _ml(f, "id,label,pred_prob_a,pred_prob_b\n1,a|b,0.5,0.2\n2,a,1.7,0.1\n"
+                      "3,b,0.2,0.9\n"),
+        "noiselens: error: t.csv: probability column 'pred_prob_a' is outside 0..1 in row 1 "
+        "('1.7').\n"),
+    "--multi-label: a single class": (
+        lambda f: _ml(f, "id,x,label\n1,0.1,a\n2,0.2,a\n3,0.3,\n"),
+        "noiselens: error: t.csv: column 'label' has 1 class(es) ['a']: multi-label needs at "
+        "least 2 (one tag present or absent is a binary label).\n"),
+    "--multi-label: a single 0/1 column": (
+        lambda f: _ml(f, "id,x,tag_a\n1,0.1,1\n2,0.2,0\n", "--label-prefix", "tag_"),
+        "noiselens: error: t.csv: columns ['tag_a'] for the tags: multi-label needs at least 2 "
+        "classes (prefix 'tag_').\n"),
+    "--multi-label --clean reviewed": (
+        lambda f: _ml(f, "id,x,label\n1,0.1,a|b\n2,0.2,a\n", "--clean", "reviewed"),
+        "noiselens: error: --clean reviewed is not available with --multi-label (no multi-label "
+        "review yet): choose one of auto, suggestions, none.\n"),
 }
 
 
