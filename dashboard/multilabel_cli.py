@@ -103,6 +103,19 @@ def _inputs(args, files: list[str]) -> dict:
     return kwargs
 
 
+def _check_out(out: Path) -> str | None:
+    """What refuses ``--out`` before the analysis: a file, or the link of a (multi-class)
+    export set, whose manifest the multi-label files would no longer match."""
+    from analysis.export.split import sets_folder
+
+    if out.is_symlink() or sets_folder(out).exists():
+        return ("shows a noiselens export set (of a multi-class run); the multi-label files "
+                "are written straight into a folder: choose another --out.")
+    if out.exists() and not out.is_dir():
+        return "is a file: name a folder."
+    return None
+
+
 def _progress(fraction: float, message: str) -> None:
     print(f"\r  {100 * fraction:3.0f}%  {message[:70]:70s}", end="", file=sys.stderr)
 
@@ -116,8 +129,9 @@ def run(args) -> int:
     if problem:
         return _fail(problem)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return _fail(f"--out {args.out} is a file: name a folder.")
+    problem = _check_out(out)
+    if problem:
+        return _fail(f"--out {args.out}: {problem}")
     try:
         kwargs = _inputs(args, files)
         from analysis.multilabel_pipeline import analyze_multilabel

@@ -189,6 +189,20 @@ def test_per_class_rates_and_jeffreys_intervals(tmp_path):
     assert summary["probabilities"] == "given" and summary["model"] is None
 
 
+def test_out_showing_an_export_set_or_a_file_is_refused_before_the_work(tmp_path, capsys):
+    path = _delimited_csv(tmp_path)
+    (tmp_path / ".out.noiselens").mkdir()  # where a multi-class run keeps the sets of out/
+    assert main(["analyze", str(path), "--multi-label", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"noiselens: error: --out {tmp_path / 'out'}: shows a noiselens export set "
+                   "(of a multi-class run); the multi-label files are written straight into a "
+                   "folder: choose another --out.\n")
+    (tmp_path / "file").write_text("x")
+    assert main(["analyze", str(path), "--multi-label", "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.endswith("file: is a file: name a folder.\n")
+    assert not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------------- the sample
 
 
