@@ -103,6 +103,14 @@ def _inputs(args, files: list[str]) -> dict:
     return kwargs
 
 
+def _format(result, args) -> str:
+    """The cleaned split's format: the input's (a Parquet file stays Parquet), unless
+    ``--format parquet`` asks to turn a CSV into Parquet."""
+    if args.format == "csv" and result.origin is not None:
+        return result.origin.kind
+    return args.format
+
+
 def _check_out(out: Path) -> str | None:
     """What refuses ``--out`` before the analysis: a file, or the link of a (multi-class)
     export set, whose manifest the multi-label files would no longer match."""
@@ -141,7 +149,7 @@ def run(args) -> int:
         return _fail(str(exc))
     print(file=sys.stderr)
     try:
-        written = write_outputs(result, out, clean=args.clean, fmt=args.format)
+        written = write_outputs(result, out, clean=args.clean, fmt=_format(result, args))
     except (ValueError, OSError) as exc:
         return _fail(f"--out {args.out}: {exc}")
     health = result.health

@@ -164,6 +164,22 @@ def test_clean_suggestions_changes_only_the_flagged_rows(form, tmp_path):
         assert change["removed"] == _guard("|".join(removed))
 
 
+def test_a_parquet_file_stays_parquet_with_its_types(tmp_path):
+    given, probs = _known()
+    frame = pd.DataFrame({"id": 100 + np.arange(ROWS),
+                          **{f"tag_{n}": given[:, j].astype(np.int64) for j, n in enumerate(NAMES)},
+                          **{f"pred_prob_{n}": probs[:, j] for j, n in enumerate(NAMES)}})
+    frame.to_parquet(tmp_path / "cols.parquet", index=False)
+    _run(tmp_path / "cols.parquet", tmp_path / "out", "--label-prefix", "tag_")
+    cleaned = pd.read_parquet(tmp_path / "out" / "cols_cleaned.parquet")
+    assert cleaned.dtypes.to_dict() == frame.dtypes.to_dict()
+    est = estimate_multilabel(given, probs)
+    unflagged = ~est.is_issue
+    pd.testing.assert_frame_equal(cleaned[unflagged], frame[unflagged])
+    suggested = suggested_tags(given, est.issues)
+    np.testing.assert_array_equal(cleaned[[f"tag_{n}" for n in NAMES]].to_numpy(), suggested)
+
+
 def test_per_class_rates_and_jeffreys_intervals(tmp_path):
     _run(_delimited_csv(tmp_path), tmp_path / "out", "--multi-label")
     given, probs = _known()
