@@ -56,6 +56,7 @@ from analysis.model.neighbours import (
     outlier_score,
 )
 from analysis.model.probabilities import out_of_fold_probabilities
+from analysis.multilabel_pipeline import MultilabelAnalysis, analyze_multilabel
 from analysis.pipeline import Analysis, analyze
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "find_multilabel_issues",
     "multilabel_out_of_fold_probabilities",
     "multilabel_quality_scores",
+    "MultilabelAnalysis",
+    "analyze_multilabel",
     "Analysis",
     "analyze",
     "DataError",
