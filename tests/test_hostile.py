@@ -243,6 +243,13 @@ CLI_CASES = {
         lambda f: _ml(f, "id,x,tag_a\n1,0.1,1\n2,0.2,0\n", "--label-prefix", "tag_"),
         "noiselens: error: t.csv: columns ['tag_a'] for the tags: multi-label needs at least 2 "
         "classes (prefix 'tag_').\n"),
+    "--multi-label with two files": (
+        lambda f: _ml(f, "id,x,label\n1,0.1,a|b\n")[:2] + [str(f / "t.csv"), "--multi-label",
+                                                          "--out", str(f / "out")],
+        "noiselens: error: --multi-label takes one data file (splits are not joined yet).\n"),
+    "--multi-label --sample of one label per row": (
+        lambda f: ["analyze", "--sample", "digits", "--multi-label", "--out", str(f / "out")],
+        "noiselens: error: unknown multi-label sample 'digits'; valid names: digits_tags.\n"),
     "--multi-label --clean reviewed": (
         lambda f: _ml(f, "id,x,label\n1,0.1,a|b\n2,0.2,a\n", "--clean", "reviewed"),
         "noiselens: error: --clean reviewed is not available with --multi-label (no multi-label "
