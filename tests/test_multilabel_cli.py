@@ -164,6 +164,28 @@ def test_clean_suggestions_changes_only_the_flagged_rows(form, tmp_path):
         assert change["removed"] == _guard("|".join(removed))
 
 
+def test_a_csv_quoting_every_cell_with_crlf_keeps_its_quoting(tmp_path):
+    given, probs = _known()
+    path = tmp_path / "quoted.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(["id", "label", *(f"pred_prob_{n}" for n in NAMES)])
+        writer.writerows([i, "|".join(NAMES[j] for j in np.flatnonzero(given[i])), *probs[i]]
+                         for i in range(ROWS))
+    _run(path, tmp_path / "out", "--multi-label")
+    est = estimate_multilabel(given, probs)
+    before = path.read_bytes().split(b"\r\n")
+    after = (tmp_path / "out" / "quoted_cleaned.csv").read_bytes().split(b"\r\n")
+    changed = [i - 1 for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert changed == np.flatnonzero(est.is_issue).tolist()
+    suggested = suggested_tags(given, est.issues)
+    for i in changed:  # kept tags in the cell's order, added ones after; quoted as before
+        kept = np.flatnonzero(suggested[i] & given[i])
+        added = np.flatnonzero(suggested[i] & ~given[i].astype(bool))
+        cell = "|".join(NAMES[j] for j in [*kept, *added]).replace('"', '""')
+        assert after[i + 1].split(b",")[1] == f'"{cell}"'.encode()
+
+
 def test_a_parquet_file_stays_parquet_with_its_types(tmp_path):
     given, probs = _known()
     frame = pd.DataFrame({"id": 100 + np.arange(ROWS),
