@@ -131,7 +131,8 @@ def _choice(inputs: dict, labels, num_classes, *, model, cv, random_state, progr
             num_classes=num_classes, settings=settings,
             candidates=None if model == "auto" else (model,), **inputs,
         )
-        return choice.pred_probs, {"chosen": choice.chosen, "summary": choice.summary()}
+        return choice.pred_probs, {"chosen": choice.chosen, "summary": choice.summary(),
+                                   "folds": choice.n_splits}
     probs = out_of_fold_probabilities(
         labels=labels, model=model, cv=cv, random_state=random_state,
         progress=progress, num_classes=num_classes, **inputs,
@@ -199,6 +200,8 @@ def dataset_probabilities(
         key = cache.fingerprint(dataset.fingerprint, model, cv, random_state,
                                 PROBABILITIES_VERSION)
     probs, record = _cached_choice(key, compute, progress)
+    if record and record.get("folds"):  # the automatic model may take fewer folds (size)
+        source = f"out-of-fold ({name}, {record['folds']} folds)"
     return probs, source, record
 
 

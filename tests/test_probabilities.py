@@ -348,3 +348,25 @@ def test_gradient_boosting_splits_text_categories_natively_and_keeps_missing_val
     assert lines[-1] == "candidates given"
     with pytest.raises(ValueError, match="settings must map tabular candidates"):
         choose_model(frame, y, settings={"zebra": 1})
+
+
+def test_large_tables_take_three_folds_and_say_so(monkeypatch):
+    """Above FEWER_FOLDS_ROWS the automatic plan cross-validates on 3 folds (#26); a model
+    asked for by name keeps the folds asked for; every row is still predicted once."""
+    import analysis as nl
+    from analysis.model import probabilities
+
+    monkeypatch.setattr(probabilities, "FEWER_FOLDS_ROWS", 150)
+    X, y = blobs(200)
+    choice = choose_model(X, y, candidates=None)
+    assert choice.n_splits == 3
+    assert "3 folds instead of 5: 200 rows (more than 150); each fold's model still learns " \
+           "from 67% of them." in choice.summary()
+    folds, _ = make_folds(y, 3, 0)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(200))
+    assert choose_model(X, y, candidates=("knn", "logistic")).n_splits == 5
+    assert choose_model(X, y, settings=choice.chosen).n_splits == 5
+    got = nl.analyze(nl.from_arrays(X, y), detector="confident_learning", use_cache=False)
+    assert got.probabilities_source == "out-of-fold (auto, 3 folds)"
+    monkeypatch.setattr(probabilities, "FEWER_FOLDS_ROWS", 200)
+    assert choose_model(X, y).n_splits == 5
