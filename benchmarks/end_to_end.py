@@ -166,8 +166,9 @@ def _recipe_features(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.get_dummies(features, columns=text, dtype=np.float32) if text else features
 
 
-def run_recipe(csv: Path, model: str) -> np.ndarray:
-    """Ids flagged by cleanlab's tutorial recipe with the given model."""
+def run_recipe(csv: Path, model: str, threads: int | None = None) -> np.ndarray:
+    """Ids flagged by cleanlab's tutorial recipe with the given model (``threads``: OpenMP
+    threads of the trees, the library's default when None)."""
     from cleanlab.filter import find_label_issues
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
@@ -181,7 +182,9 @@ def run_recipe(csv: Path, model: str) -> np.ndarray:
     X = _recipe_features(frame)
     clf = (HistGradientBoostingClassifier() if model == "hist_gb" else
            make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000)))
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(threads, "openmp"):
         warnings.simplefilter("ignore")
         pred_probs = cross_val_predict(clf, X, s, cv=5, method="predict_proba")
     return frame["id"].to_numpy()[find_label_issues(s, pred_probs)]
@@ -199,7 +202,7 @@ def f1(flagged_ids: np.ndarray, wrong_ids: np.ndarray) -> float:
 # --------------------------------------------------------------------------- the run
 
 
-def one_case(name, seed, frame, y, case, work: Path) -> dict:
+def one_case(name, seed, frame, y, case, work: Path, threads: int | None = None) -> dict:
     noisy = cleanlab_noise(y, case[1], case[2], seed)
     classes = np.array([f"c{k}" for k in range(int(y.max()) + 1)])
     table = frame.copy()
@@ -210,8 +213,8 @@ def one_case(name, seed, frame, y, case, work: Path) -> dict:
     wrong = np.flatnonzero(noisy != y)
     row = {"table": name, "seed": seed, "rows": len(table), "wrong": wrong.size}
     for way, run in (("noiselens", lambda: run_noiselens(csv, work)),
-                     ("hist_gb", lambda: run_recipe(csv, "hist_gb")),
-                     ("logistic", lambda: run_recipe(csv, "logistic"))):
+                     ("hist_gb", lambda: run_recipe(csv, "hist_gb", threads)),
+                     ("logistic", lambda: run_recipe(csv, "logistic", threads))):
         start = time.perf_counter()
         flagged = run()
         row[way] = {"seconds": time.perf_counter() - start, "f1": f1(flagged, wrong),
@@ -256,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="make_classification rows (1000000 takes tens of minutes)")
     parser.add_argument("--seeds", default="11,12")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--recipe-threads", type=int, default=None,
+                        help="OpenMP threads of the recipes' trees (default: the library's, "
+                        "all cores; 1 on a busy machine, where spinning threads can take 10x)")
     args = parser.parse_args(argv)
     tables = args.tables.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -269,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (name, seed, frame, y, case) in enumerate(cases(tables, sizes, seeds)):
             work = Path(tmp) / f"case{i}"
             work.mkdir()
-            rows.append(one_case(name, seed, frame, y, case, work))
+            rows.append(one_case(name, seed, frame, y, case, work, args.recipe_threads))
             print_row(rows[-1])
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: bytes read per step of the scan: the position arrays of one step stay a few tens of MB
 CHUNK_BYTES = 1 << 24
@@ -30,7 +32,6 @@ _CR = ord("\r")
 
 def _needs_quotes(arr, delimiter: str, quote_empty: bool):
     """Cells that must be quoted whatever the style: a delimiter, a quote or a line break."""
-    import pyarrow.compute as pc
 
     needs = pc.match_substring_regex(arr, f"[{delimiter}\"\r\n]")
     if quote_empty:
@@ -40,7 +41,6 @@ def _needs_quotes(arr, delimiter: str, quote_empty: bool):
 
 def _expected(arr, rule: str, delimiter: str, quote_empty: bool) -> np.ndarray:
     """The cells ``rule`` quotes, as a bool array."""
-    import pyarrow.compute as pc
 
     needs = _needs_quotes(arr, delimiter, quote_empty)
     if rule == "all":
@@ -145,7 +145,6 @@ def detect(path, frame, delimiter: str, lineterminator: str, bom: bool) -> dict 
         :data:`RULES`) and ``flips`` (per column, the row positions where the file breaks
         the rule), all JSON-safe.
     """
-    import pyarrow as pa
 
     width = frame.shape[1]
     quoted = _quoted_matrix(Path(path), delimiter, lineterminator, bom, len(frame), width)
@@ -210,7 +209,6 @@ def quoted_header(quoting: dict | None, names: list[str], delimiter: str,
                   quote_empty: bool) -> np.ndarray:
     """Which header cells to quote: as in the source; an added column's name quoted when
     every name of the source is."""
-    import pyarrow as pa
 
     needs = _expected(pa.array(names, pa.large_string()), "minimal", delimiter, quote_empty)
     if quoting is None:

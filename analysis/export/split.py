@@ -18,12 +18,16 @@ import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+import sklearn
 
 from analysis.core._helpers import to_csv
 from analysis.data.dataset import Dataset, Origin
@@ -177,7 +181,6 @@ def _origin_of(frame: pd.DataFrame):
         return None
     schema = None
     if attr.get("schema"):
-        import pyarrow as pa
 
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(attr["schema"])))
     return Origin(attr["kind"], delimiter=attr["delimiter"],
@@ -476,8 +479,6 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
 
 def _csv_cells(values, quote: np.ndarray):
     """Cells as CSV text, quoted (inner quotes doubled) where ``quote`` says."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     arr = pa.array(values, type=pa.large_string(), from_pandas=True)
     arr = pc.fill_null(arr, "")
@@ -525,8 +526,6 @@ def _write_source_csv(frame: pd.DataFrame, path: Path, origin) -> None:
 
 def _write_source_parquet(frame: pd.DataFrame, path: Path, origin) -> None:
     """The rows with the source file's column types (added columns typed from their values)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = origin.schema
     fields = []
@@ -539,9 +538,7 @@ def _write_source_parquet(frame: pd.DataFrame, path: Path, origin) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
 
-    import sklearn
 
     try:
         own = version("noiselens")
@@ -1022,7 +1019,6 @@ WIDE_MATRIX_CLASSES = 100
 def long_matrix(matrix, names: list[str], value: str) -> pd.DataFrame:
     """The non-zero entries of a (K, K) matrix (dense or ``scipy.sparse``), rows = given
     label, as a table ``given, true, <value>`` sorted by given then true class."""
-    import scipy.sparse as sp
 
     coo = sp.coo_array(matrix) if sp.issparse(matrix) else sp.coo_array(np.asarray(matrix))
     order = np.lexsort((coo.col, coo.row))
