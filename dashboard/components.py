@@ -18,12 +18,14 @@ from dashboard.text import md, visible
 TABLE_THUMBNAILS = 500
 
 
-def page_controls(total: int, *, key: str, size: int = selection.PAGE_ROWS,
+def page_controls(total: int, *, key: str, size: int | None = None,
                   jump_to: int | None = None) -> tuple[int, int]:
     """A page number and "rows 201–400 of 141,702" for a list of ``total`` rows longer than
     ``size``; returns the ``(start, stop)`` positions of the page to show (every row when
     the list fits one page, and then nothing is drawn). ``jump_to`` (a list position) turns
-    to the page holding it. The page is widget state ``f"{key}-page"``."""
+    to the page holding it. The page is widget state ``f"{key}-page"``. ``size`` defaults to
+    :data:`dashboard.selection.PAGE_ROWS`, read at each call."""
+    size = selection.PAGE_ROWS if size is None else size
     if total <= size:
         return 0, total
     pages = selection.page_count(total, size)
@@ -53,7 +55,7 @@ def table_pick(key: str, rows) -> int | None:
 
 def rows_table(dataset: nl.Dataset, result: Analysis, rows, *, key: str,
                height: int = 360, decisions: dict | None = None,
-               current: int | None = None, page_rows: int = selection.PAGE_ROWS
+               current: int | None = None, page_rows: int | None = None
                ) -> int | None:
     """A table of ``rows`` (dataset positions, shown in that order) with thumbnails for
     image datasets; returns the row the user selected, if any. ``current`` (a row under
@@ -132,8 +134,10 @@ def decision_labels(dataset: nl.Dataset) -> dict[str, str]:
 
 def decided_rows(dataset: nl.Dataset, ids) -> np.ndarray:
     """(N,) bool: the rows whose id text is in ``ids`` (e.g. :func:`decision_labels`)."""
-    index = dataset.id_index
     mask = np.zeros(len(dataset), dtype=bool)
+    if not len(ids):  # no decision yet: the id index is not needed
+        return mask
+    index = dataset.id_index
     mask[np.fromiter((index[i] for i in ids if i in index), dtype=np.int64)] = True
     return mask
 

@@ -18,6 +18,7 @@ the projection is ready.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -42,6 +43,7 @@ from analysis.core.cache import workspace
 from analysis.data import store as dataset_store
 from analysis.model.neighbours import neighbours_of_rows
 from analysis.pipeline import Analysis
+from analysis.review.findings import review_order as _review_order
 from analysis.review.store import ReviewStore
 from analysis.signals.compute import DEFAULT_K, signal_space
 from dashboard import thumbs
@@ -266,6 +268,20 @@ def per_dataset(dataset: nl.Dataset, key, make: Callable[[], T]) -> T:
     return _memoised(store, store.entry(dataset).memo, key, make)
 
 
+def review_order(result: Analysis, decisions) -> np.ndarray:
+    """:func:`analysis.review.findings.review_order` of ``result`` and ``decisions`` (a frame
+    of :meth:`~analysis.review.store.ReviewStore.decisions`), kept by :func:`derived` under a
+    digest of the decisions' ids and actions (all it reads), so a rerun of Review & export or
+    Noise by slice with the same decisions does not compute it again (0.24 s at 200k rows)."""
+    digest = hashlib.sha256()
+    if decisions is not None and len(decisions):
+        for column in ("id", "action"):
+            digest.update("\x1f".join(decisions[column].astype(str)).encode())
+            digest.update(b"\x1e")
+    return derived(result, ("review_order", digest.hexdigest()),
+                   lambda: _review_order(result, decisions))
+
+
 # -- matrices derived from the data -------------------------------------------------------------
 def _space(dataset: nl.Dataset) -> tuple[np.ndarray, str]:
     """The matrix rows are drawn and compared in, and its name in words: one definition for
@@ -463,6 +479,9 @@ def signals_job(result: Analysis) -> _Job:
                 # first of those pages
                 progress(0.05, "the row table")
                 result.table()
+                # the id index every page that shows decisions reads (0.25 s at 200k rows):
+                # made here once per dataset, not on the first visit of Suspects
+                _ = result.dataset.id_index
                 if "pca" not in entry.projections:  # the map's first view, likewise
                     progress(0.07, "the PCA map")
                     try:

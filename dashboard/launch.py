@@ -25,6 +25,14 @@ SETTINGS = {
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
     "server.maxUploadSize": "1024",
+    # Streamlit runs gc.collect(2) after every script run, before it tells the browser the
+    # run is over: 0.4-0.7 s at 200,000 rows x 100 classes (the heap of a loaded dataset),
+    # paid by every click and rerun (issue #30, docs/benchmarks.md, "Browser pages"). Python's
+    # own collector still runs when allocations call for it.
+    "runner.postScriptGC": "false",
+    # the source watcher realpaths every imported module's file on each script event, on the
+    # server's event loop (every session waits); noiselens is not edited while it serves
+    "server.fileWatcherType": "none",
     "theme.base": "light",
     "theme.primaryColor": "#d6336c",
 }

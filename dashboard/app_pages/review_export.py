@@ -15,7 +15,6 @@ from analysis.export.split import (
     unreviewed_decisions,
 )
 from analysis.export.verdicts import VerdictError, check_verdicts, read_verdicts
-from analysis.review.findings import review_order
 from analysis.review.store import ReviewDatabaseError, reconcile
 from dashboard import components, compute, exporting, findings_view, session
 from dashboard.report import build_report
@@ -85,7 +84,7 @@ order = st.radio("Rows", ["review", "next"], horizontal=True, key="tasks_order",
                  format_func={"review": "flagged, not reviewed, most likely wrong first",
                               "next": "every row, the one that most needs another label first "
                                       "(ActiveLab-like)"}.get)
-queue = (review_order(result, decisions) if order == "review" else
+queue = (compute.review_order(result, decisions) if order == "review" else
          relabel_order(result.pred_probs, result.labels, store.verdicts(), dataset.ids, names))
 components.tasks_download(dataset, result, queue, key="tasks")
 upload = st.file_uploader("Verdicts: a Label Studio export (JSON, JSON_MIN, CSV), Argilla "

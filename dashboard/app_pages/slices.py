@@ -56,7 +56,7 @@ pick = st.selectbox(f"{column}", names, index=names.index(wanted) if wanted in n
                     format_func=str, key="slice_value")
 session.set_query("slice_value", pick, names[0])
 values = findings.slice_values(dataset, column)
-order = findings.review_order(result, compute.review_store(dataset).decisions())
+order = compute.review_order(result, compute.review_store(dataset).decisions())
 rows = order[values[order] == pick]
 st.caption(f"{rows.size:,} flagged rows of {md(pick)} not reviewed yet, most likely wrong first "
            "(the model's probability, updated with every verdict). Open one on the Suspects "

@@ -15,12 +15,19 @@ table = result.table()
 c1, c2, c3, c4 = st.columns([2, 2, 1.4, 1.2], vertical_alignment="bottom")
 classes = c1.multiselect("Given class", list(range(k)), format_func=lambda c: names[c],
                          key="suspect_classes", placeholder="all classes")
-# the cells holding rows, off the diagonal, plus the "no confident class" bucket (column k);
-# from the counts (no loop over k x k cells: 1,000 classes stay fast)
-counts = selection.cell_counts(result.labels, result.estimated_true, k)
-np.fill_diagonal(counts[:, :k], 0)
-gi, tj = np.nonzero(counts)
-cells = [None] + [(int(i), int(j)) for i, j in zip(gi, tj, strict=True)]
+
+
+def _cells() -> list:
+    """The cells holding rows, off the diagonal, plus the "no confident class" bucket
+    (column k); from the counts (no loop over k x k cells: 1,000 classes stay fast)."""
+    counts = selection.cell_counts(result.labels, result.estimated_true, k)
+    np.fill_diagonal(counts[:, :k], 0)
+    gi, tj = np.nonzero(counts)
+    return [None] + [(int(i), int(j)) for i, j in zip(gi, tj, strict=True)]
+
+
+# once per analysis, not on every rerun (a copy: the page may add the URL's cell)
+cells = list(compute.derived(result, "suspect_cells", _cells))
 q_cell = selection.parse_cell(st.query_params.get("cell"), k, bucket=True)
 if q_cell is not None and q_cell not in cells:
     cells.append(q_cell)

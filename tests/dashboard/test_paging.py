@@ -132,3 +132,58 @@ def test_review_decisions_page():
     table = next(df.value for df in at.dataframe if "action" in df.value)
     assert list(table["id"].astype(str)) == ids[::-1][400:]
     assert any("rows 401–450 of 450" in c.value for c in at.caption)
+
+
+# -- a small page forced: the page shown is a slice of the whole selection (issue #30) ------------
+PAGE = 7  # rows per page in these tests: the digits sample's lists span many pages
+
+
+def _ids_shown(at: AppTest) -> list[str]:
+    return [str(i) for i in _table(at)["id"]]
+
+
+def test_suspects_page_two_is_rows_n_to_2n_of_the_whole_ranking(monkeypatch):
+    monkeypatch.setattr(selection, "PAGE_ROWS", PAGE)
+    result = nl.analyze(nl.from_sample("digits"), detector="confident_learning")
+    ids = np.asarray(result.dataset.ids).astype(str)
+    ranked = [str(i) for i in ids[result.ranked]]  # the whole selection: every flagged row
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/suspects.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _ids_shown(at) == ranked[:PAGE]
+    at.number_input(key="suspect_table-page").set_value(2).run()
+    assert not at.exception
+    assert _ids_shown(at) == ranked[PAGE:2 * PAGE]  # exactly rows N..2N of the ranking
+    # the count is that of the whole selection, not of the page
+    assert any(f"**{len(ranked):,}** examples match" in c.value for c in at.caption)
+    assert any(f"rows {PAGE + 1}–{2 * PAGE} of {len(ranked):,}" in c.value for c in at.caption)
+    # the example under review walks the whole list, not the page
+    assert any(f"of {len(ranked):,} (← / → keys" in c.value for c in at.caption)
+
+
+def test_map_selection_page_two_is_rows_n_to_2n_of_the_whole_selection(monkeypatch):
+    """A lasso selects every matching row: the table pages over all of them, lowest quality
+    first, and the counts are of the whole selection. (AppTest cannot lasso: the selection
+    event is replaced by known rows, as in test_apptest.py.)"""
+    monkeypatch.setattr(selection, "PAGE_ROWS", PAGE)
+    result = nl.analyze(nl.from_sample("digits"), detector="confident_learning")
+    rows = list(range(0, len(result.labels), 9))  # 200 rows, flagged and not
+    monkeypatch.setattr(selection, "rows_from_event", lambda event: list(rows))
+    order = sorted(range(len(rows)), key=lambda t: (float(result.scores[rows[t]]), t))
+    expected = [str(result.dataset.ids[rows[t]]) for t in order]
+    flagged = int(result.is_issue[rows].sum())
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/embedding_map.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[0].value == f"{len(rows):,} selected examples · {flagged:,} flagged"
+    key = f"map-table-{len(rows)}-page"
+    at.number_input(key=key).set_value(2).run()
+    assert not at.exception
+    assert _ids_shown(at) == expected[PAGE:2 * PAGE]
+    assert any(f"rows {PAGE + 1}–{2 * PAGE} of {len(rows):,}" in c.value for c in at.caption)
+    # the whole selection is kept for the Suspects page, not the page shown
+    assert sorted(at.session_state["map_selection"].tolist()) == rows

@@ -26,6 +26,19 @@ def test_the_launcher_runs_streamlit_through_it():
     assert cmd[:4] == [sys.executable, "-m", "dashboard.serve", "run"]
 
 
+def test_no_full_collection_or_source_watching_between_runs():
+    # issue #30: a gc.collect(2) after every run (0.4-0.7 s at 200k rows) and the source
+    # watcher's scan of every module, both before the browser hears the run is over
+    args = SimpleNamespace(data=None, label_col=None, host=None, export_dir=None)
+    cmd = launch.streamlit_command(args, [])
+    assert "--runner.postScriptGC=false" in cmd
+    assert "--server.fileWatcherType=none" in cmd
+    # a flag the user gives still wins
+    cmd = launch.streamlit_command(args, ["--server.fileWatcherType=auto"])
+    assert "--server.fileWatcherType=none" not in cmd
+    assert "--server.fileWatcherType=auto" in cmd
+
+
 def test_it_is_streamlits_command_line():
     out = subprocess.run([sys.executable, "-m", "dashboard.serve", "version"], cwd=REPO,
                          capture_output=True, text=True, timeout=120, check=True)
