@@ -1,0 +1,82 @@
+"""Multi-label suspects (#28): the flagged rows ranked, one row in detail with its content,
+its per-class probabilities and its flagged tags in words."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import ml_compute, ml_figures, session
+from dashboard.text import md
+
+source, key, result = session.current_multilabel()
+names = result.class_names
+
+st.title("Suspects")
+table = result.issue_table()
+if table.empty:
+    st.success("No row is flagged: every confident example agrees with its tags.")
+    st.stop()
+
+c1, c2 = st.columns([3, 1.4], vertical_alignment="bottom")
+classes = c1.multiselect("Flagged tag", list(range(len(names))), format_func=names.__getitem__,
+                         key="ml_suspect_classes", placeholder="any tag")
+kind = c2.radio("Issue", ["any", "missing", "extra"], horizontal=True, key="ml_suspect_kind")
+rows = table["row"].to_numpy()
+if classes or kind != "any":
+    cells = {"any": result.estimate.issues, "missing": result.missing_tags,
+             "extra": result.extra_tags}[kind]
+    wanted = cells[rows][:, classes].any(axis=1) if classes else cells[rows].any(axis=1)
+    table = table[wanted]
+    rows = rows[wanted]
+st.caption(f"**{len(rows):,}** of {int(result.is_issue.sum()):,} flagged rows match, lowest "
+           "score first (the score: low = a tag likely wrong).")
+if len(rows) == 0:
+    st.success("No flagged row matches these filters.")
+    st.stop()
+
+
+def joined(tag_lists) -> list[str]:
+    return [", ".join(t) if t else "—" for t in tag_lists]
+
+
+shown = pd.DataFrame({"id": table["id"].astype(str), "given tags": joined(table["given_tags"]),
+                      "suggested tags": joined(table["suggested_tags"]),
+                      "score": table["score"].to_numpy()})
+event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun",
+                     selection_mode="single-row", key="ml_suspect_table",
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+ids = [str(i) for i in table["id"]]
+picked = event.selection.rows[0] if event and event.selection.rows else None
+if picked is not None and st.session_state.get("_ml_last_pick") != picked:
+    st.session_state["_ml_last_pick"] = picked
+    st.query_params["id"] = ids[picked]
+asked = st.query_params.get("id")
+position = ids.index(asked) if asked in ids else 0
+session.set_query("id", ids[position])
+row = int(rows[position])
+
+st.subheader(f"Row {md(result.ids[row])}")
+for sentence in ml_compute.sentences(key, result, row):
+    st.markdown(f"- {md(sentence)}")
+left, right = st.columns([1, 1.4])
+with left:
+    st.markdown("**Given:** " + (", ".join(md(t) for t in table["given_tags"].iloc[position])
+                                 or "—"))
+    st.markdown("**Suggested:** " + (", ".join(md(t) for t in
+                                              table["suggested_tags"].iloc[position]) or "—"))
+    shape = ml_compute.image_shape(source)
+    features = [c for c in result.frame.columns if str(c).startswith("px_")]
+    if shape is not None and len(features) == shape[0] * shape[1]:
+        pixels = result.frame.loc[result.frame.index[row], features].to_numpy(dtype=np.float64)
+        image = 1 - pixels.reshape(shape) / max(float(pixels.max()), 1.0)
+        st.image(np.kron(image, np.ones((16, 16))), caption="the row's pixels", clamp=True)
+    elif source.text_col and source.text_col in result.frame.columns:
+        st.text(str(result.frame[source.text_col].iloc[row]))  # plain text
+    else:
+        st.dataframe(result.frame.iloc[[row]].T.rename(columns=lambda _: "value").astype(str),
+                     key="ml_row_cells")
+with right:
+    probabilities = ml_compute.row_probabilities(result, row)
+    st.plotly_chart(ml_figures.row_probability_bars(probabilities), key="ml_row_probs")
+    st.dataframe(probabilities, hide_index=True, key="ml_row_table", column_config={
+        "probability": st.column_config.NumberColumn(format="%.3f")})
