@@ -71,8 +71,8 @@ def main() -> None:
         st.error(f"**This data cannot be analysed yet.** {md(exc)}")
         st.caption("Fix the file or the launch flags; nothing was changed.")
         st.stop()
-    for note in result.notes:
-        st.sidebar.warning(md(note))
+    for note in result.notes:  # what the reading noticed (valid, worth knowing)
+        st.sidebar.caption(f":material/info: {md(note)}")
     session.publish_multilabel(source, key, result)
     st.sidebar.caption(
         f"{md(source.title)} · multi-label · {len(result.ids):,} rows · "

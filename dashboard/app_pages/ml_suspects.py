@@ -39,19 +39,40 @@ def joined(tag_lists) -> list[str]:
     return [", ".join(t) if t else "—" for t in tag_lists]
 
 
-shown = pd.DataFrame({"id": table["id"].astype(str), "given tags": joined(table["given_tags"]),
-                      "suggested tags": joined(table["suggested_tags"]),
-                      "score": table["score"].to_numpy()})
-event = st.dataframe(shown, hide_index=True, height=320, on_select="rerun",
-                     selection_mode="single-row", key="ml_suspect_table",
-                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
 ids = [str(i) for i in table["id"]]
-picked = event.selection.rows[0] if event and event.selection.rows else None
-if picked is not None and st.session_state.get("_ml_last_pick") != picked:
-    st.session_state["_ml_last_pick"] = picked
-    st.query_params["id"] = ids[picked]
 asked = st.query_params.get("id")
 position = ids.index(asked) if asked in ids else 0
+# the table's selection: a new pick moves the detail (then the URL names it). The table's key
+# changes with the filters and with every Previous / Next, so that a stale checkbox is cleared
+# instead of showing beside the marked row
+table_key = f"ml_suspect_table:{kind}:{classes}:{st.session_state.get('_ml_walks', 0)}"
+picked = st.session_state.get(table_key)
+picked = picked.selection.rows[0] if picked and picked.selection.rows else None
+if picked is not None and picked < len(ids) \
+        and st.session_state.get("_ml_last_pick") != (table_key, picked):
+    st.session_state["_ml_last_pick"] = (table_key, picked)
+    position = picked
+shown = pd.DataFrame({"": np.where(np.arange(len(ids)) == position, "▶", ""),
+                      "id": ids, "given tags": joined(table["given_tags"]),
+                      "suggested tags": joined(table["suggested_tags"]),
+                      "score": table["score"].to_numpy()})
+st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
+             key=table_key,
+             column_config={"": st.column_config.TextColumn("", width=24),
+                            "score": st.column_config.NumberColumn(format="%.3f")})
+nav = st.columns([1, 1, 4], vertical_alignment="center")
+step = 0
+if nav[0].button("Previous", icon=":material/arrow_back:", disabled=position == 0,
+                 key="ml_prev", shortcut="Left"):
+    step = -1
+if nav[1].button("Next", icon=":material/arrow_forward:", disabled=position >= len(ids) - 1,
+                 key="ml_next", shortcut="Right"):
+    step = 1
+if step:  # rerun so that the buttons and the marker are drawn for the new position
+    st.query_params["id"] = ids[position + step]
+    st.session_state["_ml_walks"] = st.session_state.get("_ml_walks", 0) + 1
+    st.rerun()
+nav[2].caption(f"Row {position + 1:,} of {len(ids):,} (← / → keys walk the list)")
 session.set_query("id", ids[position])
 row = int(rows[position])
 
@@ -78,5 +99,7 @@ with left:
 with right:
     probabilities = ml_compute.row_probabilities(result, row)
     st.plotly_chart(ml_figures.row_probability_bars(probabilities), key="ml_row_probs")
+    st.caption("The model's probability of each tag (out of fold); pink: the tag is given, "
+               "grey: not given.")
     st.dataframe(probabilities, hide_index=True, key="ml_row_table", column_config={
         "probability": st.column_config.NumberColumn(format="%.3f")})

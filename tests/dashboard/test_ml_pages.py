@@ -131,6 +131,13 @@ def test_suspects_row_from_the_url_and_filters(monkeypatch, app_env, home, tags_
     pick = table.iloc[5]
     at = open_ml(monkeypatch, app_env, home, "ml_suspects", id=str(pick["id"]))
     assert at.subheader[0].value == f"Row {md(pick['id'])}"
+    at.button(key="ml_next").click().run()
+    assert at.subheader[0].value == f"Row {md(table['id'].iloc[6])}"
+    assert at.query_params["id"] == str(table["id"].iloc[6])
+    shown = next(d.value for d in at.dataframe if "suggested tags" in d.value)
+    assert list(shown[""]).index("▶") == 6 and list(shown[""]).count("▶") == 1
+    at.button(key="ml_prev").click().run()
+    assert at.subheader[0].value == f"Row {md(pick['id'])}"
     loop = tags_result.class_names.index("loop")
     at.multiselect(key="ml_suspect_classes").set_value([loop]).run()
     at.radio(key="ml_suspect_kind").set_value("missing").run()
