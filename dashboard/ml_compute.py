@@ -194,3 +194,64 @@ def export_stem(result: MultilabelAnalysis) -> str:
     """The export folder's name: the input's stem and ``_multilabel``."""
     stem = result.path.stem if result.path is not None else "data"
     return f"{stem}_multilabel"
+
+
+# -- the review (#28) ---------------------------------------------------------------------------
+def identity(source: MultilabelSource) -> str:
+    """The dataset's lasting name (its decisions follow it): ``sample:NAME`` or
+    ``file:/resolved/path``."""
+    return f"sample:{source.sample}" if source.sample else f"file:{Path(source.data).resolve()}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_ANALYSES)
+def _store(key: str):
+    from analysis.review.store import ReviewStore
+
+    return ReviewStore(key)  # tag sets are checked by analysis.review.multilabel, not here
+
+
+def review_store(source: MultilabelSource):
+    """The review decisions of the multi-label dataset, seen by this browser session (its own
+    Undo); SQLite is read fresh on every call."""
+    from analysis.review.multilabel import review_key
+
+    if "review_session" not in st.session_state:
+        import uuid
+
+        st.session_state["review_session"] = uuid.uuid4().hex
+    return _store(review_key(identity(source))).with_session(st.session_state["review_session"])
+
+
+def reviewed(result: MultilabelAnalysis, decisions) -> tuple[np.ndarray, np.ndarray]:
+    """(the tags with the review applied, the rows kept)."""
+    from analysis.review.multilabel import apply_decisions
+
+    return apply_decisions(result.labels, result.ids, result.class_names, decisions)
+
+
+def write_reviewed(result: MultilabelAnalysis, folder: Path, new_labels: np.ndarray,
+                   keep: np.ndarray) -> list[Path]:
+    """The cleaned split with the review applied (relabelled rows' tag sets, removed rows
+    dropped, every other row as written), in the input's own form, with tag_changes.csv and
+    removed_rows.csv."""
+    import pandas as pd
+
+    from analysis.data.multilabel import write_tags
+    from analysis.export.split import with_origin, write_table
+    from analysis.export.spreadsheet import guard_formulas
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fmt = result.origin.kind if result.origin is not None else "csv"
+    stem = result.path.stem if result.path is not None else "data"
+    cleaned = folder / f"{stem}_reviewed.{fmt}"
+    frame = write_tags(result.frame, result.tags, new_labels)
+    if not keep.all():  # the index stays the source row: its quoting is followed
+        frame = frame.iloc[np.flatnonzero(keep)]
+    write_table(with_origin(frame, result.origin), cleaned, fmt)
+    changes = multilabel_cli.changes_frame(result, np.where(keep[:, None], new_labels,
+                                                            result.labels))
+    paths = [cleaned, folder / "tag_changes.csv", folder / "removed_rows.csv"]
+    write_table(guard_formulas(changes), paths[1], "csv")
+    write_table(guard_formulas(pd.DataFrame({"id": result.ids[~keep],
+                                             "row": np.flatnonzero(~keep)})), paths[2], "csv")
+    return paths

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.review.multilabel import decode_tags, encode_tags, with_tag
 from dashboard import ml_compute, ml_figures, session
 from dashboard.text import md
 
@@ -39,6 +40,13 @@ def joined(tag_lists) -> list[str]:
     return [", ".join(t) if t else "—" for t in tag_lists]
 
 
+def review_text(action: str, new_label) -> str:
+    """A decision in words (plain text: for table cells)."""
+    if action == "relabel":
+        return "tags: " + (", ".join(decode_tags(new_label, names)) or "none")
+    return {"keep": "kept as given", "remove": "row removed"}.get(action, action)
+
+
 ids = [str(i) for i in table["id"]]
 asked = st.query_params.get("id")
 position = ids.index(asked) if asked in ids else 0
@@ -52,10 +60,15 @@ if picked is not None and picked < len(ids) \
         and st.session_state.get("_ml_last_pick") != (table_key, picked):
     st.session_state["_ml_last_pick"] = (table_key, picked)
     position = picked
+store = ml_compute.review_store(source)
+decided = store.decisions()
+said = {str(i): review_text(a, t) for i, a, t in zip(decided["id"], decided["action"],
+                                                       decided["new_label"], strict=True)}
 shown = pd.DataFrame({"": np.where(np.arange(len(ids)) == position, "▶", ""),
                       "id": ids, "given tags": joined(table["given_tags"]),
                       "suggested tags": joined(table["suggested_tags"]),
-                      "score": table["score"].to_numpy()})
+                      "score": table["score"].to_numpy(),
+                      "review": [said.get(i, "") for i in ids]})
 st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
              key=table_key,
              column_config={"": st.column_config.TextColumn("", width=24),
@@ -103,3 +116,38 @@ with right:
                "grey: not given.")
     st.dataframe(probabilities, hide_index=True, key="ml_row_table", column_config={
         "probability": st.column_config.NumberColumn(format="%.3f")})
+
+st.subheader("Review")
+rid = str(result.ids[row])
+decision = store.get(rid)
+given = list(table["given_tags"].iloc[position])
+current = decode_tags(decision["new_label"], names) if decision and decision["action"] == \
+    "relabel" else given
+st.caption("Decision: " + (md(review_text(decision["action"], decision["new_label"]))
+                           if decision else "none yet") + ". Decisions are kept at once (a "
+           "refresh or a restart keeps them); the Export page can apply them.")
+b = st.columns(4)
+choice = None
+if b[0].button("Accept the suggestion", type="primary", key="ml_accept",
+               icon=":material/check:"):
+    choice = ("relabel", encode_tags(list(table["suggested_tags"].iloc[position])))
+if b[1].button("Keep the given tags", key="ml_keep", icon=":material/done_all:"):
+    choice = ("keep", None)
+if b[2].button("Remove the row", key="ml_remove", icon=":material/delete:"):
+    choice = ("remove", None)
+if b[3].button("Undo", key="ml_undo", icon=":material/undo:", disabled=not store.can_undo()):
+    store.undo()
+    st.rerun()
+a = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
+others = [c for c in names if c not in current]
+add = a[0].selectbox("Add a tag", others, index=None, key=f"ml_add:{rid}",
+                     placeholder="a tag the row lacks")
+if a[1].button("Add", key="ml_add_go", disabled=add is None):
+    choice = ("relabel", encode_tags(with_tag(current, add, True, names)))
+drop = a[2].selectbox("Remove a tag", current, index=None, key=f"ml_drop:{rid}",
+                      placeholder="a tag the row has")
+if a[3].button("Remove", key="ml_drop_go", disabled=drop is None):
+    choice = ("relabel", encode_tags(with_tag(current, drop, False, names)))
+if choice is not None:
+    store.decide(rid, *choice)
+    st.rerun()
