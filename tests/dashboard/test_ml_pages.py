@@ -151,6 +151,7 @@ def test_suspects_row_from_the_url_and_filters(monkeypatch, app_env, home, tags_
 def test_export_writes_the_cleaned_split_and_changes(monkeypatch, app_env, home, tags_result,
                                                      tmp_path):
     at = open_ml(monkeypatch, app_env, home, "ml_export")
+    at.radio(key="ml_export_mode").set_value("suggestions").run()
     changes = tag_changes(tags_result.labels, tags_result.suggested, tags_result.class_names)
     assert len(changes) == tags_result.health["flagged_rows"]
     shown = next(d.value for d in at.dataframe if "added" in d.value)
@@ -257,3 +258,61 @@ def test_launcher_passes_the_multilabel_flags():
     assert "--" not in streamlit_command(args, extra)
 
 
+
+
+def test_review_decisions_and_the_reviewed_export(monkeypatch, app_env, home, tags_result):
+    from analysis.review.multilabel import decode_tags, encode_tags
+    from analysis.review.store import ReviewStore
+
+    table = tags_result.issue_table()
+    names = tags_result.class_names
+    first, second, third = (table.iloc[i] for i in range(3))
+    at = open_ml(monkeypatch, app_env, home, "ml_suspects", id=str(first["id"]))
+    at.button(key="ml_accept").click().run()
+    store = ReviewStore("multilabel:sample:digits_tags")
+    assert decode_tags(store.get(first["id"])["new_label"], names) == first["suggested_tags"]
+    # the second row: one tag added to its given tags
+    at.query_params["id"] = str(second["id"])
+    at.run()
+    lacking = [c for c in names if c not in second["given_tags"]][0]
+    at.selectbox(key=f"ml_add:{second['id']}").set_value(lacking).run()
+    at.button(key="ml_add_go").click().run()
+    assert not at.exception
+    added = decode_tags(store.get(second["id"])["new_label"], names)
+    assert added == [c for c in names if c in [*second["given_tags"], lacking]]
+    shown = next(d.value for d in at.dataframe if "review" in d.value)
+    assert shown["review"].iloc[1] == "tags: " + ", ".join(added)
+    # then one removed from that decided set
+    at.selectbox(key=f"ml_drop:{second['id']}").set_value(added[0]).run()
+    at.button(key="ml_drop_go").click().run()
+    assert decode_tags(store.get(second["id"])["new_label"], names) == added[1:]
+    at.button(key="ml_undo").click().run()
+    assert decode_tags(store.get(second["id"])["new_label"], names) == added
+    # the third row removed
+    at.query_params["id"] = str(third["id"])
+    at.run()
+    at.button(key="ml_remove").click().run()
+    assert store.get(third["id"])["action"] == "remove"
+    assert store.decisions()["new_label"].iloc[0] == encode_tags(first["suggested_tags"])
+
+    at.switch_page("app_pages/ml_export.py")
+    at.run()
+    assert at.radio(key="ml_export_mode").value == "reviewed"
+    at.button(key="ml_export_go").click().run()
+    assert not at.exception and not at.error
+    folder = home / "exports" / "digits_tags_multilabel"
+    cleaned = pd.read_csv(folder / "digits_tags_reviewed.csv", dtype=str, keep_default_na=False)
+    original = pd.read_csv(tags_result.path, dtype=str, keep_default_na=False)
+    assert len(cleaned) == len(original) - 1
+    assert str(third["id"]) not in set(cleaned["id"])
+    by_id = cleaned.set_index("id")["label"]
+    assert by_id[str(first["id"])] == "|".join(first["suggested_tags"])
+    assert by_id[str(second["id"])] == "|".join(added)
+    untouched = original[~original["id"].isin([str(v) for v in (first["id"], second["id"],
+                                                                 third["id"])])]
+    assert by_id[untouched["id"]].tolist() == untouched["label"].tolist()
+    changes = pd.read_csv(folder / "tag_changes.csv", dtype=str, keep_default_na=False)
+    assert sorted(changes["id"]) == sorted([str(first["id"]), str(second["id"])])
+    removed = pd.read_csv(folder / "removed_rows.csv", dtype=str)
+    assert removed["id"].tolist() == [str(third["id"])]
+    store.clear(store.decisions()["id"].tolist())
