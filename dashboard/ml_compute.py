@@ -5,10 +5,10 @@ dataset content.
 ``--label-prefix``) opens the multi-label pages; what to read comes from the launch options
 only (:func:`dashboard.session.launch_options`), turned into the keyword arguments of
 :func:`analysis.multilabel_pipeline.analyze_multilabel` as ``noiselens analyze --multi-label``
-does (:func:`dashboard.multilabel_cli._inputs`). The analysis is computed in ``analysis`` and
-kept in memory per *content*: the key is the SHA-256 of the data file (and of the ``.npy`` /
-class-name files), the tag options and the filter, never a file name, so a file changed on
-disk is analysed again and the same bytes under another name are not.
+does (:func:`dashboard.multilabel_cli.analysis_inputs`). The analysis is computed in
+``analysis`` and kept in memory per *content*: the key is the SHA-256 of the data file (and
+of the ``.npy`` / class-name files), the tag options and the filter, never a file name, so
+a file changed on disk is analysed again.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class MultilabelSource:
     def inputs(self) -> dict:
         """The keyword arguments of ``analyze_multilabel`` (``data`` included)."""
         ns = argparse.Namespace(**self.__dict__)
-        return multilabel_cli._inputs(ns, [] if self.sample else [self.data])
+        return multilabel_cli.analysis_inputs(ns, [] if self.sample else [self.data])
 
     def files(self) -> list[Path]:
         """Every file the analysis reads (the content key hashes them)."""
@@ -112,13 +112,16 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
 
 
 def content_key(source: MultilabelSource) -> tuple:
-    """The cache key: the files' contents, the tag options and the filter (no file name)."""
+    """The cache key: the files' contents, the data file's path, the tag options and the
+    filter."""
     try:
         digests = tuple(file_digest(p) for p in source.files())
     except OSError as exc:
         raise DataError(f"{exc.filename}: {exc.strerror}") from None
-    options = {k: v for k, v in source.__dict__.items() if k not in ("data", "sample")}
-    return digests, tuple(sorted((k, str(v)) for k, v in options.items()))
+    # the path too: the analysis names its file (messages, the export's file names)
+    options = {k: v for k, v in source.__dict__.items() if k != "data"}
+    where = str(Path(source.data).resolve()) if source.data else None
+    return digests, where, tuple(sorted((k, str(v)) for k, v in options.items()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=MAX_ANALYSES)

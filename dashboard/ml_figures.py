@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures import ACCENT, BAR_MAX_CLASSES, GIVEN_COLOUR, _layout, class_ticks
+from dashboard.figures import ACCENT, BAR_MAX_CLASSES, GIVEN_COLOUR, class_ticks, styled
 from dashboard.text import plot_all
 
 #: The two rates drawn per class: (column prefix, legend name, colour).
@@ -73,7 +73,7 @@ def tag_rate_bars(per_class: pd.DataFrame, *, title: str | None = None,
     fig.update_yaxes(type="category", title=None, **class_ticks(frame["class"]))
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.02, "x": 1,
                                                "xanchor": "right", "yanchor": "bottom"})
-    return _layout(fig, height=max(280, 44 * len(frame) + 110), title=title)
+    return styled(fig, height=max(280, 44 * len(frame) + 110), title=title)
 
 
 def row_probability_bars(probabilities: pd.DataFrame) -> go.Figure:
@@ -90,4 +90,4 @@ def row_probability_bars(probabilities: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(range=[0, 112], ticksuffix="%", title="model probability of the tag")
     fig.update_yaxes(type="category", autorange="reversed", title=None,
                      **class_ticks(probabilities["tag"]))
-    return _layout(fig, height=max(200, 30 * len(names) + 80))
+    return styled(fig, height=max(200, 30 * len(names) + 80))
