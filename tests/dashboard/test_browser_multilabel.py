@@ -83,7 +83,18 @@ def test_multilabel_pages(page, shots, home, tags_result):  # noqa: F811 - fixtu
     expect(page.get_by_role("heading", name=f"Row {table.iloc[2]['id']}")).to_be_visible()
     screenshot(page, shots, "ml_suspects_clicked")
 
+    # the review: accept the suggestion; the table says so, the export offers the review
+    page.get_by_role("button", name="Accept the suggestion").click()
+    wait_idle(page)
+    third = table.iloc[2]
+    expect(page.get_by_text("Decision: tags: " + ", ".join(third["suggested_tags"]))) \
+        .to_be_visible()
+    screenshot(page, shots, "ml_suspects_reviewed")
+
     open_page(page, "/export", "Export")
+    expect(page.get_by_text("the review (1 decisions)")).to_be_visible()
+    page.get_by_text("the suggested tags of every flagged row").click()
+    wait_idle(page)
     page.get_by_role("button", name="Export").first.click()
     wait_idle(page)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("digits_tags_cleaned")
