@@ -62,6 +62,10 @@ def main() -> None:
     if problem:
         st.error(f"**The multi-label pages cannot open.** {md(problem)}")
         st.stop()
+    unused = [f for f, v in (("--embeddings", args.embeddings),
+                             ("--min-class-size", args.min_class_size)) if v is not None]
+    if unused:
+        st.sidebar.caption(f"{', '.join(unused)}: not used by the multi-label pages.")
     source = ml_compute.MultilabelSource.from_options(args, choose_filter())
     try:
         with st.spinner("Fitting the per-class model out of fold and flagging the tags "

@@ -157,6 +157,16 @@ def issue_cells(key: tuple, result: MultilabelAnalysis) -> dict:
     return _issue_table(key, result)
 
 
+@st.cache_resource(show_spinner=False, max_entries=MAX_ANALYSES)
+def _ranked(key: tuple, _result: MultilabelAnalysis):
+    return _result.issue_table()
+
+
+def issue_table(key: tuple, result: MultilabelAnalysis):
+    """:meth:`MultilabelAnalysis.issue_table` (once per analysis; do not change it)."""
+    return _ranked(key, result)
+
+
 def sentences(key: tuple, result: MultilabelAnalysis, row: int) -> list[str]:
     """The flagged tags of ``row`` in words (``'dog' looks missing: 0.93``)."""
     return core.tag_issue_sentences(issue_cells(key, result), result.class_names, row)

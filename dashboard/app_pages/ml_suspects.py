@@ -13,7 +13,7 @@ source, key, result = session.current_multilabel()
 names = result.class_names
 
 st.title("Suspects")
-table = result.issue_table()
+table = ml_compute.issue_table(key, result)
 if table.empty:
     st.success("No row is flagged: every confident example agrees with its tags.")
     st.stop()
