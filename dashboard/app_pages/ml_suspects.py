@@ -71,7 +71,8 @@ shown = pd.DataFrame({"": np.where(np.arange(len(ids)) == position, "▶", ""),
                       "review": [said.get(i, "") for i in ids]})
 st.dataframe(shown, hide_index=True, height=320, on_select="rerun", selection_mode="single-row",
              key=table_key,
-             column_config={"": st.column_config.TextColumn("", width=24),
+             column_config={"": st.column_config.TextColumn("", width="small"),
+                            "id": st.column_config.TextColumn("id", width="small"),
                             "score": st.column_config.NumberColumn(format="%.3f")})
 nav = st.columns([1, 1, 4], vertical_alignment="center")
 step = 0
@@ -92,32 +93,11 @@ row = int(rows[position])
 st.subheader(f"Row {md(result.ids[row])}")
 for sentence in ml_compute.sentences(key, result, row):
     st.markdown(f"- {md(sentence)}")
-left, right = st.columns([1, 1.4])
-with left:
-    st.markdown("**Given:** " + (", ".join(md(t) for t in table["given_tags"].iloc[position])
-                                 or "—"))
-    st.markdown("**Suggested:** " + (", ".join(md(t) for t in
-                                              table["suggested_tags"].iloc[position]) or "—"))
-    shape = ml_compute.image_shape(source)
-    features = [c for c in result.frame.columns if str(c).startswith("px_")]
-    if shape is not None and len(features) == shape[0] * shape[1]:
-        pixels = result.frame.loc[result.frame.index[row], features].to_numpy(dtype=np.float64)
-        image = 1 - pixels.reshape(shape) / max(float(pixels.max()), 1.0)
-        st.image(np.kron(image, np.ones((16, 16))), caption="the row's pixels", clamp=True)
-    elif source.text_col and source.text_col in result.frame.columns:
-        st.text(str(result.frame[source.text_col].iloc[row]))  # plain text
-    else:
-        st.dataframe(result.frame.iloc[[row]].T.rename(columns=lambda _: "value").astype(str),
-                     key="ml_row_cells")
-with right:
-    probabilities = ml_compute.row_probabilities(result, row)
-    st.plotly_chart(ml_figures.row_probability_bars(probabilities), key="ml_row_probs")
-    st.caption("The model's probability of each tag (out of fold); pink: the tag is given, "
-               "grey: not given.")
-    st.dataframe(probabilities, hide_index=True, key="ml_row_table", column_config={
-        "probability": st.column_config.NumberColumn(format="%.3f")})
-
-st.subheader("Review")
+g = st.columns(2)
+g[0].markdown("**Given:** " + (", ".join(md(t) for t in table["given_tags"].iloc[position])
+                               or "—"))
+g[1].markdown("**Suggested:** " + (", ".join(md(t) for t in table["suggested_tags"].iloc[position])
+                                   or "—"))
 rid = str(result.ids[row])
 decision = store.get(rid)
 given = list(table["given_tags"].iloc[position])
@@ -151,3 +131,24 @@ if a[3].button("Remove", key="ml_drop_go", disabled=drop is None):
 if choice is not None:
     store.decide(rid, *choice)
     st.rerun()
+
+left, right = st.columns([1, 1.4])
+with left:
+    shape = ml_compute.image_shape(source)
+    features = [c for c in result.frame.columns if str(c).startswith("px_")]
+    if shape is not None and len(features) == shape[0] * shape[1]:
+        pixels = result.frame.loc[result.frame.index[row], features].to_numpy(dtype=np.float64)
+        image = 1 - pixels.reshape(shape) / max(float(pixels.max()), 1.0)
+        st.image(np.kron(image, np.ones((16, 16))), caption="the row's pixels", clamp=True)
+    elif source.text_col and source.text_col in result.frame.columns:
+        st.text(str(result.frame[source.text_col].iloc[row]))  # plain text
+    else:
+        st.dataframe(result.frame.iloc[[row]].T.rename(columns=lambda _: "value").astype(str),
+                     key="ml_row_cells")
+with right:
+    probabilities = ml_compute.row_probabilities(result, row)
+    st.plotly_chart(ml_figures.row_probability_bars(probabilities), key="ml_row_probs")
+    st.caption("The model's probability of each tag (out of fold); pink: the tag is given, "
+               "grey: not given.")
+    st.dataframe(probabilities, hide_index=True, key="ml_row_table", column_config={
+        "probability": st.column_config.NumberColumn(format="%.3f")})
