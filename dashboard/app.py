@@ -12,7 +12,7 @@ import streamlit as st
 from analysis.data import samples
 from analysis.data.dataset import DataError, read_columns
 from analysis.review.store import ReviewDatabaseError
-from dashboard import compute, findings_view, labels, session, why
+from dashboard import components, compute, findings_view, labels, ml_app, session, why
 from dashboard.text import md
 
 HERE = Path(__file__).parent
@@ -20,6 +20,9 @@ HERE = Path(__file__).parent
 # a local file, not ":material/...:": Streamlit fetches material favicons from a font CDN
 st.set_page_config(page_title="noiselens", page_icon=str(HERE / "assets" / "favicon.png"),
                    layout="wide")
+if ml_app.wanted():  # noiselens dashboard --multi-label (#28): its own pages
+    ml_app.main()
+    st.stop()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -73,7 +76,7 @@ def choose_source() -> compute.Source:
                             format_func=labels.get, key="source_kind", label_visibility="collapsed")
     if kind == "sample":
         names = samples.names()
-        wanted = st.query_params.get("sample", "digits")
+        wanted = st.query_params.get("sample", args.sample or "digits")
         name = st.sidebar.selectbox("Sample", names,
                                     index=names.index(wanted) if wanted in names else 0,
                                     key="sample_name")
@@ -178,18 +181,7 @@ PAGES = [
 _OVERVIEW_ALIAS = st.Page(lambda: st.switch_page(PAGES[0], query_params=st.query_params.to_dict()),
                           title="Overview", url_path="overview", visibility="hidden")
 page = st.navigation([*PAGES, _OVERVIEW_ALIAS])
-# client.toolbarMode=minimal hides Streamlit's own "Running…" (docs/architecture.md,
-# Pitfalls): a bar at the top of the page while a script run is in progress, CSS only
-st.html("""<style>
-[data-testid="stApp"][data-test-script-state="running"]::before {
-  content: "Working…"; position: fixed; top: 0; left: 0; right: 0; z-index: 999990;
-  height: 1.6rem; line-height: 1.6rem; text-align: center; font-size: 0.85rem;
-  color: #fff; background: linear-gradient(90deg, #d6336c, #f08cae, #d6336c);
-  background-size: 200% 100%; animation: nl-running 1.2s linear infinite;
-  pointer-events: none;
-}
-@keyframes nl-running { from { background-position: 0 0; } to { background-position: 200% 0; } }
-</style>""")
+st.html(components.RUNNING_BAR)
 source = choose_source()
 filter_by, rank_by = choose_methods()
 try:

@@ -55,6 +55,17 @@ def _add_dashboard_command(sub) -> None:
     dash.add_argument("--export-dir", help="folder the Review & export page writes to "
                       "(default: the workspace's exports/ folder); it cannot be changed from "
                       "the page")
+    dash.add_argument("--sample", help="a bundled sample to open first (e.g. digits, or the "
+                      "multi-label digits_tags)")
+    dash.add_argument("--multi-label", action="store_true", help="rows carry several tags (or "
+                      "none): open the multi-label pages (a delimited --label-col, or 0/1 "
+                      "columns: --label-cols, --label-prefix)")
+    dash.add_argument("--label-sep", default="|", metavar="SEP",
+                      help="with --multi-label: the text between two tags of a cell (default |)")
+    dash.add_argument("--label-cols", metavar="A,B,C",
+                      help="with --multi-label: one 0/1 column per class, comma-separated")
+    dash.add_argument("--label-prefix", metavar="P", help="with --multi-label: every column "
+                      "named P<class> is a 0/1 column of that class")
 
 
 

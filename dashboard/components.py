@@ -18,6 +18,20 @@ from dashboard.text import md, visible
 TABLE_THUMBNAILS = 500
 
 
+# client.toolbarMode=minimal hides Streamlit's own "Running…" (docs/architecture.md,
+# Pitfalls): a bar at the top of the page while a script run is in progress, CSS only
+RUNNING_BAR = """<style>
+[data-testid="stApp"][data-test-script-state="running"]::before {
+  content: "Working…"; position: fixed; top: 0; left: 0; right: 0; z-index: 999990;
+  height: 1.6rem; line-height: 1.6rem; text-align: center; font-size: 0.85rem;
+  color: #fff; background: linear-gradient(90deg, #d6336c, #f08cae, #d6336c);
+  background-size: 200% 100%; animation: nl-running 1.2s linear infinite;
+  pointer-events: none;
+}
+@keyframes nl-running { from { background-position: 0 0; } to { background-position: 200% 0; } }
+</style>"""
+
+
 def page_controls(total: int, *, key: str, size: int | None = None,
                   jump_to: int | None = None) -> tuple[int, int]:
     """A page number and "rows 201–400 of 141,702" for a list of ``total`` rows longer than

@@ -60,6 +60,12 @@ def class_colour(k: int) -> str:
 TICK_MAX_CHARS = 24
 
 
+def styled(fig: go.Figure, *, height: int | None = None, title: str | None = None) -> go.Figure:
+    """The dashboard's look (template, font, margins, title) on ``fig`` (the multi-label
+    figures, dashboard/ml_figures.py, share it)."""
+    return _layout(fig, height=height, title=title)
+
+
 def class_ticks(names: Sequence) -> dict:
     """Axis settings that label the categories ``plot_all(names)`` with the names cut to
     :data:`TICK_MAX_CHARS` characters (cut before escaping: never inside an entity)."""

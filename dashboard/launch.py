@@ -91,6 +91,7 @@ def streamlit_command(args, extra: list[str]) -> list[str]:
     for name in ("pred_probs", "embeddings", "class_names"):
         if getattr(args, name, None):
             app_args += [f"--{name.replace('_', '-')}", str(Path(getattr(args, name)).resolve())]
+    app_args += _multilabel_args(args)
     if getattr(args, "min_class_size", None) is not None:
         app_args += ["--min-class-size", str(args.min_class_size)]
     if getattr(args, "export_dir", None):
@@ -98,6 +99,19 @@ def streamlit_command(args, extra: list[str]) -> list[str]:
     if app_args:
         cmd += ["--", *app_args]
     return cmd
+
+
+def _multilabel_args(args) -> list[str]:
+    """The sample and the multi-label flags (#28), as the app reads them."""
+    out = [f"--sample={args.sample}"] if getattr(args, "sample", None) else []
+    if getattr(args, "multi_label", False):
+        out.append("--multi-label")
+    for name in ("label_cols", "label_prefix"):
+        if getattr(args, name, None):
+            out.append(f"--{name.replace('_', '-')}={getattr(args, name)}")
+    if getattr(args, "label_sep", "|") not in (None, "|"):
+        out.append(f"--label-sep={args.label_sep}")  # one token: a separator may start with -
+    return out
 
 
 def listening_address(cmd: list[str]) -> str:

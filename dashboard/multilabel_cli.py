@@ -71,8 +71,9 @@ def _check_arguments(args, files: list[str]) -> str | None:
     return None
 
 
-def _inputs(args, files: list[str]) -> dict:
-    """The keyword arguments of analyze_multilabel (and the data) from the flags."""
+def analysis_inputs(args, files: list[str]) -> dict:
+    """The keyword arguments of analyze_multilabel (and the data) from the flags (the
+    dashboard's multi-label pages read the same, dashboard/ml_compute.py)."""
     import numpy as np
 
     from analysis.data import multilabel as tagsio
@@ -141,7 +142,7 @@ def run(args) -> int:
     if problem:
         return _fail(f"--out {args.out}: {problem}")
     try:
-        kwargs = _inputs(args, files)
+        kwargs = analysis_inputs(args, files)
         from analysis.multilabel_pipeline import analyze_multilabel
 
         result = analyze_multilabel(kwargs.pop("data"), progress=_progress, **kwargs)

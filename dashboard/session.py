@@ -50,6 +50,11 @@ def _parse_options(argv: tuple[str, ...]) -> argparse.Namespace:
     parser.add_argument("--class-names")
     parser.add_argument("--min-class-size", type=int)
     parser.add_argument("--export-dir")
+    parser.add_argument("--sample")
+    parser.add_argument("--multi-label", action="store_true")  # #28: the multi-label pages
+    parser.add_argument("--label-sep", default="|")
+    parser.add_argument("--label-cols")
+    parser.add_argument("--label-prefix")
     args, _ = parser.parse_known_args(list(argv))
     return args
 
@@ -140,7 +145,8 @@ def prune_uploads(*, keep: Path | None = None, max_files: int | None = None,
 
 
 #: Session-state keys the app shell fills for the pages.
-KEYS = {"source": "_source", "dataset": "_dataset", "analysis": "_analysis"}
+KEYS = {"source": "_source", "dataset": "_dataset", "analysis": "_analysis",
+        "multilabel": "_ml_analysis"}
 
 
 def publish(source, dataset, result) -> None:
@@ -153,6 +159,17 @@ def publish(source, dataset, result) -> None:
 def current():
     """The dataset and analysis the shell prepared for this run."""
     return st.session_state[KEYS["dataset"]], st.session_state[KEYS["analysis"]]
+
+
+def publish_multilabel(source, key: tuple, result) -> None:
+    """Leave this run's multi-label source, its content key and its
+    :class:`~analysis.multilabel_pipeline.MultilabelAnalysis` (#28)."""
+    st.session_state[KEYS["multilabel"]] = (source, key, result)
+
+
+def current_multilabel():
+    """``(source, content key, analysis)`` the shell prepared for this run."""
+    return st.session_state[KEYS["multilabel"]]
 
 
 def current_source():
