@@ -108,6 +108,11 @@ _SETTING_NAMES = {
 #: spin-waiting on each other took 302 s to fit the digits where one took 14.5 s (and
 #: 190 s against 15 s on 10,000 rows x 30; scikit-learn 1.9, a loaded 2-core machine).
 HIST_GB_THREADS = 1
+#: Early stopping at every size, not only from 10,000 rows (scikit-learn's "auto"): on noisy
+#: labels the full 100 iterations learn the noise. 5-fold, cleanlab's generator at 20%, seed
+#: 11, one thread: digits log-loss 1.031 in 3.0 s against 1.593 in 11.0 s; wine 1.185
+#: against 2.268; breast cancer 0.583 against 0.781.
+HIST_GB_EARLY_STOP = True
 #: Probabilities are floored at this value where a logarithm is taken (log-loss, temperature).
 PROB_FLOOR = 1e-6
 #: Most distinct values a categorical column is one-hot encoded into (rarer ones are pooled).
@@ -563,9 +568,9 @@ def _extra_trees(x_train, y_train, x_test, k_classes, settings, random_state):
 def _hist_gb(x_train, y_train, x_test, k_classes, settings, random_state, categorical=None):
     """Gradient-boosted trees on feature histograms; the settings are learning rates.
 
-    scikit-learn's defaults otherwise (100 iterations of trees with 31 leaves; early
-    stopping on a tenth of the training rows from 10,000 rows on), with the categorical
-    columns split natively and NaN sent down the side that fits best.
+    scikit-learn's defaults otherwise (at most 100 iterations of trees with 31 leaves), with
+    early stopping on a tenth of the training rows at every size (:data:`HIST_GB_EARLY_STOP`),
+    the categorical columns split natively and NaN sent down the side that fits best.
     """
     out = {}
     mask = categorical if categorical is not None and categorical.any() else None
@@ -573,7 +578,7 @@ def _hist_gb(x_train, y_train, x_test, k_classes, settings, random_state, catego
         for rate in settings:
             model = HistGradientBoostingClassifier(
                 learning_rate=float(rate), categorical_features=mask,
-                random_state=random_state,
+                early_stopping=HIST_GB_EARLY_STOP, random_state=random_state,
             ).fit(x_train, y_train)
             out[rate] = _into_columns(model.predict_proba(x_test), model.classes_, k_classes)
     return out
